@@ -1,0 +1,16 @@
+//! The decisions of the Trino router, with no Envoy in sight: the config model,
+//! rule matching, the Trino protocol, SQL inspection, stickiness tokens and cluster choice.
+//!
+//! `route::decide` is the entry point: given the config, a request and what is known about
+//! the clusters, it says where the request goes. The wasm filter and the CLI both call it.
+
+pub mod choose;
+pub mod cluster_state;
+pub mod config;
+pub mod error;
+pub mod pin;
+pub mod protocol;
+pub mod request;
+pub mod route;
+pub mod rules;
+pub mod sql;

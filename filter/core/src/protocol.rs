@@ -1,0 +1,212 @@
+//! The Trino client protocol as the router sees it: which endpoint a path is, the query id
+//! it carries, and the few response fields the router learns from (query id, /v1/info).
+
+use serde::Deserialize;
+
+/// A Trino query id, `YYYYMMdd_HHmmss_NNNNN_ccccc`; the last part names the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryId(String);
+
+/// The 5-character id a coordinator picks at start; it ends every query id it issues.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CoordinatorId(String);
+
+const COORDINATOR_ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+impl QueryId {
+    /// Accepts exactly Trino's shape, so arbitrary path segments never become ids.
+    pub fn parse(s: &str) -> Option<QueryId> {
+        let parts: Vec<&str> = s.split('_').collect();
+        let [date, time, counter, coordinator] = parts.as_slice() else {
+            return None;
+        };
+        let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+        (digits(date, 8)
+            && digits(time, 6)
+            && digits(counter, 5)
+            && CoordinatorId::parse(coordinator).is_some())
+        .then(|| QueryId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn coordinator(&self) -> Option<CoordinatorId> {
+        CoordinatorId::parse(self.0.rsplit('_').next()?)
+    }
+}
+
+impl CoordinatorId {
+    pub fn parse(s: &str) -> Option<CoordinatorId> {
+        (s.len() == 5 && s.bytes().all(|b| COORDINATOR_ID_ALPHABET.contains(&b)))
+            .then(|| CoordinatorId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a request is, in Trino's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/statement`: a new query.
+    SubmitStatement,
+    /// nextUri (queued or executing, any method), partialCancelUri, `/v1/query/{id}`,
+    /// and the UI page of a query: everything that belongs to one existing query.
+    QueryFollowUp(QueryId),
+    /// Spooled segment download or ack: the URI carries no query id, only a pin can route it.
+    SpooledSegment,
+    /// `/v1/info`, `/v1/info/state`, `/v1/status`: about a server, not a query.
+    ServerInfo,
+    /// Anything else, including a follow-up path whose query id is malformed.
+    Unknown,
+}
+
+/// Classifies a request by method and path (query string included).
+pub fn classify(method: &str, path_and_query: &str) -> Endpoint {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", "statement"] if method == "POST" => Endpoint::SubmitStatement,
+        ["v1", "statement", "queued" | "executing", "partialCancel", id, ..]
+        | ["v1", "statement", "queued" | "executing", id, ..]
+        | ["v1", "query", id, ..] => follow_up(id),
+        ["ui", "query.html"] => query.map_or(Endpoint::Unknown, |q| {
+            follow_up(q.split('&').next().unwrap_or(q))
+        }),
+        ["v1", "spooled", "download" | "ack", ..] => Endpoint::SpooledSegment,
+        ["v1", "info"] | ["v1", "info", "state"] | ["v1", "status"] => Endpoint::ServerInfo,
+        _ => Endpoint::Unknown,
+    }
+}
+
+fn follow_up(id: &str) -> Endpoint {
+    QueryId::parse(id).map_or(Endpoint::Unknown, Endpoint::QueryFollowUp)
+}
+
+/// Reads the query id from the start of a statement response page. Trino writes `id` as
+/// the first field, so the first few hundred bytes suffice and the page is never parsed.
+pub fn query_id_in_page(prefix: &[u8]) -> Option<QueryId> {
+    const KEY: &[u8] = b"\"id\":\"";
+    let start = prefix
+        .windows(KEY.len())
+        .take(64)
+        .position(|w| w == KEY)?
+        .checked_add(KEY.len())?;
+    let rest = prefix.get(start..)?;
+    let end = rest.iter().take(64).position(|b| *b == b'"')?;
+    QueryId::parse(std::str::from_utf8(rest.get(..end)?).ok()?)
+}
+
+/// What a coordinator says about itself on `/v1/info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub starting: bool,
+    /// Only Trino 483+ reports it.
+    pub coordinator_id: Option<CoordinatorId>,
+    pub environment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawInfo {
+    starting: bool,
+    coordinator_id: Option<String>,
+    environment: Option<String>,
+}
+
+pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
+    let raw: RawInfo = serde_json::from_slice(body).ok()?;
+    Some(ServerInfo {
+        starting: raw.starting,
+        coordinator_id: raw.coordinator_id.as_deref().and_then(CoordinatorId::parse),
+        environment: raw.environment,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "20261006_232425_00141_x3v5n";
+
+    #[test]
+    fn query_ids_follow_trino_shape() {
+        let id = QueryId::parse(ID).unwrap();
+        assert_eq!(id.coordinator().unwrap().as_str(), "x3v5n");
+        for bad in [
+            "",
+            "20261006_232425_00141",
+            "20261006_232425_00141_x3v5",
+            "20261006_232425_0014a_x3v5n",
+            "20261006_232425_00141_x3v5l",
+            "20261006_232425_00141_x3v5n_x",
+        ] {
+            assert!(QueryId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_follow_up_uri_names_its_query() {
+        let id = QueryId::parse(ID).unwrap();
+        let follow = Endpoint::QueryFollowUp(id);
+        let slug = "y620553a27984c040b3b35223339faffa77cef441";
+        for (method, path) in [
+            ("GET", format!("/v1/statement/queued/{ID}/{slug}/1")),
+            ("HEAD", format!("/v1/statement/executing/{ID}/{slug}/3")),
+            ("DELETE", format!("/v1/statement/executing/{ID}/{slug}/3")),
+            (
+                "DELETE",
+                format!("/v1/statement/executing/partialCancel/{ID}/0/{slug}/2"),
+            ),
+            ("GET", format!("/v1/query/{ID}")),
+            ("GET", format!("/ui/query.html?{ID}")),
+        ] {
+            assert_eq!(classify(method, &path), follow, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn other_paths_are_classified_without_guessing() {
+        assert_eq!(classify("POST", "/v1/statement"), Endpoint::SubmitStatement);
+        assert_eq!(classify("GET", "/v1/statement"), Endpoint::Unknown);
+        assert_eq!(classify("GET", "/v1/info"), Endpoint::ServerInfo);
+        assert_eq!(
+            classify("GET", "/v1/spooled/download/abc"),
+            Endpoint::SpooledSegment
+        );
+        assert_eq!(
+            classify("GET", "/v1/statement/queued/notanid/y/1"),
+            Endpoint::Unknown
+        );
+        assert_eq!(classify("GET", "/ui/query.html"), Endpoint::Unknown);
+        assert_eq!(classify("GET", "/etc/passwd"), Endpoint::Unknown);
+        assert_eq!(classify("GET", ""), Endpoint::Unknown);
+    }
+
+    #[test]
+    fn query_id_is_read_from_the_page_start() {
+        let page = br#"{"id":"20261006_232425_00141_x3v5n","infoUri":"http://x/ui/query.html?20261006_232425_00141_x3v5n"}"#;
+        assert_eq!(query_id_in_page(page).unwrap().as_str(), ID);
+        assert!(query_id_in_page(br#"{"id":"20261006_232425_001"#).is_none());
+        assert!(query_id_in_page(b"Error 406 Not Acceptable").is_none());
+    }
+
+    #[test]
+    fn server_info_of_both_versions() {
+        let v476 = br#"{"nodeVersion":{"version":"476"},"environment":"docker","coordinator":true,"starting":false,"uptime":"15.61s"}"#;
+        let info = parse_server_info(v476).unwrap();
+        assert!(!info.starting);
+        assert_eq!(info.coordinator_id, None);
+        let v483 = br#"{"nodeId":"43866eed0fad","state":"ACTIVE","nodeVersion":{"version":"483"},"environment":"docker","coordinator":true,"coordinatorId":"dup55","starting":true,"uptime":"15.57s"}"#;
+        let info = parse_server_info(v483).unwrap();
+        assert!(info.starting);
+        assert_eq!(info.coordinator_id.unwrap().as_str(), "dup55");
+        assert!(parse_server_info(b"not json").is_none());
+    }
+}

@@ -1,0 +1,70 @@
+//! Shared fixtures for the core's scenario tests: a three-cluster config like the local
+//! run's, requests built from header lists, and an in-memory view of cluster states.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use trino_router_core::cluster_state::ClusterView;
+use trino_router_core::config::{ClusterId, Config};
+use trino_router_core::protocol::CoordinatorId;
+use trino_router_core::request::{Headers, RequestHead};
+
+pub const KEY: &str = "test-signing-key-0123456789abcdefghij";
+
+pub fn config_json(
+    rules: serde_json::Value,
+    routing_header: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "clusters": [
+            {"name": "adhoc-1", "envoy_cluster": "trino_adhoc_1"},
+            {"name": "adhoc-2", "envoy_cluster": "trino_adhoc_2"},
+            {"name": "etl-1", "envoy_cluster": "trino_etl_1", "stickiness": "forwarded_prefix"}
+        ],
+        "groups": [
+            {"name": "adhoc", "members": [{"cluster": "adhoc-1"}, {"cluster": "adhoc-2", "weight": 1}]},
+            {"name": "etl", "members": [{"cluster": "etl-1"}]}
+        ],
+        "default_group": "adhoc",
+        "rules": rules,
+        "routing_group_header": routing_header,
+        "stickiness": {"signing_key": KEY}
+    })
+}
+
+pub fn config(rules: serde_json::Value) -> Config {
+    Config::from_json(
+        config_json(rules, serde_json::json!({}))
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap()
+}
+
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
+    let mut h = Headers::new();
+    h.push(":method", method);
+    h.push(":path", path);
+    for (n, v) in headers {
+        h.push(n, v.as_bytes());
+    }
+    RequestHead::from_headers(h)
+}
+
+/// Cluster states for tests: which clusters are down, which coordinator ids each owns.
+#[derive(Default)]
+pub struct FakeView {
+    pub down: HashSet<usize>,
+    pub owners: HashMap<String, usize>,
+}
+
+impl ClusterView for FakeView {
+    fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
+        !self.down.contains(&cluster.0)
+    }
+    fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
+        self.owners
+            .get(coordinator.as_str())
+            .copied()
+            .map(ClusterId)
+    }
+}

@@ -1,0 +1,141 @@
+//! Config validation: a good config compiles; every bad one is rejected with errors that
+//! name the offending field, all of them at once.
+
+mod common;
+
+use common::config_json;
+use serde_json::{json, Value};
+use trino_router_core::config::Config;
+
+fn errors(v: Value) -> Vec<String> {
+    Config::from_json(v.to_string().as_bytes())
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn base() -> Value {
+    config_json(json!([]), json!({}))
+}
+
+#[test]
+fn the_shipped_envoy_config_embeds_a_valid_filter_config() {
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../envoy/envoy.yaml"
+    ))
+    .unwrap();
+    let start = yaml.find("value: |").unwrap();
+    let json: String = yaml[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("                    "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = Config::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.clusters.len(), 3);
+}
+
+#[test]
+fn unknown_fields_are_rejected_with_their_path() {
+    let mut v = base();
+    v["clusters"][1]["envoy_clustr"] = json!("x");
+    let e = errors(v);
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("clusters[1].envoy_clustr: unknown field `envoy_clustr`"),
+        "{e:?}"
+    );
+
+    let mut v = base();
+    v["stickiness"]["signing_kee"] = json!("x");
+    assert!(errors(v)[0].starts_with("stickiness.signing_kee: unknown field"));
+}
+
+#[test]
+fn dangling_references_are_all_reported() {
+    let mut v = base();
+    v["groups"][0]["members"][1]["cluster"] = json!("adhoc-9");
+    v["default_group"] = json!("nope");
+    v["rules"] = json!([{"name": "r", "when": {"user": {"exact": "a"}}, "route_to": "missing"}]);
+    v["routing_group_header"] = json!({"enabled": true, "allowed_groups": ["etl", "ghost"]});
+    let e = errors(v);
+    assert_eq!(
+        e,
+        vec![
+            "groups[0].members[1].cluster: no cluster named `adhoc-9`",
+            "default_group: no group named `nope`",
+            "rules[0].route_to: no group named `missing`",
+            "routing_group_header.allowed_groups[1]: no group named `ghost`",
+        ]
+    );
+}
+
+#[test]
+fn bad_rules_name_the_field_inside_the_condition() {
+    let mut v = base();
+    v["rules"] = json!([
+        {"name": "ok", "when": {"user": {"exact": "a"}}, "route_to": "etl"},
+        {"name": "ok", "when": {"all": [{"source": {"regex": "a("}}]}, "route_to": "etl"}
+    ]);
+    assert_eq!(
+        errors(v),
+        vec![
+            "rules[1].name: duplicate rule `ok`",
+            "rules[1].when.all[0].source.regex: invalid regex: unclosed group"
+        ]
+    );
+}
+
+#[test]
+fn weak_keys_and_bad_names_are_rejected_without_echoing_the_key() {
+    let mut v = base();
+    v["stickiness"]["signing_key"] = json!("short-secret");
+    v["clusters"][0]["name"] = json!("has space");
+    v["groups"][1]["members"] = json!([]);
+    v["groups"][0]["members"][0]["weight"] = json!(0);
+    let e = errors(v);
+    assert!(e.iter().all(|m| !m.contains("short-secret")));
+    assert!(
+        e.contains(&"stickiness.signing_key: must be at least 32 bytes".to_string()),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("clusters[0].name:")),
+        "{e:?}"
+    );
+    assert!(
+        e.contains(&"groups[1].members: a group needs at least one cluster".to_string()),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("groups[0].members[0].cluster: no cluster named `adhoc-1`"))
+            || e.iter()
+                .any(|m| m.starts_with("groups[0].members[0].weight")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn malformed_json_and_wrong_types_say_where() {
+    assert_eq!(
+        Config::from_json(b"{").unwrap_err().to_string(),
+        "invalid JSON: EOF while parsing an object at line 1 column 1"
+    );
+    let mut v = base();
+    v["clusters"][0]["stickiness"] = json!("sometimes");
+    assert!(errors(v)[0].starts_with("clusters[0].stickiness: unknown variant `sometimes`"));
+    let mut v = base();
+    v["health"] = json!({"poll_interval_seconds": "5"});
+    assert!(errors(v)[0].starts_with("health.poll_interval_seconds: invalid type: string"));
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    let mut v = base();
+    v.as_object_mut().unwrap().remove("stickiness");
+    assert_eq!(errors(v), vec!["missing field `stickiness`"]);
+}

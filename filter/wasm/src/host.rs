@@ -1,0 +1,99 @@
+//! Every Envoy hostcall the filter makes, in one place. Each returns a Result or an Option:
+//! the SDK's trait helpers unwrap hostcall results, and a panic here would kill the VM
+//! of the whole Envoy worker, so the filter calls these instead.
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, LogLevel, MapType, Status};
+use std::time::{Duration, UNIX_EPOCH};
+use trino_router_core::request::Headers;
+
+pub type HostResult<T> = Result<T, Status>;
+
+pub fn log(level: LogLevel, message: &str) {
+    // Logging must never be the reason a request fails.
+    let _ = hostcalls::log(level, message);
+}
+
+pub fn debug_enabled() -> bool {
+    hostcalls::get_log_level().is_ok_and(|l| l as u32 <= LogLevel::Debug as u32)
+}
+
+/// Milliseconds since the Unix epoch, as Envoy's clock says; None if the host would not tell.
+pub fn now_ms() -> Option<u64> {
+    let now = hostcalls::get_current_time().ok()?;
+    u64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()
+}
+
+pub fn plugin_configuration() -> HostResult<Option<Vec<u8>>> {
+    hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+}
+
+pub fn set_tick_period(period: Duration) -> HostResult<()> {
+    hostcalls::set_tick_period(period)
+}
+
+pub fn request_headers() -> HostResult<Headers> {
+    Ok(Headers::from_pairs(hostcalls::get_map_bytes(
+        MapType::HttpRequestHeaders,
+    )?))
+}
+
+pub fn set_request_header(name: &str, value: &[u8]) -> HostResult<()> {
+    hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, Some(value))
+}
+
+pub fn remove_request_header(name: &str) -> HostResult<()> {
+    hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
+}
+
+pub fn response_status() -> Option<u16> {
+    let raw = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status").ok()??;
+    std::str::from_utf8(&raw).ok()?.parse().ok()
+}
+
+/// The first `max` bytes of the response body Envoy holds now.
+pub fn response_body_prefix(max: usize) -> Option<Vec<u8>> {
+    hostcalls::get_buffer(BufferType::HttpResponseBody, 0, max).ok()?
+}
+
+/// An Envoy property such as `response.code_details`, as bytes.
+pub fn property(path: &[&str]) -> Option<Vec<u8>> {
+    hostcalls::get_property(path.to_vec()).ok()?
+}
+
+/// Answers the client directly; the request goes no further.
+pub fn send_reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
+    hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body))
+}
+
+/// A value in the data all Envoy workers share, with its compare-and-swap version.
+pub fn shared_get(key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+    hostcalls::get_shared_data(key).unwrap_or((None, None))
+}
+
+/// Writes only if nobody wrote since `cas` was read; Err(CasMismatch) says try again.
+pub fn shared_set(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
+    hostcalls::set_shared_data(key, Some(value), cas)
+}
+
+/// Starts an HTTP GET to an Envoy cluster from the root context; the answer arrives in
+/// `on_http_call_response` under the returned token.
+pub fn dispatch_get(envoy_cluster: &str, path: &str, timeout: Duration) -> HostResult<u32> {
+    let headers = vec![
+        (":method", "GET"),
+        (":path", path),
+        (":authority", "trino-router"),
+        ("user-agent", "trino-router"),
+    ];
+    hostcalls::dispatch_http_call(envoy_cluster, headers, None, vec![], timeout)
+}
+
+pub fn http_call_status() -> Option<u16> {
+    let raw =
+        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status").ok()??;
+    std::str::from_utf8(&raw).ok()?.parse().ok()
+}
+
+pub fn http_call_body(size: usize) -> Option<Vec<u8>> {
+    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size).ok()?
+}

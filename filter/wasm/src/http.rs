@@ -1,0 +1,198 @@
+//! One request through the filter: hand its headers to the core's decision, apply the
+//! decision to the request, and learn from the response (Envoy's verdict, the query id).
+
+use crate::host;
+use crate::shared_state::{self, SharedClusterView};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::{Action, LogLevel, Status};
+use std::rc::Rc;
+use trino_router_core::cluster_state::{verdict_of, UpstreamVerdict};
+use trino_router_core::config::Config;
+use trino_router_core::protocol::query_id_in_page;
+use trino_router_core::request::RequestHead;
+use trino_router_core::route::{decide, trino_error, Decision, Forward, Reply};
+
+/// The query id is the first field of a statement page; this is plenty to find it.
+const PAGE_PREFIX_BYTES: usize = 512;
+
+pub struct RequestFilter {
+    config: Option<Rc<Config>>,
+    random: u64,
+    /// The cluster this request was sent to, for learning from its response.
+    cluster: Option<String>,
+    /// Still waiting to read the query id off the response of a new query.
+    learn_query_id: bool,
+}
+
+impl RequestFilter {
+    pub fn new(config: Option<Rc<Config>>, random: u64) -> Self {
+        RequestFilter {
+            config,
+            random,
+            cluster: None,
+            learn_query_id: false,
+        }
+    }
+
+    fn apply_forward(&mut self, config: &Config, f: &Forward) -> Result<(), Status> {
+        host::set_request_header(&config.cluster_header, f.envoy_cluster.as_bytes())?;
+        if let Some(path) = &f.path {
+            host::set_request_header(":path", path.as_bytes())?;
+        }
+        // Always set or clear it: a client must not choose the prefix Trino writes into URIs.
+        match &f.forwarded_prefix {
+            Some(prefix) => host::set_request_header("x-forwarded-prefix", prefix.as_bytes())?,
+            None => host::remove_request_header("x-forwarded-prefix")?,
+        }
+        if f.learn_query_id {
+            // The first page of a new query is small; asking for it uncompressed lets the
+            // filter read the query id. Result pages keep the client's Accept-Encoding.
+            host::remove_request_header("accept-encoding")?;
+        }
+        self.cluster = config.cluster(f.cluster).map(|c| c.name.clone());
+        self.learn_query_id = f.learn_query_id;
+        Ok(())
+    }
+
+    fn learn_from_page(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(prefix) = host::response_body_prefix(PAGE_PREFIX_BYTES) else {
+            self.learn_query_id = false;
+            return Action::Continue;
+        };
+        let found = query_id_in_page(&prefix).and_then(|id| id.coordinator());
+        match (found, &self.cluster) {
+            (Some(coordinator), Some(cluster)) => {
+                shared_state::update(cluster, |s| s.learn_coordinator(&coordinator));
+                self.learn_query_id = false;
+                Action::Continue
+            }
+            // A first chunk too short to hold the id: let Envoy gather a little more.
+            _ if body_size < PAGE_PREFIX_BYTES && !end_of_stream => Action::Pause,
+            _ => {
+                self.learn_query_id = false;
+                Action::Continue
+            }
+        }
+    }
+}
+
+fn send(reply: &Reply) {
+    let retry_after = reply.retry_after_seconds.map(|s| s.to_string());
+    let mut headers = vec![("content-type", "text/plain")];
+    if let Some(r) = &retry_after {
+        headers.push(("retry-after", r.as_str()));
+    }
+    if let Err(e) = host::send_reply(reply.status, &headers, reply.body.as_bytes()) {
+        host::log(
+            LogLevel::Warn,
+            &format!("trino-router: cannot send reply: {e:?}"),
+        );
+    }
+}
+
+/// Logs the decision without the token: only the path after the pin prefix is shown.
+fn log_decision(head: &RequestHead, decision: &Decision, config: &Config) {
+    if !host::debug_enabled() {
+        return;
+    }
+    let line = match decision {
+        Decision::Forward(f) => {
+            let path = f.path.as_deref().unwrap_or(&head.path);
+            let cluster = config.cluster(f.cluster).map_or("?", |c| c.name.as_str());
+            format!(
+                "trino-router: {} {} -> {cluster} ({})",
+                head.method, path, f.why
+            )
+        }
+        Decision::Reply(r) => format!(
+            "trino-router: {} answered {} ({})",
+            head.method, r.status, r.why
+        ),
+    };
+    host::log(LogLevel::Debug, &line);
+}
+
+impl Context for RequestFilter {}
+
+impl HttpContext for RequestFilter {
+    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        let Some(config) = self.config.clone() else {
+            send(&Reply {
+                status: 503,
+                body: trino_error(503, "router has no configuration"),
+                retry_after_seconds: Some(1),
+                why: trino_router_core::route::Why::Internal,
+            });
+            return Action::Pause;
+        };
+        let head = match host::request_headers() {
+            Ok(h) => RequestHead::from_headers(h),
+            Err(e) => {
+                host::log(
+                    LogLevel::Warn,
+                    &format!("trino-router: cannot read request headers: {e:?}"),
+                );
+                send(&Reply {
+                    status: 500,
+                    body: trino_error(500, "cannot read request headers"),
+                    retry_after_seconds: None,
+                    why: trino_router_core::route::Why::Internal,
+                });
+                return Action::Pause;
+            }
+        };
+        let view = SharedClusterView {
+            config: &config,
+            now_s: host::now_ms().unwrap_or(0) / 1000,
+        };
+        let decision = decide(&config, &head, &view, self.random);
+        log_decision(&head, &decision, &config);
+        match &decision {
+            Decision::Forward(f) => match self.apply_forward(&config, f) {
+                Ok(()) => Action::Continue,
+                Err(e) => {
+                    host::log(
+                        LogLevel::Warn,
+                        &format!("trino-router: cannot rewrite the request: {e:?}"),
+                    );
+                    send(&Reply {
+                        status: 500,
+                        body: trino_error(500, "cannot rewrite the request"),
+                        retry_after_seconds: None,
+                        why: trino_router_core::route::Why::Internal,
+                    });
+                    Action::Pause
+                }
+            },
+            Decision::Reply(r) => {
+                send(r);
+                Action::Pause
+            }
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        let (Some(cluster), Some(config)) = (&self.cluster, &self.config) else {
+            return Action::Continue;
+        };
+        let details = host::property(&["response", "code_details"]).unwrap_or_default();
+        if verdict_of(&String::from_utf8_lossy(&details)) == UpstreamVerdict::Unreachable {
+            let now_s = host::now_ms().unwrap_or(0) / 1000;
+            host::log(LogLevel::Info, &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"));
+            shared_state::update(cluster, |s| {
+                s.mark_unreachable(now_s, config.unhealthy_hold_seconds)
+            });
+            self.learn_query_id = false;
+        } else if host::response_status() != Some(200) {
+            self.learn_query_id = false;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.learn_query_id {
+            return self.learn_from_page(body_size, end_of_stream);
+        }
+        Action::Continue
+    }
+}

@@ -1,0 +1,65 @@
+//! Cluster states in Envoy's shared data, so every worker thread sees what any one learned.
+//! One key per configured cluster: the key space is bounded by the config.
+
+use crate::host;
+use proxy_wasm::types::Status;
+use trino_router_core::cluster_state::{ClusterState, ClusterView};
+use trino_router_core::config::{ClusterId, Config};
+use trino_router_core::protocol::CoordinatorId;
+
+fn key(cluster: &str) -> String {
+    format!("trino-router.cluster.{cluster}")
+}
+
+pub fn load(cluster: &str) -> ClusterState {
+    host::shared_get(&key(cluster))
+        .0
+        .map(|v| ClusterState::decode(&v))
+        .unwrap_or_default()
+}
+
+/// Applies `change` with compare-and-swap, retrying when another worker wrote in between.
+/// `change` returns whether it changed anything; unchanged states are not written.
+pub fn update(cluster: &str, mut change: impl FnMut(&mut ClusterState) -> bool) {
+    let key = key(cluster);
+    for _ in 0..4 {
+        let (value, cas) = host::shared_get(&key);
+        let mut state = value.map(|v| ClusterState::decode(&v)).unwrap_or_default();
+        if !change(&mut state) {
+            return;
+        }
+        match host::shared_set(&key, &state.encode(), cas) {
+            Err(Status::CasMismatch) => continue,
+            Err(e) => {
+                host::log(
+                    proxy_wasm::types::LogLevel::Warn,
+                    &format!("trino-router: cannot store state of cluster {cluster}: {e:?}"),
+                );
+                return;
+            }
+            Ok(()) => return,
+        }
+    }
+}
+
+/// What routing sees of the clusters right now.
+pub struct SharedClusterView<'c> {
+    pub config: &'c Config,
+    pub now_s: u64,
+}
+
+impl ClusterView for SharedClusterView<'_> {
+    fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
+        self.config
+            .cluster(cluster)
+            .is_some_and(|c| load(&c.name).accepts_new_queries(self.now_s))
+    }
+
+    fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
+        self.config
+            .clusters
+            .iter()
+            .position(|c| load(&c.name).owns(coordinator))
+            .map(ClusterId)
+    }
+}
