@@ -47,8 +47,7 @@ impl ClusterState {
             return false;
         }
         self.coordinators.retain(|c| c != coordinator.as_str());
-        self.coordinators
-            .insert(0, coordinator.as_str().to_string());
+        self.coordinators.insert(0, coordinator.as_str().to_string());
         self.coordinators.truncate(REMEMBERED_COORDINATORS);
         true
     }
@@ -80,12 +79,7 @@ pub enum UpstreamVerdict {
 }
 
 pub fn verdict_of(code_details: &str) -> UpstreamVerdict {
-    const UNREACHABLE: [&str; 4] = [
-        "no_healthy_upstream",
-        "connection_failure",
-        "connection_termination",
-        "overflow",
-    ];
+    const UNREACHABLE: [&str; 4] = ["no_healthy_upstream", "connection_failure", "connection_termination", "overflow"];
     if UNREACHABLE.iter().any(|m| code_details.contains(m)) {
         UpstreamVerdict::Unreachable
     } else {
@@ -113,9 +107,7 @@ mod tests {
         let mut s = ClusterState::default();
         assert!(s.learn_coordinator(&id("aaaaa")));
         assert!(!s.learn_coordinator(&id("aaaaa")));
-        for c in [
-            "bbbbb", "ccccc", "ddddd", "eeeee", "fffff", "ggggg", "hhhhh", "iiiii",
-        ] {
+        for c in ["bbbbb", "ccccc", "ddddd", "eeeee", "fffff", "ggggg", "hhhhh", "iiiii"] {
             s.learn_coordinator(&id(c));
         }
         assert_eq!(s.coordinators.len(), 8);
@@ -144,10 +136,7 @@ mod tests {
 
     #[test]
     fn envoy_verdicts() {
-        assert_eq!(
-            verdict_of("no_healthy_upstream"),
-            UpstreamVerdict::Unreachable
-        );
+        assert_eq!(verdict_of("no_healthy_upstream"), UpstreamVerdict::Unreachable);
         assert_eq!(verdict_of("upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_Connection_refused}"), UpstreamVerdict::Unreachable);
         assert_eq!(verdict_of("via_upstream"), UpstreamVerdict::Fine);
     }

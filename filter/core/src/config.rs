@@ -152,10 +152,7 @@ struct RawHealth {
 
 impl Default for RawHealth {
     fn default() -> Self {
-        RawHealth {
-            unhealthy_hold_seconds: default_hold(),
-            poll_interval_seconds: default_poll(),
-        }
+        RawHealth { unhealthy_hold_seconds: default_hold(), poll_interval_seconds: default_poll() }
     }
 }
 
@@ -189,15 +186,8 @@ impl Config {
                 return ConfigErrors(vec![ConfigError::new("", format!("invalid JSON: {inner}"))]);
             }
             let path = e.path().to_string();
-            let path = if path == "." || path == "?" {
-                String::new()
-            } else {
-                path
-            };
-            ConfigErrors(vec![ConfigError::new(
-                path,
-                strip_position(&inner.to_string()),
-            )])
+            let path = if path == "." || path == "?" { String::new() } else { path };
+            ConfigErrors(vec![ConfigError::new(path, strip_position(&inner.to_string()))])
         })?;
         let mut errors = Vec::new();
         let config = compile(raw, &mut errors);
@@ -216,10 +206,7 @@ impl Config {
     }
 
     pub fn cluster_by_name(&self, name: &str) -> Option<ClusterId> {
-        self.clusters
-            .iter()
-            .position(|c| c.name == name)
-            .map(ClusterId)
+        self.clusters.iter().position(|c| c.name == name).map(ClusterId)
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<GroupId> {
@@ -242,22 +229,15 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
 
     let default_group = find_group(&raw.default_group);
     if default_group.is_none() {
-        errors.push(ConfigError::new(
-            "default_group",
-            format!("no group named `{}`", raw.default_group),
-        ));
+        errors.push(ConfigError::new("default_group", format!("no group named `{}`", raw.default_group)));
     }
     let rules = compile_rules(&raw.rules, &find_group, errors);
-    let routing_group_header =
-        compile_routing_header(&raw.routing_group_header, &find_group, errors);
+    let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);
     check_marker(&raw.stickiness.path_marker, errors);
     check_header_name("cluster_header", &raw.cluster_header, errors);
     if raw.health.poll_interval_seconds == 0 {
-        errors.push(ConfigError::new(
-            "health.poll_interval_seconds",
-            "must be at least 1",
-        ));
+        errors.push(ConfigError::new("health.poll_interval_seconds", "must be at least 1"));
     }
     Some(Config {
         clusters,
@@ -275,20 +255,14 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {
     if raw.is_empty() {
-        errors.push(ConfigError::new(
-            "clusters",
-            "at least one cluster is required",
-        ));
+        errors.push(ConfigError::new("clusters", "at least one cluster is required"));
     }
     let mut seen = HashSet::new();
     for (i, c) in raw.iter().enumerate() {
         let at = index("clusters", i);
         check_name(&field(&at, "name"), &c.name, errors);
         if !seen.insert(c.name.as_str()) {
-            errors.push(ConfigError::new(
-                field(&at, "name"),
-                format!("duplicate cluster `{}`", c.name),
-            ));
+            errors.push(ConfigError::new(field(&at, "name"), format!("duplicate cluster `{}`", c.name)));
         }
         if c.envoy_cluster.is_empty() || !c.envoy_cluster.bytes().all(|b| b.is_ascii_graphic()) {
             errors.push(ConfigError::new(
@@ -298,19 +272,11 @@ fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cl
         }
     }
     raw.iter()
-        .map(|c| Cluster {
-            name: c.name.clone(),
-            envoy_cluster: c.envoy_cluster.clone(),
-            stickiness: c.stickiness,
-        })
+        .map(|c| Cluster { name: c.name.clone(), envoy_cluster: c.envoy_cluster.clone(), stickiness: c.stickiness })
         .collect()
 }
 
-fn compile_groups(
-    raw: &[RawGroup],
-    clusters: &[Cluster],
-    errors: &mut Vec<ConfigError>,
-) -> Vec<Group> {
+fn compile_groups(raw: &[RawGroup], clusters: &[Cluster], errors: &mut Vec<ConfigError>) -> Vec<Group> {
     if raw.is_empty() {
         errors.push(ConfigError::new("groups", "at least one group is required"));
     }
@@ -321,25 +287,16 @@ fn compile_groups(
             let at = index("groups", i);
             check_name(&field(&at, "name"), &g.name, errors);
             if !seen.insert(g.name.as_str()) {
-                errors.push(ConfigError::new(
-                    field(&at, "name"),
-                    format!("duplicate group `{}`", g.name),
-                ));
+                errors.push(ConfigError::new(field(&at, "name"), format!("duplicate group `{}`", g.name)));
             }
             if g.members.is_empty() {
-                errors.push(ConfigError::new(
-                    field(&at, "members"),
-                    "a group needs at least one cluster",
-                ));
+                errors.push(ConfigError::new(field(&at, "members"), "a group needs at least one cluster"));
             }
             let mut members: Vec<Member> = Vec::new();
             for (j, m) in g.members.iter().enumerate() {
                 let mat = index(&field(&at, "members"), j);
                 let Some(id) = clusters.iter().position(|c| c.name == m.cluster) else {
-                    errors.push(ConfigError::new(
-                        field(&mat, "cluster"),
-                        format!("no cluster named `{}`", m.cluster),
-                    ));
+                    errors.push(ConfigError::new(field(&mat, "cluster"), format!("no cluster named `{}`", m.cluster)));
                     continue;
                 };
                 if members.iter().any(|x| x.cluster.0 == id) {
@@ -349,20 +306,11 @@ fn compile_groups(
                     ));
                 }
                 if m.weight == 0 || m.weight > 1_000_000 {
-                    errors.push(ConfigError::new(
-                        field(&mat, "weight"),
-                        "must be between 1 and 1000000",
-                    ));
+                    errors.push(ConfigError::new(field(&mat, "weight"), "must be between 1 and 1000000"));
                 }
-                members.push(Member {
-                    cluster: ClusterId(id),
-                    weight: m.weight,
-                });
+                members.push(Member { cluster: ClusterId(id), weight: m.weight });
             }
-            Group {
-                name: g.name.clone(),
-                members,
-            }
+            Group { name: g.name.clone(), members }
         })
         .collect()
 }
@@ -378,10 +326,7 @@ fn compile_rules(
         let at = index("rules", i);
         check_name(&field(&at, "name"), &r.name, errors);
         if !seen.insert(r.name.as_str()) {
-            errors.push(ConfigError::new(
-                field(&at, "name"),
-                format!("duplicate rule `{}`", r.name),
-            ));
+            errors.push(ConfigError::new(field(&at, "name"), format!("duplicate rule `{}`", r.name)));
         }
         let when = match &r.when {
             None => None,
@@ -394,15 +339,8 @@ fn compile_rules(
             },
         };
         match find_group(&r.route_to) {
-            Some(group) => rules.push(Rule {
-                name: r.name.clone(),
-                when,
-                group,
-            }),
-            None => errors.push(ConfigError::new(
-                field(&at, "route_to"),
-                format!("no group named `{}`", r.route_to),
-            )),
+            Some(group) => rules.push(Rule { name: r.name.clone(), when, group }),
+            None => errors.push(ConfigError::new(field(&at, "route_to"), format!("no group named `{}`", r.route_to))),
         }
     }
     Rules(rules)
@@ -446,10 +384,7 @@ fn compile_keys(raw: &RawStickiness, errors: &mut Vec<ConfigError>) -> Option<Pi
     // Messages say how long a key must be, never what it is.
     let short = |k: &str| k.len() < MIN_KEY_BYTES;
     if short(&raw.signing_key) {
-        errors.push(ConfigError::new(
-            "stickiness.signing_key",
-            format!("must be at least {MIN_KEY_BYTES} bytes"),
-        ));
+        errors.push(ConfigError::new("stickiness.signing_key", format!("must be at least {MIN_KEY_BYTES} bytes")));
     }
     for (i, k) in raw.previous_signing_keys.iter().enumerate() {
         if short(k) {
@@ -459,42 +394,23 @@ fn compile_keys(raw: &RawStickiness, errors: &mut Vec<ConfigError>) -> Option<Pi
             ));
         }
     }
-    let previous: Vec<&[u8]> = raw
-        .previous_signing_keys
-        .iter()
-        .map(|k| k.as_bytes())
-        .collect();
+    let previous: Vec<&[u8]> = raw.previous_signing_keys.iter().map(|k| k.as_bytes()).collect();
     PinKeys::new(raw.signing_key.as_bytes(), &previous)
 }
 
 fn check_marker(marker: &str, errors: &mut Vec<ConfigError>) {
-    let ok = !marker.is_empty()
-        && marker
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = !marker.is_empty() && marker.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
-        errors.push(ConfigError::new(
-            "stickiness.path_marker",
-            "must be letters, digits, `-` or `_`",
-        ));
+        errors.push(ConfigError::new("stickiness.path_marker", "must be letters, digits, `-` or `_`"));
     } else if matches!(marker, "v1" | "ui") {
-        errors.push(ConfigError::new(
-            "stickiness.path_marker",
-            "must not be a Trino path segment (v1, ui)",
-        ));
+        errors.push(ConfigError::new("stickiness.path_marker", "must not be a Trino path segment (v1, ui)"));
     }
 }
 
 fn check_header_name(path: &str, name: &str, errors: &mut Vec<ConfigError>) {
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
-        errors.push(ConfigError::new(
-            path,
-            "must be a header name (letters, digits, `-`)",
-        ));
+        errors.push(ConfigError::new(path, "must be a header name (letters, digits, `-`)"));
     }
 }
 
@@ -502,13 +418,8 @@ fn check_header_name(path: &str, name: &str, errors: &mut Vec<ConfigError>) {
 fn check_name(path: &str, name: &str, errors: &mut Vec<ConfigError>) {
     let ok = !name.is_empty()
         && name.len() <= 100
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if !ok {
-        errors.push(ConfigError::new(
-            path,
-            "must be 1-100 letters, digits, `-`, `_` or `.`",
-        ));
+        errors.push(ConfigError::new(path, "must be 1-100 letters, digits, `-`, `_` or `.`"));
     }
 }

@@ -73,9 +73,7 @@ impl PinKeys {
         if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
             return Err(PinError::Malformed);
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| PinError::Malformed)?;
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| PinError::Malformed)?;
         let (&version, rest) = bytes.split_first().ok_or(PinError::Malformed)?;
         if version != VERSION {
             return Err(PinError::UnknownVersion);
@@ -86,9 +84,7 @@ impl PinKeys {
         if tag.len() != MAC_LEN {
             return Err(PinError::Malformed);
         }
-        let signed = bytes
-            .get(..bytes.len().saturating_sub(MAC_LEN))
-            .ok_or(PinError::Malformed)?;
+        let signed = bytes.get(..bytes.len().saturating_sub(MAC_LEN)).ok_or(PinError::Malformed)?;
         let verified = self.keys.iter().any(|key| {
             Hmac::<Sha256>::new_from_slice(key)
                 .map(|mut m| {
@@ -147,20 +143,14 @@ mod tests {
     fn a_signed_token_verifies_to_its_cluster() {
         let t = keys().sign("adhoc-1").unwrap();
         assert_eq!(keys().verify(t.as_str()).unwrap(), "adhoc-1");
-        assert!(
-            !t.as_str().contains("adhoc"),
-            "token must not show the name in clear"
-        );
+        assert!(!t.as_str().contains("adhoc"), "token must not show the name in clear");
     }
 
     #[test]
     fn tokens_from_a_previous_key_still_verify_after_rotation() {
         let old = keys().sign("etl").unwrap();
-        let rotated = PinKeys::new(
-            b"another key of enough length!!!!",
-            &[b"0123456789abcdef0123456789abcdef"],
-        )
-        .unwrap();
+        let rotated =
+            PinKeys::new(b"another key of enough length!!!!", &[b"0123456789abcdef0123456789abcdef"]).unwrap();
         assert_eq!(rotated.verify(old.as_str()).unwrap(), "etl");
         let other = PinKeys::new(b"another key of enough length!!!!", &[]).unwrap();
         assert_eq!(other.verify(old.as_str()), Err(PinError::BadSignature));
@@ -171,14 +161,8 @@ mod tests {
         let good = keys().sign("adhoc-1").unwrap().as_str().to_string();
         let mut forged = URL_SAFE_NO_PAD.decode(&good).unwrap();
         forged[3] ^= 1; // change one letter of the cluster name
-        assert_eq!(
-            keys().verify(&URL_SAFE_NO_PAD.encode(forged)),
-            Err(PinError::BadSignature)
-        );
-        assert_eq!(
-            keys().verify(&good[..good.len() - 3]),
-            Err(PinError::Malformed)
-        );
+        assert_eq!(keys().verify(&URL_SAFE_NO_PAD.encode(forged)), Err(PinError::BadSignature));
+        assert_eq!(keys().verify(&good[..good.len() - 3]), Err(PinError::Malformed));
         for bad in ["", "!!!!", "AA", "AQ", "AQAAAA", &"A".repeat(5000)] {
             assert!(keys().verify(bad).is_err(), "{bad}");
         }

@@ -21,11 +21,8 @@ impl QueryId {
             return None;
         };
         let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
-        (digits(date, 8)
-            && digits(time, 6)
-            && digits(counter, 5)
-            && CoordinatorId::parse(coordinator).is_some())
-        .then(|| QueryId(s.to_string()))
+        (digits(date, 8) && digits(time, 6) && digits(counter, 5) && CoordinatorId::parse(coordinator).is_some())
+            .then(|| QueryId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -39,8 +36,7 @@ impl QueryId {
 
 impl CoordinatorId {
     pub fn parse(s: &str) -> Option<CoordinatorId> {
-        (s.len() == 5 && s.bytes().all(|b| COORDINATOR_ID_ALPHABET.contains(&b)))
-            .then(|| CoordinatorId(s.to_string()))
+        (s.len() == 5 && s.bytes().all(|b| COORDINATOR_ID_ALPHABET.contains(&b))).then(|| CoordinatorId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -76,9 +72,7 @@ pub fn classify(method: &str, path_and_query: &str) -> Endpoint {
         ["v1", "statement", "queued" | "executing", "partialCancel", id, ..]
         | ["v1", "statement", "queued" | "executing", id, ..]
         | ["v1", "query", id, ..] => follow_up(id),
-        ["ui", "query.html"] => query.map_or(Endpoint::Unknown, |q| {
-            follow_up(q.split('&').next().unwrap_or(q))
-        }),
+        ["ui", "query.html"] => query.map_or(Endpoint::Unknown, |q| follow_up(q.split('&').next().unwrap_or(q))),
         ["v1", "spooled", "download" | "ack", ..] => Endpoint::SpooledSegment,
         ["v1", "info"] | ["v1", "info", "state"] | ["v1", "status"] => Endpoint::ServerInfo,
         _ => Endpoint::Unknown,
@@ -93,11 +87,7 @@ fn follow_up(id: &str) -> Endpoint {
 /// the first field, so the first few hundred bytes suffice and the page is never parsed.
 pub fn query_id_in_page(prefix: &[u8]) -> Option<QueryId> {
     const KEY: &[u8] = b"\"id\":\"";
-    let start = prefix
-        .windows(KEY.len())
-        .take(64)
-        .position(|w| w == KEY)?
-        .checked_add(KEY.len())?;
+    let start = prefix.windows(KEY.len()).take(64).position(|w| w == KEY)?.checked_add(KEY.len())?;
     let rest = prefix.get(start..)?;
     let end = rest.iter().take(64).position(|b| *b == b'"')?;
     QueryId::parse(std::str::from_utf8(rest.get(..end)?).ok()?)
@@ -160,10 +150,7 @@ mod tests {
             ("GET", format!("/v1/statement/queued/{ID}/{slug}/1")),
             ("HEAD", format!("/v1/statement/executing/{ID}/{slug}/3")),
             ("DELETE", format!("/v1/statement/executing/{ID}/{slug}/3")),
-            (
-                "DELETE",
-                format!("/v1/statement/executing/partialCancel/{ID}/0/{slug}/2"),
-            ),
+            ("DELETE", format!("/v1/statement/executing/partialCancel/{ID}/0/{slug}/2")),
             ("GET", format!("/v1/query/{ID}")),
             ("GET", format!("/ui/query.html?{ID}")),
         ] {
@@ -176,14 +163,8 @@ mod tests {
         assert_eq!(classify("POST", "/v1/statement"), Endpoint::SubmitStatement);
         assert_eq!(classify("GET", "/v1/statement"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/v1/info"), Endpoint::ServerInfo);
-        assert_eq!(
-            classify("GET", "/v1/spooled/download/abc"),
-            Endpoint::SpooledSegment
-        );
-        assert_eq!(
-            classify("GET", "/v1/statement/queued/notanid/y/1"),
-            Endpoint::Unknown
-        );
+        assert_eq!(classify("GET", "/v1/spooled/download/abc"), Endpoint::SpooledSegment);
+        assert_eq!(classify("GET", "/v1/statement/queued/notanid/y/1"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/ui/query.html"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/etc/passwd"), Endpoint::Unknown);
         assert_eq!(classify("GET", ""), Endpoint::Unknown);
@@ -191,7 +172,8 @@ mod tests {
 
     #[test]
     fn query_id_is_read_from_the_page_start() {
-        let page = br#"{"id":"20261006_232425_00141_x3v5n","infoUri":"http://x/ui/query.html?20261006_232425_00141_x3v5n"}"#;
+        let page =
+            br#"{"id":"20261006_232425_00141_x3v5n","infoUri":"http://x/ui/query.html?20261006_232425_00141_x3v5n"}"#;
         assert_eq!(query_id_in_page(page).unwrap().as_str(), ID);
         assert!(query_id_in_page(br#"{"id":"20261006_232425_001"#).is_none());
         assert!(query_id_in_page(b"Error 406 Not Acceptable").is_none());

@@ -13,18 +13,11 @@ impl Headers {
     }
 
     /// Takes headers as Envoy gives them; names are lowercased here once.
-    pub fn from_pairs<N: AsRef<[u8]>, V: Into<Vec<u8>>>(
-        pairs: impl IntoIterator<Item = (N, V)>,
-    ) -> Self {
+    pub fn from_pairs<N: AsRef<[u8]>, V: Into<Vec<u8>>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
         Headers(
             pairs
                 .into_iter()
-                .map(|(n, v)| {
-                    (
-                        String::from_utf8_lossy(n.as_ref()).to_ascii_lowercase(),
-                        v.into(),
-                    )
-                })
+                .map(|(n, v)| (String::from_utf8_lossy(n.as_ref()).to_ascii_lowercase(), v.into()))
                 .collect(),
         )
     }
@@ -35,10 +28,7 @@ impl Headers {
 
     /// The first value of a header; `name` must be lowercase.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 
     /// The first value as text; a value that is not UTF-8 counts as absent, so no rule
@@ -49,10 +39,7 @@ impl Headers {
 
     /// Every value of a header, for list headers a client may split over several lines.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.0
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.0.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 }
 
@@ -71,11 +58,7 @@ impl RequestHead {
     pub fn from_headers(headers: Headers) -> Self {
         let method = headers.get_str(":method").unwrap_or_default().to_string();
         let path = String::from_utf8_lossy(headers.get(":path").unwrap_or_default()).into_owned();
-        RequestHead {
-            method,
-            path,
-            headers,
-        }
+        RequestHead { method, path, headers }
     }
 }
 
@@ -131,22 +114,17 @@ impl<'a> TrinoFacts<'a> {
     /// The value of one session property from X-Trino-Session (`name=value`, url-encoded,
     /// comma list). Catalog properties are named `catalog.property`.
     pub fn session_property(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("x-trino-session")
-            .flat_map(|v| v.split(|b| *b == b','))
-            .find_map(|pair| {
-                let eq = pair.iter().position(|b| *b == b'=')?;
-                let (k, v) = (pair.get(..eq)?, pair.get(eq.checked_add(1)?..)?);
-                (percent_decode(k.trim_ascii())? == name).then(|| percent_decode(v.trim_ascii()))?
-            })
+        self.headers.get_all("x-trino-session").flat_map(|v| v.split(|b| *b == b',')).find_map(|pair| {
+            let eq = pair.iter().position(|b| *b == b'=')?;
+            let (k, v) = (pair.get(..eq)?, pair.get(eq.checked_add(1)?..)?);
+            (percent_decode(k.trim_ascii())? == name).then(|| percent_decode(v.trim_ascii()))?
+        })
     }
 }
 
 fn basic_auth_user(authorization: &[u8]) -> Option<String> {
     let rest = strip_prefix_ignore_case(authorization.trim_ascii(), b"basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim_ascii())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim_ascii()).ok()?;
     let colon = decoded.iter().position(|b| *b == b':')?;
     let user = std::str::from_utf8(decoded.get(..colon)?).ok()?;
     (!user.is_empty()).then(|| user.to_string())
@@ -154,8 +132,7 @@ fn basic_auth_user(authorization: &[u8]) -> Option<String> {
 
 fn strip_prefix_ignore_case<'b>(value: &'b [u8], prefix: &[u8]) -> Option<&'b [u8]> {
     let head = value.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| value.get(prefix.len()..))?
+    head.eq_ignore_ascii_case(prefix).then(|| value.get(prefix.len()..))?
 }
 
 /// Decodes `%XX` escapes and `+` (Java's URLEncoder writes spaces as `+`). Invalid
@@ -196,10 +173,7 @@ mod tests {
 
     #[test]
     fn user_comes_from_trino_header_before_basic_auth() {
-        let h = headers(&[
-            ("X-Trino-User", b"alice"),
-            ("Authorization", b"Basic Ym9iOnNlY3JldA=="),
-        ]);
+        let h = headers(&[("X-Trino-User", b"alice"), ("Authorization", b"Basic Ym9iOnNlY3JldA==")]);
         assert_eq!(TrinoFacts::new(&h).user().as_deref(), Some("alice"));
         let h = headers(&[("authorization", b"basic Ym9iOnNlY3JldA==")]);
         assert_eq!(TrinoFacts::new(&h).user().as_deref(), Some("bob"));
@@ -207,12 +181,7 @@ mod tests {
 
     #[test]
     fn broken_basic_auth_and_non_utf8_user_give_no_user() {
-        for bad in [
-            &b"Basic !!!"[..],
-            b"Bearer abc",
-            b"Basic",
-            b"Basic OnNlY3JldA==",
-        ] {
+        for bad in [&b"Basic !!!"[..], b"Bearer abc", b"Basic", b"Basic OnNlY3JldA=="] {
             let h = headers(&[("authorization", bad)]);
             assert_eq!(TrinoFacts::new(&h).user(), None, "{bad:?}");
         }
@@ -222,31 +191,16 @@ mod tests {
 
     #[test]
     fn client_tags_split_over_lines_and_commas() {
-        let h = headers(&[
-            ("x-trino-client-tags", b"etl, nightly"),
-            ("x-trino-client-tags", b",big"),
-        ]);
-        assert_eq!(
-            TrinoFacts::new(&h).client_tags(),
-            vec!["etl", "nightly", "big"]
-        );
+        let h = headers(&[("x-trino-client-tags", b"etl, nightly"), ("x-trino-client-tags", b",big")]);
+        assert_eq!(TrinoFacts::new(&h).client_tags(), vec!["etl", "nightly", "big"]);
     }
 
     #[test]
     fn session_properties_are_url_decoded() {
-        let h = headers(&[(
-            "x-trino-session",
-            b"query_max_run_time=1h, hive.insert%5Fmode=APPEND%2Cx",
-        )]);
+        let h = headers(&[("x-trino-session", b"query_max_run_time=1h, hive.insert%5Fmode=APPEND%2Cx")]);
         let f = TrinoFacts::new(&h);
-        assert_eq!(
-            f.session_property("query_max_run_time").as_deref(),
-            Some("1h")
-        );
-        assert_eq!(
-            f.session_property("hive.insert_mode").as_deref(),
-            Some("APPEND,x")
-        );
+        assert_eq!(f.session_property("query_max_run_time").as_deref(), Some("1h"));
+        assert_eq!(f.session_property("hive.insert_mode").as_deref(), Some("APPEND,x"));
         assert_eq!(f.session_property("missing"), None);
     }
 

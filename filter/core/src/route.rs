@@ -57,12 +57,7 @@ pub enum Why {
 }
 
 /// Decides where a request goes. `random` drives the weighted choice.
-pub fn decide(
-    config: &Config,
-    head: &RequestHead,
-    view: &dyn ClusterView,
-    random: u64,
-) -> Decision {
+pub fn decide(config: &Config, head: &RequestHead, view: &dyn ClusterView, random: u64) -> Decision {
     let pinned = pin::split_prefix(&config.path_marker, &head.path);
     let path = pinned.map_or(head.path.as_str(), |(_, rest)| rest);
     let endpoint = classify(&head.method, path);
@@ -73,11 +68,9 @@ pub fn decide(
         (_, Some((token, rest))) => follow_pinned(config, token, rest),
         (Endpoint::QueryFollowUp(id), None) => follow_query_id(config, view, &id),
         (Endpoint::ServerInfo, None) => server_info(config, view, random),
-        (Endpoint::SpooledSegment, None) => reply(
-            404,
-            "spooled segment URI carries no routing token",
-            Why::UnknownPath,
-        ),
+        (Endpoint::SpooledSegment, None) => {
+            reply(404, "spooled segment URI carries no routing token", Why::UnknownPath)
+        }
         (Endpoint::Unknown, None) => reply(404, "not a Trino client endpoint", Why::UnknownPath),
     }
 }
@@ -85,20 +78,8 @@ pub fn decide(
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64) -> Decision {
     let group = config.default_group;
-    match pick_in_group(
-        config,
-        view,
-        group,
-        random,
-        Why::ServerInfo {
-            group: group_name(config, group),
-        },
-        None,
-    ) {
-        Ok(f) => Decision::Forward(Forward {
-            forwarded_prefix: None,
-            ..f
-        }),
+    match pick_in_group(config, view, group, random, Why::ServerInfo { group: group_name(config, group) }, None) {
+        Ok(f) => Decision::Forward(Forward { forwarded_prefix: None, ..f }),
         Err(r) => Decision::Reply(r),
     }
 }
@@ -124,27 +105,11 @@ fn new_query(
 /// rule, else the default group.
 pub fn choose_group(config: &Config, head: &RequestHead) -> (GroupId, Why) {
     if let Some(group) = requested_group(config, head) {
-        return (
-            group,
-            Why::RoutingGroupHeader {
-                group: group_name(config, group),
-            },
-        );
+        return (group, Why::RoutingGroupHeader { group: group_name(config, group) });
     }
     match config.rules.first_match(head) {
-        Some(rule) => (
-            rule.group,
-            Why::Rule {
-                rule: rule.name.clone(),
-                group: group_name(config, rule.group),
-            },
-        ),
-        None => (
-            config.default_group,
-            Why::DefaultGroup {
-                group: group_name(config, config.default_group),
-            },
-        ),
+        Some(rule) => (rule.group, Why::Rule { rule: rule.name.clone(), group: group_name(config, rule.group) }),
+        None => (config.default_group, Why::DefaultGroup { group: group_name(config, config.default_group) }),
     }
 }
 
@@ -153,10 +118,7 @@ fn requested_group(config: &Config, head: &RequestHead) -> Option<GroupId> {
         return None;
     };
     let group = config.group_by_name(TrinoFacts::new(&head.headers).routing_group()?)?;
-    allowed
-        .as_ref()
-        .is_none_or(|list| list.contains(&group))
-        .then_some(group)
+    allowed.as_ref().is_none_or(|list| list.contains(&group)).then_some(group)
 }
 
 fn pick_in_group(
@@ -167,25 +129,14 @@ fn pick_in_group(
     why: Why,
     path: Option<String>,
 ) -> Result<Forward, Reply> {
-    let members = config
-        .group(group)
-        .map(|g| g.members.as_slice())
-        .unwrap_or_default();
+    let members = config.group(group).map(|g| g.members.as_slice()).unwrap_or_default();
     match weighted_pick(members, |c| view.accepts_new_queries(c), random) {
         Some(cluster) => forward(config, cluster, path, why).ok_or_else(internal_reply),
         None => Err(Reply {
             status: 503,
-            body: trino_error(
-                503,
-                &format!(
-                    "no cluster of group {} can take a query now",
-                    group_name(config, group)
-                ),
-            ),
+            body: trino_error(503, &format!("no cluster of group {} can take a query now", group_name(config, group))),
             retry_after_seconds: Some(1),
-            why: Why::NoUsableCluster {
-                group: group_name(config, group),
-            },
+            why: Why::NoUsableCluster { group: group_name(config, group) },
         }),
     }
 }
@@ -193,20 +144,10 @@ fn pick_in_group(
 fn follow_pinned(config: &Config, token: &str, rest: &str) -> Decision {
     let name = match config.pin_keys.verify(token) {
         Ok(name) => name,
-        Err(e) => {
-            return reply(
-                400,
-                &format!("invalid routing token: {e}"),
-                Why::BadToken(e),
-            )
-        }
+        Err(e) => return reply(400, &format!("invalid routing token: {e}"), Why::BadToken(e)),
     };
     let Some(cluster) = config.cluster_by_name(&name) else {
-        return reply(
-            404,
-            "the cluster that ran this query is no longer configured",
-            Why::PinnedClusterGone,
-        );
+        return reply(404, "the cluster that ran this query is no longer configured", Why::PinnedClusterGone);
     };
     match forward(config, cluster, Some(rest.to_string()), Why::Pinned) {
         Some(f) => Decision::Forward(f),
@@ -218,11 +159,7 @@ fn follow_query_id(config: &Config, view: &dyn ClusterView, id: &QueryId) -> Dec
     let owner = id.coordinator().and_then(|c| view.owner_of(&c));
     match owner.and_then(|cluster| forward(config, cluster, None, Why::QueryId)) {
         Some(f) => Decision::Forward(f),
-        None => reply(
-            404,
-            &format!("no cluster is known to own query {}", id.as_str()),
-            Why::UnknownQuery,
-        ),
+        None => reply(404, &format!("no cluster is known to own query {}", id.as_str()), Why::UnknownQuery),
     }
 }
 
@@ -231,10 +168,7 @@ fn follow_query_id(config: &Config, view: &dyn ClusterView, id: &QueryId) -> Dec
 fn forward(config: &Config, cluster: ClusterId, path: Option<String>, why: Why) -> Option<Forward> {
     let c = config.cluster(cluster)?;
     let forwarded_prefix = match c.stickiness {
-        StickinessMode::ForwardedPrefix => Some(pin::prefix(
-            &config.path_marker,
-            &config.pin_keys.sign(&c.name)?,
-        )),
+        StickinessMode::ForwardedPrefix => Some(pin::prefix(&config.path_marker, &config.pin_keys.sign(&c.name)?)),
     };
     Some(Forward {
         cluster,
@@ -247,19 +181,11 @@ fn forward(config: &Config, cluster: ClusterId, path: Option<String>, why: Why) 
 }
 
 fn group_name(config: &Config, group: GroupId) -> String {
-    config
-        .group(group)
-        .map(|g| g.name.clone())
-        .unwrap_or_default()
+    config.group(group).map(|g| g.name.clone()).unwrap_or_default()
 }
 
 fn reply(status: u16, message: &str, why: Why) -> Decision {
-    Decision::Reply(Reply {
-        status,
-        body: trino_error(status, message),
-        retry_after_seconds: None,
-        why,
-    })
+    Decision::Reply(Reply { status, body: trino_error(status, message), retry_after_seconds: None, why })
 }
 
 fn internal_reply() -> Reply {

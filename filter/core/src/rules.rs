@@ -76,12 +76,10 @@ impl Condition {
                 let tags = facts.client_tags();
                 want.iter().all(|w| tags.contains(&w.as_str()))
             }
-            Condition::SessionProperty { name, value } => facts
-                .session_property(name)
-                .is_some_and(|v| value.matches(&v)),
-            Condition::Header { name, value } => {
-                head.headers.get_str(name).is_some_and(|v| value.matches(v))
+            Condition::SessionProperty { name, value } => {
+                facts.session_property(name).is_some_and(|v| value.matches(&v))
             }
+            Condition::Header { name, value } => head.headers.get_str(name).is_some_and(|v| value.matches(v)),
         }
     }
 }
@@ -100,9 +98,7 @@ pub struct Rules<G>(pub Vec<Rule<G>>);
 
 impl<G> Rules<G> {
     pub fn first_match(&self, head: &RequestHead) -> Option<&Rule<G>> {
-        self.0
-            .iter()
-            .find(|r| r.when.as_ref().is_none_or(|c| c.matches(head)))
+        self.0.iter().find(|r| r.when.as_ref().is_none_or(|c| c.matches(head)))
     }
 }
 
@@ -165,10 +161,9 @@ pub fn parse_matcher(v: &Value, path: &str) -> Result<Matcher, ConfigError> {
                 .map_err(|e| ConfigError::new(&here, regex_error(&e)))
         }
         "in" => Ok(Matcher::In(string_list(body, &here)?)),
-        other => Err(ConfigError::new(
-            path,
-            format!("unknown matcher `{other}`; expected one of exact, prefix, regex, in"),
-        )),
+        other => {
+            Err(ConfigError::new(path, format!("unknown matcher `{other}`; expected one of exact, prefix, regex, in")))
+        }
     }
 }
 
@@ -178,22 +173,14 @@ fn parse_client_tags(v: &Value, path: &str) -> Result<Condition, ConfigError> {
     match key {
         "any_of" => Ok(Condition::ClientTagsAnyOf(string_list(body, &here)?)),
         "all_of" => Ok(Condition::ClientTagsAllOf(string_list(body, &here)?)),
-        other => Err(ConfigError::new(
-            path,
-            format!("unknown key `{other}`; expected any_of or all_of"),
-        )),
+        other => Err(ConfigError::new(path, format!("unknown key `{other}`; expected any_of or all_of"))),
     }
 }
 
 fn parse_named(v: &Value, path: &str) -> Result<(String, Matcher), ConfigError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ConfigError::new(path, "expected an object with `name` and `value`"))?;
+    let obj = v.as_object().ok_or_else(|| ConfigError::new(path, "expected an object with `name` and `value`"))?;
     if let Some(extra) = obj.keys().find(|k| *k != "name" && *k != "value") {
-        return Err(ConfigError::new(
-            field(path, extra),
-            "unknown field; expected `name` and `value`",
-        ));
+        return Err(ConfigError::new(field(path, extra), "unknown field; expected `name` and `value`"));
     }
     let name_path = field(path, "name");
     let name = string(obj.get("name").unwrap_or(&Value::Null), &name_path)?;
@@ -201,41 +188,33 @@ fn parse_named(v: &Value, path: &str) -> Result<(String, Matcher), ConfigError> 
         return Err(ConfigError::new(name_path, "must not be empty"));
     }
     let value_path = field(path, "value");
-    let value = obj
-        .get("value")
-        .ok_or_else(|| ConfigError::new(&value_path, "missing"))?;
+    let value = obj.get("value").ok_or_else(|| ConfigError::new(&value_path, "missing"))?;
     Ok((name, parse_matcher(value, &value_path)?))
 }
 
-fn single_key<'v>(
-    v: &'v Value,
-    path: &str,
-    what: &str,
-) -> Result<(&'v str, &'v Value), ConfigError> {
-    let obj = v.as_object().ok_or_else(|| {
-        ConfigError::new(path, format!("expected {what}: an object with one key"))
-    })?;
+fn single_key<'v>(v: &'v Value, path: &str, what: &str) -> Result<(&'v str, &'v Value), ConfigError> {
+    let obj =
+        v.as_object().ok_or_else(|| ConfigError::new(path, format!("expected {what}: an object with one key")))?;
     let mut entries = obj.iter();
     match (entries.next(), entries.next()) {
         (Some((k, body)), None) => Ok((k.as_str(), body)),
-        (None, _) => Err(ConfigError::new(
-            path,
-            format!("{what} must have exactly one key, found none"),
-        )),
+        (None, _) => Err(ConfigError::new(path, format!("{what} must have exactly one key, found none"))),
         (Some(_), Some(_)) => {
             let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
             Err(ConfigError::new(
                 path,
-                format!("{what} must have exactly one key, found {} ({}); combine conditions with `all` or `any`", keys.len(), keys.join(", ")),
+                format!(
+                    "{what} must have exactly one key, found {} ({}); combine conditions with `all` or `any`",
+                    keys.len(),
+                    keys.join(", ")
+                ),
             ))
         }
     }
 }
 
 fn string(v: &Value, path: &str) -> Result<String, ConfigError> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ConfigError::new(path, "expected a string"))
+    v.as_str().map(str::to_string).ok_or_else(|| ConfigError::new(path, "expected a string"))
 }
 
 fn string_list(v: &Value, path: &str) -> Result<Vec<String>, ConfigError> {
@@ -243,24 +222,14 @@ fn string_list(v: &Value, path: &str) -> Result<Vec<String>, ConfigError> {
         .as_array()
         .filter(|l| !l.is_empty())
         .ok_or_else(|| ConfigError::new(path, "expected a non-empty list of strings"))?;
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| string(s, &index(path, i)))
-        .collect()
+    list.iter().enumerate().map(|(i, s)| string(s, &index(path, i))).collect()
 }
 
 /// The regex crate's errors span lines with a caret diagram; keep the last line, the reason.
 fn regex_error(e: &regex::Error) -> String {
     let text = e.to_string();
-    let reason = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid regex");
-    format!(
-        "invalid regex: {}",
-        reason.trim().trim_start_matches("error: ")
-    )
+    let reason = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid regex");
+    format!("invalid regex: {}", reason.trim().trim_start_matches("error: "))
 }
 
 #[cfg(test)]
@@ -270,11 +239,7 @@ mod tests {
     use serde_json::json;
 
     fn head(pairs: &[(&str, &str)]) -> RequestHead {
-        let mut h = Headers::from_pairs(
-            pairs
-                .iter()
-                .map(|(n, v)| (n.as_bytes(), v.as_bytes().to_vec())),
-        );
+        let mut h = Headers::from_pairs(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes().to_vec())));
         h.push(":method", "POST");
         h.push(":path", "/v1/statement");
         RequestHead::from_headers(h)
@@ -300,100 +265,48 @@ mod tests {
         assert!(cond(json!({"schema": {"exact": "finance"}})).matches(&h));
         assert!(cond(json!({"path": {"exact": "/v1/statement"}})).matches(&h));
         assert!(!cond(json!({"user": {"exact": "et"}})).matches(&h));
-        assert!(
-            !cond(json!({"source": {"regex": "airflow"}})).matches(&h),
-            "regex is anchored"
-        );
+        assert!(!cond(json!({"source": {"regex": "airflow"}})).matches(&h), "regex is anchored");
     }
 
     #[test]
     fn combinators_compose() {
-        let h = head(&[
-            ("x-trino-user", "alice"),
-            ("x-trino-client-tags", "etl,big"),
-        ]);
-        assert!(cond(json!({"all": [{"user": {"exact": "alice"}}, {"client_tags": {"all_of": ["big", "etl"]}}]})).matches(&h));
-        assert!(cond(
-            json!({"any": [{"user": {"exact": "bob"}}, {"client_tags": {"any_of": ["x", "etl"]}}]})
-        )
-        .matches(&h));
-        assert!(!cond(json!({"client_tags": {"all_of": ["etl", "small"]}})).matches(&h));
+        let h = head(&[("x-trino-user", "alice"), ("x-trino-client-tags", "etl,big")]);
+        assert!(cond(json!({"all": [{"user": {"exact": "alice"}}, {"client_tags": {"all_of": ["big", "etl"]}}]}))
+            .matches(&h));
         assert!(
-            cond(json!({"not": {"source": {"exact": "x"}}})).matches(&h),
-            "absent source does not match"
+            cond(json!({"any": [{"user": {"exact": "bob"}}, {"client_tags": {"any_of": ["x", "etl"]}}]})).matches(&h)
         );
+        assert!(!cond(json!({"client_tags": {"all_of": ["etl", "small"]}})).matches(&h));
+        assert!(cond(json!({"not": {"source": {"exact": "x"}}})).matches(&h), "absent source does not match");
     }
 
     #[test]
     fn session_properties_and_any_header() {
-        let h = head(&[
-            ("x-trino-session", "resource_estimate=big"),
-            ("X-Team", "data"),
-        ]);
-        assert!(cond(
-            json!({"session_property": {"name": "resource_estimate", "value": {"exact": "big"}}})
-        )
-        .matches(&h));
-        assert!(
-            cond(json!({"header": {"name": "x-team", "value": {"exact": "data"}}})).matches(&h)
-        );
+        let h = head(&[("x-trino-session", "resource_estimate=big"), ("X-Team", "data")]);
+        assert!(cond(json!({"session_property": {"name": "resource_estimate", "value": {"exact": "big"}}})).matches(&h));
+        assert!(cond(json!({"header": {"name": "x-team", "value": {"exact": "data"}}})).matches(&h));
         assert!(cond(json!({"header": {"name": "X-Team", "value": {"prefix": "d"}}})).matches(&h));
     }
 
     #[test]
     fn first_matching_rule_wins() {
         let rules = Rules(vec![
-            Rule {
-                name: "a".into(),
-                when: Some(cond(json!({"user": {"exact": "x"}}))),
-                group: 1,
-            },
-            Rule {
-                name: "b".into(),
-                when: Some(cond(json!({"user": {"prefix": ""}}))),
-                group: 2,
-            },
-            Rule {
-                name: "c".into(),
-                when: None,
-                group: 3,
-            },
+            Rule { name: "a".into(), when: Some(cond(json!({"user": {"exact": "x"}}))), group: 1 },
+            Rule { name: "b".into(), when: Some(cond(json!({"user": {"prefix": ""}}))), group: 2 },
+            Rule { name: "c".into(), when: None, group: 3 },
         ]);
-        assert_eq!(
-            rules
-                .first_match(&head(&[("x-trino-user", "x")]))
-                .unwrap()
-                .name,
-            "a"
-        );
-        assert_eq!(
-            rules
-                .first_match(&head(&[("x-trino-user", "y")]))
-                .unwrap()
-                .name,
-            "b"
-        );
+        assert_eq!(rules.first_match(&head(&[("x-trino-user", "x")])).unwrap().name, "a");
+        assert_eq!(rules.first_match(&head(&[("x-trino-user", "y")])).unwrap().name, "b");
         assert_eq!(rules.first_match(&head(&[])).unwrap().name, "c");
     }
 
     #[test]
     fn errors_name_the_field() {
-        let err = |v: Value| {
-            parse_condition(&v, "rules[3].when")
-                .unwrap_err()
-                .to_string()
-        };
-        assert_eq!(
-            err(json!({"user": {"regex": "(a"}})),
-            "rules[3].when.user.regex: invalid regex: unclosed group"
-        );
-        assert!(
-            err(json!({"user": {"exact": "a"}, "source": {"exact": "b"}})).starts_with(
-                "rules[3].when: a condition must have exactly one key, found 2 (source, user)"
-            )
-        );
-        assert!(err(json!({"usr": {"exact": "a"}}))
-            .starts_with("rules[3].when: unknown condition `usr`"));
+        let err = |v: Value| parse_condition(&v, "rules[3].when").unwrap_err().to_string();
+        assert_eq!(err(json!({"user": {"regex": "(a"}})), "rules[3].when.user.regex: invalid regex: unclosed group");
+        assert!(err(json!({"user": {"exact": "a"}, "source": {"exact": "b"}}))
+            .starts_with("rules[3].when: a condition must have exactly one key, found 2 (source, user)"));
+        assert!(err(json!({"usr": {"exact": "a"}})).starts_with("rules[3].when: unknown condition `usr`"));
         assert!(err(json!({"all": [{"user": {"exakt": "a"}}]}))
             .starts_with("rules[3].when.all[0].user: unknown matcher `exakt`"));
         assert_eq!(

@@ -8,12 +8,7 @@ use serde_json::{json, Value};
 use trino_router_core::config::Config;
 
 fn errors(v: Value) -> Vec<String> {
-    Config::from_json(v.to_string().as_bytes())
-        .unwrap_err()
-        .0
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    Config::from_json(v.to_string().as_bytes()).unwrap_err().0.iter().map(ToString::to_string).collect()
 }
 
 fn base() -> Value {
@@ -22,11 +17,7 @@ fn base() -> Value {
 
 #[test]
 fn the_shipped_envoy_config_embeds_a_valid_filter_config() {
-    let yaml = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../envoy/envoy.yaml"
-    ))
-    .unwrap();
+    let yaml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../envoy/envoy.yaml")).unwrap();
     let start = yaml.find("value: |").unwrap();
     let json: String = yaml[start..]
         .lines()
@@ -44,10 +35,7 @@ fn unknown_fields_are_rejected_with_their_path() {
     v["clusters"][1]["envoy_clustr"] = json!("x");
     let e = errors(v);
     assert_eq!(e.len(), 1);
-    assert!(
-        e[0].starts_with("clusters[1].envoy_clustr: unknown field `envoy_clustr`"),
-        "{e:?}"
-    );
+    assert!(e[0].starts_with("clusters[1].envoy_clustr: unknown field `envoy_clustr`"), "{e:?}");
 
     let mut v = base();
     v["stickiness"]["signing_kee"] = json!("x");
@@ -82,10 +70,7 @@ fn bad_rules_name_the_field_inside_the_condition() {
     ]);
     assert_eq!(
         errors(v),
-        vec![
-            "rules[1].name: duplicate rule `ok`",
-            "rules[1].when.all[0].source.regex: invalid regex: unclosed group"
-        ]
+        vec!["rules[1].name: duplicate rule `ok`", "rules[1].when.all[0].source.regex: invalid regex: unclosed group"]
     );
 }
 
@@ -98,23 +83,12 @@ fn weak_keys_and_bad_names_are_rejected_without_echoing_the_key() {
     v["groups"][0]["members"][0]["weight"] = json!(0);
     let e = errors(v);
     assert!(e.iter().all(|m| !m.contains("short-secret")));
+    assert!(e.contains(&"stickiness.signing_key: must be at least 32 bytes".to_string()), "{e:?}");
+    assert!(e.iter().any(|m| m.starts_with("clusters[0].name:")), "{e:?}");
+    assert!(e.contains(&"groups[1].members: a group needs at least one cluster".to_string()), "{e:?}");
     assert!(
-        e.contains(&"stickiness.signing_key: must be at least 32 bytes".to_string()),
-        "{e:?}"
-    );
-    assert!(
-        e.iter().any(|m| m.starts_with("clusters[0].name:")),
-        "{e:?}"
-    );
-    assert!(
-        e.contains(&"groups[1].members: a group needs at least one cluster".to_string()),
-        "{e:?}"
-    );
-    assert!(
-        e.iter()
-            .any(|m| m.starts_with("groups[0].members[0].cluster: no cluster named `adhoc-1`"))
-            || e.iter()
-                .any(|m| m.starts_with("groups[0].members[0].weight")),
+        e.iter().any(|m| m.starts_with("groups[0].members[0].cluster: no cluster named `adhoc-1`"))
+            || e.iter().any(|m| m.starts_with("groups[0].members[0].weight")),
         "{e:?}"
     );
 }

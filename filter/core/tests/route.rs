@@ -31,29 +31,15 @@ fn etl_rule() -> serde_json::Value {
 }
 
 fn pinned_path(c: &Config, cluster: &str, rest: &str) -> String {
-    format!(
-        "/trino-router/{}{rest}",
-        c.pin_keys.sign(cluster).unwrap().as_str()
-    )
+    format!("/trino-router/{}{rest}", c.pin_keys.sign(cluster).unwrap().as_str())
 }
 
 #[test]
 fn a_new_query_from_user_etl_lands_on_the_etl_cluster_with_a_pin_prefix() {
     let c = config(etl_rule());
-    let f = forward(decide(
-        &c,
-        &request("POST", "/v1/statement", &[("x-trino-user", "etl")]),
-        &FakeView::default(),
-        7,
-    ));
+    let f = forward(decide(&c, &request("POST", "/v1/statement", &[("x-trino-user", "etl")]), &FakeView::default(), 7));
     assert_eq!(f.envoy_cluster, "trino_etl_1");
-    assert_eq!(
-        f.why,
-        Why::Rule {
-            rule: "etl-workloads".into(),
-            group: "etl".into()
-        }
-    );
+    assert_eq!(f.why, Why::Rule { rule: "etl-workloads".into(), group: "etl".into() });
     assert!(f.learn_query_id);
     let prefix = f.forwarded_prefix.unwrap();
     let token = prefix.strip_prefix("/trino-router/").unwrap();
@@ -74,19 +60,13 @@ fn other_users_spread_over_the_default_group() {
         assert!(matches!(f.why, Why::DefaultGroup { .. }));
         seen.insert(f.envoy_cluster);
     }
-    assert_eq!(
-        seen.into_iter().collect::<Vec<_>>(),
-        ["trino_adhoc_1", "trino_adhoc_2"]
-    );
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["trino_adhoc_1", "trino_adhoc_2"]);
 }
 
 #[test]
 fn a_cluster_envoy_found_unreachable_gets_no_new_query() {
     let c = config(etl_rule());
-    let view = FakeView {
-        down: [0].into(),
-        ..Default::default()
-    };
+    let view = FakeView { down: [0].into(), ..Default::default() };
     for r in 0..50u64 {
         let f = forward(decide(&c, &request("POST", "/v1/statement", &[]), &view, r));
         assert_eq!(f.cluster, ClusterId(1));
@@ -96,50 +76,24 @@ fn a_cluster_envoy_found_unreachable_gets_no_new_query() {
 #[test]
 fn no_usable_cluster_answers_503_with_retry_after() {
     let c = config(etl_rule());
-    let view = FakeView {
-        down: [2].into(),
-        ..Default::default()
-    };
-    let r = reply(decide(
-        &c,
-        &request("POST", "/v1/statement", &[("x-trino-user", "etl")]),
-        &view,
-        1,
-    ));
+    let view = FakeView { down: [2].into(), ..Default::default() };
+    let r = reply(decide(&c, &request("POST", "/v1/statement", &[("x-trino-user", "etl")]), &view, 1));
     assert_eq!((r.status, r.retry_after_seconds), (503, Some(1)));
-    assert!(r
-        .body
-        .starts_with("Error 503 Service Unavailable: trino-router: no cluster of group etl"));
+    assert!(r.body.starts_with("Error 503 Service Unavailable: trino-router: no cluster of group etl"));
 }
 
 #[test]
 fn the_routing_group_header_is_honoured_only_when_allowed() {
     let post = request("POST", "/v1/statement", &[("x-trino-routing-group", "etl")]);
     let ignored = config(json!([]));
-    assert!(matches!(
-        forward(decide(&ignored, &post, &FakeView::default(), 1)).why,
-        Why::DefaultGroup { .. }
-    ));
+    assert!(matches!(forward(decide(&ignored, &post, &FakeView::default(), 1)).why, Why::DefaultGroup { .. }));
 
-    let body = common::config_json(
-        json!([]),
-        json!({"enabled": true, "allowed_groups": ["etl"]}),
-    );
+    let body = common::config_json(json!([]), json!({"enabled": true, "allowed_groups": ["etl"]}));
     let allowed = Config::from_json(body.to_string().as_bytes()).unwrap();
-    assert_eq!(
-        forward(decide(&allowed, &post, &FakeView::default(), 1)).envoy_cluster,
-        "trino_etl_1"
-    );
-    let to_adhoc = request(
-        "POST",
-        "/v1/statement",
-        &[("x-trino-routing-group", "adhoc")],
-    );
+    assert_eq!(forward(decide(&allowed, &post, &FakeView::default(), 1)).envoy_cluster, "trino_etl_1");
+    let to_adhoc = request("POST", "/v1/statement", &[("x-trino-routing-group", "adhoc")]);
     assert!(
-        matches!(
-            forward(decide(&allowed, &to_adhoc, &FakeView::default(), 1)).why,
-            Why::DefaultGroup { .. }
-        ),
+        matches!(forward(decide(&allowed, &to_adhoc, &FakeView::default(), 1)).why, Why::DefaultGroup { .. }),
         "adhoc is not in allowed_groups"
     );
 }
@@ -151,31 +105,20 @@ fn every_follow_up_with_a_token_goes_to_the_pinned_cluster_with_the_prefix_strip
         ("GET", format!("/v1/statement/queued/{ID}/{SLUG}/1")),
         ("HEAD", format!("/v1/statement/executing/{ID}/{SLUG}/2")),
         ("DELETE", format!("/v1/statement/executing/{ID}/{SLUG}/2")),
-        (
-            "DELETE",
-            format!("/v1/statement/executing/partialCancel/{ID}/0/{SLUG}/2"),
-        ),
+        ("DELETE", format!("/v1/statement/executing/partialCancel/{ID}/0/{SLUG}/2")),
         ("GET", format!("/v1/query/{ID}")),
         ("GET", format!("/ui/query.html?{ID}")),
         ("GET", "/ui/".to_string()),
         ("GET", "/v1/spooled/download/abc123".to_string()),
         ("GET", "/v1/spooled/ack/abc123".to_string()),
     ] {
-        let f = forward(decide(
-            &c,
-            &request(method, &pinned_path(&c, "etl-1", &rest), &[]),
-            &FakeView::default(),
-            3,
-        ));
+        let f = forward(decide(&c, &request(method, &pinned_path(&c, "etl-1", &rest), &[]), &FakeView::default(), 3));
         assert_eq!(
             (f.envoy_cluster.as_str(), f.path.as_deref(), &f.why),
             ("trino_etl_1", Some(rest.as_str()), &Why::Pinned),
             "{method} {rest}"
         );
-        assert!(
-            f.forwarded_prefix.is_some(),
-            "follow-ups keep the prefix so later URIs stay pinned"
-        );
+        assert!(f.forwarded_prefix.is_some(), "follow-ups keep the prefix so later URIs stay pinned");
         assert!(!f.learn_query_id);
     }
 }
@@ -185,12 +128,7 @@ fn a_token_on_a_new_query_is_ignored() {
     let c = config(etl_rule());
     let path = pinned_path(&c, "etl-1", "/v1/statement");
     for r in 0..20 {
-        let f = forward(decide(
-            &c,
-            &request("POST", &path, &[("x-trino-user", "alice")]),
-            &FakeView::default(),
-            r,
-        ));
+        let f = forward(decide(&c, &request("POST", &path, &[("x-trino-user", "alice")]), &FakeView::default(), r));
         assert_ne!(f.envoy_cluster, "trino_etl_1");
         assert_eq!(f.path.as_deref(), Some("/v1/statement"));
     }
@@ -200,10 +138,7 @@ fn a_token_on_a_new_query_is_ignored() {
 fn forged_or_foreign_tokens_are_refused_and_routed_nowhere() {
     let c = config(etl_rule());
     let rest = format!("/v1/statement/executing/{ID}/{SLUG}/2");
-    let foreign = PinKeys::new(b"some-other-key-0123456789abcdefghijkl", &[])
-        .unwrap()
-        .sign("etl-1")
-        .unwrap();
+    let foreign = PinKeys::new(b"some-other-key-0123456789abcdefghijkl", &[]).unwrap().sign("etl-1").unwrap();
     let good = c.pin_keys.sign("etl-1").unwrap();
     let mut flipped = good.as_str().to_string().into_bytes();
     flipped[4] = if flipped[4] == b'A' { b'B' } else { b'A' };
@@ -214,28 +149,12 @@ fn forged_or_foreign_tokens_are_refused_and_routed_nowhere() {
         "%%%".into(),
         String::new(),
     ] {
-        let r = reply(decide(
-            &c,
-            &request("GET", &format!("/trino-router/{token}{rest}"), &[]),
-            &FakeView::default(),
-            1,
-        ));
+        let r =
+            reply(decide(&c, &request("GET", &format!("/trino-router/{token}{rest}"), &[]), &FakeView::default(), 1));
         assert_eq!(r.status, 400, "{token}");
-        assert!(
-            matches!(
-                r.why,
-                Why::BadToken(PinError::BadSignature | PinError::Malformed)
-            ),
-            "{token}: {:?}",
-            r.why
-        );
-        assert!(r
-            .body
-            .starts_with("Error 400 Bad Request: trino-router: invalid routing token"));
-        assert!(
-            !r.body.contains(&token) || token.is_empty(),
-            "the token is not echoed"
-        );
+        assert!(matches!(r.why, Why::BadToken(PinError::BadSignature | PinError::Malformed)), "{token}: {:?}", r.why);
+        assert!(r.body.starts_with("Error 400 Bad Request: trino-router: invalid routing token"));
+        assert!(!r.body.contains(&token) || token.is_empty(), "the token is not echoed");
     }
 }
 
@@ -243,34 +162,17 @@ fn forged_or_foreign_tokens_are_refused_and_routed_nowhere() {
 fn a_token_for_a_cluster_no_longer_configured_gets_404() {
     let c = config(etl_rule());
     let keys = PinKeys::new(KEY.as_bytes(), &[]).unwrap();
-    let path = format!(
-        "/trino-router/{}/v1/query/{ID}",
-        keys.sign("retired-1").unwrap().as_str()
-    );
-    assert_eq!(
-        reply(decide(
-            &c,
-            &request("GET", &path, &[]),
-            &FakeView::default(),
-            1
-        ))
-        .status,
-        404
-    );
+    let path = format!("/trino-router/{}/v1/query/{ID}", keys.sign("retired-1").unwrap().as_str());
+    assert_eq!(reply(decide(&c, &request("GET", &path, &[]), &FakeView::default(), 1)).status, 404);
 }
 
 #[test]
 fn without_a_token_the_query_id_finds_its_owner() {
     let c = config(etl_rule());
-    let view = FakeView {
-        owners: [("dup55".to_string(), 1)].into(),
-        ..Default::default()
-    };
-    for path in [
-        format!("/v1/query/{ID}"),
-        format!("/v1/statement/executing/{ID}/{SLUG}/4"),
-        format!("/ui/query.html?{ID}"),
-    ] {
+    let view = FakeView { owners: [("dup55".to_string(), 1)].into(), ..Default::default() };
+    for path in
+        [format!("/v1/query/{ID}"), format!("/v1/statement/executing/{ID}/{SLUG}/4"), format!("/ui/query.html?{ID}")]
+    {
         let f = forward(decide(&c, &request("GET", &path, &[]), &view, 1));
         assert_eq!(
             (f.envoy_cluster.as_str(), &f.why, f.path.as_deref()),
@@ -278,16 +180,9 @@ fn without_a_token_the_query_id_finds_its_owner() {
             "{path}"
         );
     }
-    let r = reply(decide(
-        &c,
-        &request("GET", "/v1/query/20261120_101500_00042_zzzzz", &[]),
-        &view,
-        1,
-    ));
+    let r = reply(decide(&c, &request("GET", "/v1/query/20261120_101500_00042_zzzzz", &[]), &view, 1));
     assert_eq!(r.status, 404);
-    assert!(r
-        .body
-        .contains("no cluster is known to own query 20261120_101500_00042_zzzzz"));
+    assert!(r.body.contains("no cluster is known to own query 20261120_101500_00042_zzzzz"));
 }
 
 #[test]
@@ -299,23 +194,14 @@ fn unknown_paths_and_unpinned_spooled_segments_get_404() {
         ("PUT", "/v1/statement/queued/x/y/1"),
         ("GET", "/v1/spooled/download/abc"),
     ] {
-        assert_eq!(
-            reply(decide(&c, &request(m, p, &[]), &FakeView::default(), 1)).status,
-            404,
-            "{m} {p}"
-        );
+        assert_eq!(reply(decide(&c, &request(m, p, &[]), &FakeView::default(), 1)).status, 404, "{m} {p}");
     }
 }
 
 #[test]
 fn server_info_goes_to_the_default_group_without_a_pin() {
     let c = config(etl_rule());
-    let f = forward(decide(
-        &c,
-        &request("GET", "/v1/info", &[]),
-        &FakeView::default(),
-        1,
-    ));
+    let f = forward(decide(&c, &request("GET", "/v1/info", &[]), &FakeView::default(), 1));
     assert!(f.envoy_cluster.starts_with("trino_adhoc_"));
     assert_eq!(f.forwarded_prefix, None);
 }

@@ -33,9 +33,7 @@ pub fn set_tick_period(period: Duration) -> HostResult<()> {
 }
 
 pub fn request_headers() -> HostResult<Headers> {
-    Ok(Headers::from_pairs(hostcalls::get_map_bytes(
-        MapType::HttpRequestHeaders,
-    )?))
+    Ok(Headers::from_pairs(hostcalls::get_map_bytes(MapType::HttpRequestHeaders)?))
 }
 
 pub fn set_request_header(name: &str, value: &[u8]) -> HostResult<()> {
@@ -79,18 +77,13 @@ pub fn shared_set(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
 /// Starts an HTTP GET to an Envoy cluster from the root context; the answer arrives in
 /// `on_http_call_response` under the returned token.
 pub fn dispatch_get(envoy_cluster: &str, path: &str, timeout: Duration) -> HostResult<u32> {
-    let headers = vec![
-        (":method", "GET"),
-        (":path", path),
-        (":authority", "trino-router"),
-        ("user-agent", "trino-router"),
-    ];
+    let headers =
+        vec![(":method", "GET"), (":path", path), (":authority", "trino-router"), ("user-agent", "trino-router")];
     hostcalls::dispatch_http_call(envoy_cluster, headers, None, vec![], timeout)
 }
 
 pub fn http_call_status() -> Option<u16> {
-    let raw =
-        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status").ok()??;
+    let raw = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status").ok()??;
     std::str::from_utf8(&raw).ok()?.parse().ok()
 }
 

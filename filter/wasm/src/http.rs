@@ -26,12 +26,7 @@ pub struct RequestFilter {
 
 impl RequestFilter {
     pub fn new(config: Option<Rc<Config>>, random: u64) -> Self {
-        RequestFilter {
-            config,
-            random,
-            cluster: None,
-            learn_query_id: false,
-        }
+        RequestFilter { config, random, cluster: None, learn_query_id: false }
     }
 
     fn apply_forward(&mut self, config: &Config, f: &Forward) -> Result<(), Status> {
@@ -83,10 +78,7 @@ fn send(reply: &Reply) {
         headers.push(("retry-after", r.as_str()));
     }
     if let Err(e) = host::send_reply(reply.status, &headers, reply.body.as_bytes()) {
-        host::log(
-            LogLevel::Warn,
-            &format!("trino-router: cannot send reply: {e:?}"),
-        );
+        host::log(LogLevel::Warn, &format!("trino-router: cannot send reply: {e:?}"));
     }
 }
 
@@ -99,15 +91,9 @@ fn log_decision(head: &RequestHead, decision: &Decision, config: &Config) {
         Decision::Forward(f) => {
             let path = f.path.as_deref().unwrap_or(&head.path);
             let cluster = config.cluster(f.cluster).map_or("?", |c| c.name.as_str());
-            format!(
-                "trino-router: {} {} -> {cluster} ({})",
-                head.method, path, f.why
-            )
+            format!("trino-router: {} {} -> {cluster} ({})", head.method, path, f.why)
         }
-        Decision::Reply(r) => format!(
-            "trino-router: {} answered {} ({})",
-            head.method, r.status, r.why
-        ),
+        Decision::Reply(r) => format!("trino-router: {} answered {} ({})", head.method, r.status, r.why),
     };
     host::log(LogLevel::Debug, &line);
 }
@@ -128,10 +114,7 @@ impl HttpContext for RequestFilter {
         let head = match host::request_headers() {
             Ok(h) => RequestHead::from_headers(h),
             Err(e) => {
-                host::log(
-                    LogLevel::Warn,
-                    &format!("trino-router: cannot read request headers: {e:?}"),
-                );
+                host::log(LogLevel::Warn, &format!("trino-router: cannot read request headers: {e:?}"));
                 send(&Reply {
                     status: 500,
                     body: trino_error(500, "cannot read request headers"),
@@ -141,20 +124,14 @@ impl HttpContext for RequestFilter {
                 return Action::Pause;
             }
         };
-        let view = SharedClusterView {
-            config: &config,
-            now_s: host::now_ms().unwrap_or(0) / 1000,
-        };
+        let view = SharedClusterView { config: &config, now_s: host::now_ms().unwrap_or(0) / 1000 };
         let decision = decide(&config, &head, &view, self.random);
         log_decision(&head, &decision, &config);
         match &decision {
             Decision::Forward(f) => match self.apply_forward(&config, f) {
                 Ok(()) => Action::Continue,
                 Err(e) => {
-                    host::log(
-                        LogLevel::Warn,
-                        &format!("trino-router: cannot rewrite the request: {e:?}"),
-                    );
+                    host::log(LogLevel::Warn, &format!("trino-router: cannot rewrite the request: {e:?}"));
                     send(&Reply {
                         status: 500,
                         body: trino_error(500, "cannot rewrite the request"),
@@ -178,10 +155,11 @@ impl HttpContext for RequestFilter {
         let details = host::property(&["response", "code_details"]).unwrap_or_default();
         if verdict_of(&String::from_utf8_lossy(&details)) == UpstreamVerdict::Unreachable {
             let now_s = host::now_ms().unwrap_or(0) / 1000;
-            host::log(LogLevel::Info, &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"));
-            shared_state::update(cluster, |s| {
-                s.mark_unreachable(now_s, config.unhealthy_hold_seconds)
-            });
+            host::log(
+                LogLevel::Info,
+                &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),
+            );
+            shared_state::update(cluster, |s| s.mark_unreachable(now_s, config.unhealthy_hold_seconds));
             self.learn_query_id = false;
         } else if host::response_status() != Some(200) {
             self.learn_query_id = false;

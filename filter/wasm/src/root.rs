@@ -29,11 +29,7 @@ pub struct Root {
 impl Root {
     pub fn new() -> Self {
         let seed = host::now_ms().unwrap_or(0x5eed) ^ 0x9E37_79B9_7F4A_7C15;
-        Root {
-            config: None,
-            random: Rc::new(Cell::new(seed)),
-            polls: HashMap::new(),
-        }
+        Root { config: None, random: Rc::new(Cell::new(seed)), polls: HashMap::new() }
     }
 
     fn poll_due(&self, config: &Config) -> bool {
@@ -41,9 +37,7 @@ impl Root {
             return false;
         };
         let (value, cas) = host::shared_get(POLL_LEASE_KEY);
-        let due: u64 = value
-            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok())
-            .unwrap_or(0);
+        let due: u64 = value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()).unwrap_or(0);
         if now < due {
             return false;
         }
@@ -71,13 +65,7 @@ impl Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        _headers: usize,
-        body_size: usize,
-        _trailers: usize,
-    ) {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
         let Some(cluster) = self.polls.remove(&token) else {
             return;
         };
@@ -96,10 +84,11 @@ impl Context for Root {
                 s.apply_info(&info) | cleared
             }),
             None => {
-                host::log(LogLevel::Info, &format!("trino-router: /v1/info of cluster {cluster} failed; avoiding it for new queries"));
-                shared_state::update(&cluster, |s| {
-                    s.mark_unreachable(now_s, config.unhealthy_hold_seconds)
-                });
+                host::log(
+                    LogLevel::Info,
+                    &format!("trino-router: /v1/info of cluster {cluster} failed; avoiding it for new queries"),
+                );
+                shared_state::update(&cluster, |s| s.mark_unreachable(now_s, config.unhealthy_hold_seconds));
             }
         }
     }
@@ -110,17 +99,11 @@ impl RootContext for Root {
         let bytes = match host::plugin_configuration() {
             Ok(Some(b)) => b,
             Ok(None) => {
-                host::log(
-                    LogLevel::Error,
-                    "trino-router: config rejected: the filter needs a JSON configuration",
-                );
+                host::log(LogLevel::Error, "trino-router: config rejected: the filter needs a JSON configuration");
                 return false;
             }
             Err(e) => {
-                host::log(
-                    LogLevel::Error,
-                    &format!("trino-router: cannot read the configuration: {e:?}"),
-                );
+                host::log(LogLevel::Error, &format!("trino-router: cannot read the configuration: {e:?}"));
                 return false;
             }
         };
@@ -137,19 +120,13 @@ impl RootContext for Root {
                 );
                 self.config = Some(Rc::new(config));
                 if let Err(e) = host::set_tick_period(TICK) {
-                    host::log(
-                        LogLevel::Warn,
-                        &format!("trino-router: no tick, so no /v1/info polling: {e:?}"),
-                    );
+                    host::log(LogLevel::Warn, &format!("trino-router: no tick, so no /v1/info polling: {e:?}"));
                 }
                 true
             }
             Err(errors) => {
                 // Returning false makes Envoy refuse this config and keep the last good one.
-                host::log(
-                    LogLevel::Error,
-                    &format!("trino-router: config rejected: {errors}"),
-                );
+                host::log(LogLevel::Error, &format!("trino-router: config rejected: {errors}"));
                 false
             }
         }
@@ -167,10 +144,7 @@ impl RootContext for Root {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let seed = self.random.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
         self.random.set(seed);
-        Some(Box::new(RequestFilter::new(
-            self.config.clone(),
-            splitmix64(seed),
-        )))
+        Some(Box::new(RequestFilter::new(self.config.clone(), splitmix64(seed))))
     }
 
     fn get_type(&self) -> Option<ContextType> {

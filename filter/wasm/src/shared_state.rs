@@ -12,10 +12,7 @@ fn key(cluster: &str) -> String {
 }
 
 pub fn load(cluster: &str) -> ClusterState {
-    host::shared_get(&key(cluster))
-        .0
-        .map(|v| ClusterState::decode(&v))
-        .unwrap_or_default()
+    host::shared_get(&key(cluster)).0.map(|v| ClusterState::decode(&v)).unwrap_or_default()
 }
 
 /// Applies `change` with compare-and-swap, retrying when another worker wrote in between.
@@ -50,16 +47,10 @@ pub struct SharedClusterView<'c> {
 
 impl ClusterView for SharedClusterView<'_> {
     fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
-        self.config
-            .cluster(cluster)
-            .is_some_and(|c| load(&c.name).accepts_new_queries(self.now_s))
+        self.config.cluster(cluster).is_some_and(|c| load(&c.name).accepts_new_queries(self.now_s))
     }
 
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
-        self.config
-            .clusters
-            .iter()
-            .position(|c| load(&c.name).owns(coordinator))
-            .map(ClusterId)
+        self.config.clusters.iter().position(|c| load(&c.name).owns(coordinator)).map(ClusterId)
     }
 }

@@ -10,10 +10,7 @@ use trino_router_core::request::{Headers, RequestHead};
 
 pub const KEY: &str = "test-signing-key-0123456789abcdefghij";
 
-pub fn config_json(
-    rules: serde_json::Value,
-    routing_header: serde_json::Value,
-) -> serde_json::Value {
+pub fn config_json(rules: serde_json::Value, routing_header: serde_json::Value) -> serde_json::Value {
     serde_json::json!({
         "clusters": [
             {"name": "adhoc-1", "envoy_cluster": "trino_adhoc_1"},
@@ -32,12 +29,7 @@ pub fn config_json(
 }
 
 pub fn config(rules: serde_json::Value) -> Config {
-    Config::from_json(
-        config_json(rules, serde_json::json!({}))
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap()
+    Config::from_json(config_json(rules, serde_json::json!({})).to_string().as_bytes()).unwrap()
 }
 
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHead {
@@ -62,9 +54,6 @@ impl ClusterView for FakeView {
         !self.down.contains(&cluster.0)
     }
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
-        self.owners
-            .get(coordinator.as_str())
-            .copied()
-            .map(ClusterId)
+        self.owners.get(coordinator.as_str()).copied().map(ClusterId)
     }
 }

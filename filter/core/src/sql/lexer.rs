@@ -1,0 +1,390 @@
+//! Trino's lexical rules (SqlBase.g4), enough to find statement structure and names.
+//!
+//! Unquoted identifiers are folded to lower case because Trino resolves them that way;
+//! quoted identifiers keep their exact text (most connectors lower-case them again at
+//! resolution, but a case-sensitive connector would not, so we do not guess).
+//! Unicode letters are accepted in unquoted identifiers, which is more lenient than
+//! Trino (ASCII only): a query Trino rejects cannot be mis-routed by that.
+
+use super::error::SqlError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Unquoted identifier or keyword, lower-cased.
+    Word(String),
+    /// `"..."` (or backquoted) identifier, escapes removed, case kept.
+    QuotedIdent(String),
+    /// `'...'` or `U&'...'` literal, escapes decoded.
+    Str(String),
+    /// `X'...'`; its bytes never matter for routing.
+    Binary,
+    Number,
+    /// `?` parameter (also a row-pattern quantifier).
+    Param,
+    Op(&'static str),
+    /// A character Trino would reject; kept so the analysis can carry on.
+    Other(char),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    /// Byte range in the source text.
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Token {
+    pub fn word(&self) -> Option<&str> {
+        match &self.kind {
+            TokenKind::Word(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub fn is_word(&self, kw: &str) -> bool {
+        self.word() == Some(kw)
+    }
+
+    pub fn is_op(&self, op: &str) -> bool {
+        matches!(self.kind, TokenKind::Op(o) if o == op)
+    }
+}
+
+/// Splits `sql` into tokens, dropping whitespace and comments.
+pub fn tokenize(sql: &str) -> Result<Vec<Token>, SqlError> {
+    let mut lx = Lexer {
+        src: sql,
+        bytes: sql.as_bytes(),
+        pos: 0,
+        out: Vec::with_capacity(sql.len() / 4),
+    };
+    lx.run()?;
+    Ok(lx.out)
+}
+
+struct Lexer<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    out: Vec<Token>,
+}
+
+// Two-byte operators first so `<=` is not lexed as `<` `=`.
+const OPS2: [&str; 9] = ["<>", "!=", "<=", ">=", "||", "->", "=>", "{-", "-}"];
+const OPS1: [&str; 21] = [
+    "(", ")", "[", "]", "{", "}", ",", ".", ";", ":", "=", "<", ">", "+", "-", "*", "/", "%",
+    "|", "^", "$",
+];
+
+impl Lexer<'_> {
+    fn at(&self, off: usize) -> Option<u8> {
+        self.bytes.get(self.pos.saturating_add(off)).copied()
+    }
+
+    fn push(&mut self, kind: TokenKind, start: usize) {
+        self.out.push(Token {
+            kind,
+            start,
+            end: self.pos,
+        });
+    }
+
+    fn run(&mut self) -> Result<(), SqlError> {
+        while let Some(b) = self.at(0) {
+            let start = self.pos;
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0c => self.pos = start.saturating_add(1),
+                b'-' if self.at(1) == Some(b'-') => self.pos = self.line_comment_end(start),
+                b'/' if self.at(1) == Some(b'*') => self.pos = self.block_comment_end(start)?,
+                b'\'' => {
+                    let (text, end) = self.delimited(start, b'\'')?;
+                    self.pos = end;
+                    self.push(TokenKind::Str(text), start);
+                }
+                b'"' | b'`' => self.quoted_ident(start, b)?,
+                b'u' | b'U' if self.at(1) == Some(b'&') && self.at(2) == Some(b'\'') => {
+                    self.unicode_string(start)?
+                }
+                b'x' | b'X' if self.at(1) == Some(b'\'') => self.binary(start)?,
+                b'0'..=b'9' => self.number(start),
+                b'.' if self.at(1).is_some_and(|c| c.is_ascii_digit()) => self.number(start),
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => self.word(start),
+                b'?' => {
+                    self.pos = start.saturating_add(1);
+                    self.push(TokenKind::Param, start);
+                }
+                0x80..=0xff => self.non_ascii(start),
+                _ => self.operator(start),
+            }
+        }
+        Ok(())
+    }
+
+    fn line_comment_end(&self, start: usize) -> usize {
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        match rest.iter().position(|&c| c == b'\n' || c == b'\r') {
+            Some(i) => start.saturating_add(i),
+            None => self.bytes.len(),
+        }
+    }
+
+    fn block_comment_end(&self, start: usize) -> Result<usize, SqlError> {
+        let body = start.saturating_add(2);
+        // Trino's block comments do not nest: the first `*/` ends the comment.
+        match self.src.get(body..).and_then(|r| r.find("*/")) {
+            Some(i) => Ok(body.saturating_add(i).saturating_add(2)),
+            None => Err(SqlError::UnterminatedComment { pos: start }),
+        }
+    }
+
+    /// Reads a literal or identifier closed by `quote`, where a doubled quote stands for
+    /// one. `open` is the position of the opening quote; returns the text and the end.
+    fn delimited(&self, open: usize, quote: u8) -> Result<(String, usize), SqlError> {
+        let q = char::from(quote);
+        let mut text = String::new();
+        let mut i = open.saturating_add(1);
+        loop {
+            let Some(idx) = self.src.get(i..).and_then(|r| r.find(q)) else {
+                return Err(match quote {
+                    b'\'' => SqlError::UnterminatedString { pos: open },
+                    _ => SqlError::UnterminatedIdentifier { pos: open },
+                });
+            };
+            let close = i.saturating_add(idx);
+            text.push_str(self.src.get(i..close).unwrap_or_default());
+            let after = close.saturating_add(1);
+            if self.bytes.get(after) == Some(&quote) {
+                text.push(q);
+                i = after.saturating_add(1);
+            } else {
+                return Ok((text, after));
+            }
+        }
+    }
+
+    fn quoted_ident(&mut self, start: usize, quote: u8) -> Result<(), SqlError> {
+        let (text, end) = self.delimited(start, quote)?;
+        if text.is_empty() {
+            return Err(SqlError::EmptyIdentifier { pos: start });
+        }
+        self.pos = end;
+        self.push(TokenKind::QuotedIdent(text), start);
+        Ok(())
+    }
+
+    fn binary(&mut self, start: usize) -> Result<(), SqlError> {
+        let open = start.saturating_add(1);
+        // No escapes inside X'..': Trino validates the hex digits later, we never need them.
+        let body = open.saturating_add(1);
+        match self.src.get(body..).and_then(|r| r.find('\'')) {
+            Some(i) => self.pos = body.saturating_add(i).saturating_add(1),
+            None => return Err(SqlError::UnterminatedString { pos: start }),
+        }
+        self.push(TokenKind::Binary, start);
+        Ok(())
+    }
+
+    fn unicode_string(&mut self, start: usize) -> Result<(), SqlError> {
+        let (raw, end) = self.delimited(start.saturating_add(2), b'\'')?;
+        self.pos = end;
+        let escape = match self.uescape(end)? {
+            Some((c, after)) => {
+                self.pos = after;
+                c
+            }
+            None => '\\',
+        };
+        let text = decode_unicode(&raw, escape, start)?;
+        self.push(TokenKind::Str(text), start);
+        Ok(())
+    }
+
+    /// Looks past trivia for `UESCAPE '<c>'` after a Unicode string.
+    fn uescape(&self, from: usize) -> Result<Option<(char, usize)>, SqlError> {
+        let kw = self.skip_trivia(from);
+        let word_end = kw.saturating_add(7);
+        let is_kw = self
+            .src
+            .get(kw..word_end)
+            .is_some_and(|w| w.eq_ignore_ascii_case("uescape"))
+            && !self.bytes.get(word_end).is_some_and(|&c| is_ident_byte(c));
+        if !is_kw {
+            return Ok(None);
+        }
+        let open = self.skip_trivia(word_end);
+        if self.bytes.get(open) != Some(&b'\'') {
+            return Err(SqlError::InvalidUnicodeEscape { pos: open });
+        }
+        let (text, end) = self.delimited(open, b'\'')?;
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if valid_escape_char(c) => Ok(Some((c, end))),
+            _ => Err(SqlError::InvalidUnicodeEscape { pos: open }),
+        }
+    }
+
+    /// Skips whitespace and complete comments; an unterminated comment is left for
+    /// the main loop to report.
+    fn skip_trivia(&self, mut i: usize) -> usize {
+        loop {
+            match (self.bytes.get(i), self.bytes.get(i.saturating_add(1))) {
+                (Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0c), _) => i = i.saturating_add(1),
+                (Some(b'-'), Some(b'-')) => {
+                    let rest = self.bytes.get(i..).unwrap_or_default();
+                    match rest.iter().position(|&c| c == b'\n' || c == b'\r') {
+                        Some(n) => i = i.saturating_add(n),
+                        None => return self.bytes.len(),
+                    }
+                }
+                (Some(b'/'), Some(b'*')) => match self.block_comment_end(i) {
+                    Ok(end) => i = end,
+                    Err(_) => return i,
+                },
+                _ => return i,
+            }
+        }
+    }
+
+    fn number(&mut self, start: usize) {
+        let radix_prefix = self.at(0) == Some(b'0')
+            && matches!(self.at(1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'));
+        if radix_prefix {
+            self.pos = start.saturating_add(2);
+            self.eat_while(|c| c.is_ascii_alphanumeric() || c == b'_');
+        } else {
+            self.eat_while(|c| c.is_ascii_digit() || c == b'_');
+            if self.at(0) == Some(b'.') {
+                self.pos = self.pos.saturating_add(1);
+                self.eat_while(|c| c.is_ascii_digit() || c == b'_');
+            }
+            let exp_digit = match self.at(1) {
+                Some(b'+' | b'-') => self.at(2).is_some_and(|c| c.is_ascii_digit()),
+                Some(c) => c.is_ascii_digit(),
+                None => false,
+            };
+            if matches!(self.at(0), Some(b'e' | b'E')) && exp_digit {
+                self.pos = self.pos.saturating_add(2);
+                self.eat_while(|c| c.is_ascii_digit());
+            }
+        }
+        // `123abc` is one (invalid) DIGIT_IDENTIFIER token in Trino, never a name here.
+        self.eat_ident_chars();
+        self.push(TokenKind::Number, start);
+    }
+
+    fn word(&mut self, start: usize) {
+        self.eat_ident_chars();
+        let raw = self.src.get(start..self.pos).unwrap_or_default();
+        let folded = if raw.is_ascii() {
+            raw.to_ascii_lowercase()
+        } else {
+            raw.to_lowercase()
+        };
+        self.push(TokenKind::Word(folded), start);
+    }
+
+    fn non_ascii(&mut self, start: usize) {
+        let c = self
+            .src
+            .get(start..)
+            .and_then(|r| r.chars().next())
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        if c.is_alphabetic() {
+            self.word(start);
+        } else {
+            self.pos = start.saturating_add(c.len_utf8().max(1));
+            self.push(TokenKind::Other(c), start);
+        }
+    }
+
+    fn operator(&mut self, start: usize) {
+        let rest = self.src.get(start..).unwrap_or_default();
+        let found = OPS2
+            .iter()
+            .chain(OPS1.iter())
+            .find(|op| rest.starts_with(**op));
+        match found {
+            Some(op) => {
+                self.pos = start.saturating_add(op.len());
+                self.push(TokenKind::Op(op), start);
+            }
+            None => {
+                let c = rest.chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+                self.pos = start.saturating_add(c.len_utf8().max(1));
+                self.push(TokenKind::Other(c), start);
+            }
+        }
+    }
+
+    fn eat_while(&mut self, pred: impl Fn(u8) -> bool) {
+        while self.at(0).is_some_and(&pred) {
+            self.pos = self.pos.saturating_add(1);
+        }
+    }
+
+    fn eat_ident_chars(&mut self) {
+        while let Some(b) = self.at(0) {
+            if is_ident_byte(b) {
+                self.pos = self.pos.saturating_add(1);
+                continue;
+            }
+            if b < 0x80 {
+                break;
+            }
+            match self.src.get(self.pos..).and_then(|r| r.chars().next()) {
+                Some(c) if c.is_alphanumeric() => {
+                    self.pos = self.pos.saturating_add(c.len_utf8());
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn valid_escape_char(c: char) -> bool {
+    !(c.is_ascii_hexdigit() || c == '+' || c == '\'' || c == '"' || c.is_whitespace())
+}
+
+/// Decodes the body of `U&'...'`: `<esc>XXXX`, `<esc>+XXXXXX` and `<esc><esc>`.
+fn decode_unicode(raw: &str, escape: char, pos: usize) -> Result<String, SqlError> {
+    let bad = SqlError::InvalidUnicodeEscape { pos };
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != escape {
+            out.push(c);
+            continue;
+        }
+        let digits = match chars.next() {
+            Some(c2) if c2 == escape => {
+                out.push(escape);
+                continue;
+            }
+            Some('+') => 6,
+            Some(h) => {
+                let mut chars_with_first = std::iter::once(h).chain(chars.by_ref());
+                let code = hex_value(&mut chars_with_first, 4).ok_or(bad.clone())?;
+                out.push(char::from_u32(code).ok_or(bad.clone())?);
+                continue;
+            }
+            None => return Err(bad),
+        };
+        let code = hex_value(&mut chars, digits).ok_or(bad.clone())?;
+        out.push(char::from_u32(code).ok_or(bad.clone())?);
+    }
+    Ok(out)
+}
+
+fn hex_value(chars: &mut impl Iterator<Item = char>, digits: usize) -> Option<u32> {
+    let mut value: u32 = 0;
+    for _ in 0..digits {
+        let d = chars.next()?.to_digit(16)?;
+        value = value.checked_mul(16)?.checked_add(d)?;
+    }
+    Some(value)
+}

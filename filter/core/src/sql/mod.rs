@@ -1,0 +1,1 @@
+//! SQL inspection: tokenizer and statement analysis (being written).
