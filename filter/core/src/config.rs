@@ -68,6 +68,10 @@ pub struct Config {
     pub unhealthy_hold_seconds: u64,
     /// How often the filter polls each coordinator's `/v1/info`.
     pub poll_interval_seconds: u64,
+    /// Longest body of a new query the filter reads for SQL rules.
+    pub max_body_bytes: usize,
+    /// Some rule looks at the SQL, so new queries' bodies must be read before routing.
+    pub reads_sql: bool,
 }
 
 const MIN_KEY_BYTES: usize = 32;
@@ -87,6 +91,21 @@ struct RawConfig {
     cluster_header: String,
     #[serde(default)]
     health: RawHealth,
+    #[serde(default)]
+    sql_inspection: RawSqlInspection,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSqlInspection {
+    #[serde(default = "default_max_body")]
+    max_body_bytes: usize,
+}
+
+impl Default for RawSqlInspection {
+    fn default() -> Self {
+        RawSqlInspection { max_body_bytes: default_max_body() }
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,6 +193,13 @@ fn default_hold() -> u64 {
 fn default_poll() -> u64 {
     5
 }
+fn default_max_body() -> usize {
+    128 * 1024
+}
+
+/// Envoy buffers a paused body up to its connection buffer limit (1 MiB by default) and
+/// answers 413 past it; the filter must decide before that.
+const MAX_BODY_LIMIT: usize = 1024 * 1024;
 
 impl Config {
     /// Parses and validates a configuration; on error returns every problem found.
@@ -232,10 +258,16 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
         errors.push(ConfigError::new("default_group", format!("no group named `{}`", raw.default_group)));
     }
     let rules = compile_rules(&raw.rules, &find_group, errors);
+    let reads_sql = rules.read_sql();
     let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);
     check_marker(&raw.stickiness.path_marker, errors);
     check_header_name("cluster_header", &raw.cluster_header, errors);
+    let max_body = raw.sql_inspection.max_body_bytes;
+    if max_body == 0 || max_body > MAX_BODY_LIMIT {
+        errors
+            .push(ConfigError::new("sql_inspection.max_body_bytes", format!("must be between 1 and {MAX_BODY_LIMIT}")));
+    }
     if raw.health.poll_interval_seconds == 0 {
         errors.push(ConfigError::new("health.poll_interval_seconds", "must be at least 1"));
     }
@@ -250,6 +282,8 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
         cluster_header: raw.cluster_header.to_ascii_lowercase(),
         unhealthy_hold_seconds: raw.health.unhealthy_hold_seconds,
         poll_interval_seconds: raw.health.poll_interval_seconds,
+        max_body_bytes: max_body,
+        reads_sql,
     })
 }
 

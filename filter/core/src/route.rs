@@ -5,9 +5,11 @@
 use crate::choose::weighted_pick;
 use crate::cluster_state::ClusterView;
 use crate::config::{ClusterId, Config, GroupId, RoutingGroupHeader, StickinessMode};
+use crate::inspect::SqlFacts;
 use crate::pin::{self, PinError};
 use crate::protocol::{classify, Endpoint, QueryId};
 use crate::request::{RequestHead, TrinoFacts};
+use crate::rules::RuleInput;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -42,13 +44,26 @@ pub struct Reply {
 /// Why the router decided what it did: for logs, metrics and `explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Why {
-    Rule { rule: String, group: String },
-    DefaultGroup { group: String },
-    RoutingGroupHeader { group: String },
+    Rule {
+        rule: String,
+        group: String,
+    },
+    DefaultGroup {
+        group: String,
+    },
+    RoutingGroupHeader {
+        group: String,
+    },
     Pinned,
     QueryId,
-    ServerInfo { group: String },
-    NoUsableCluster { group: String },
+    /// `CALL system.runtime.kill_query` goes to the cluster that runs the query it kills.
+    KillQuery,
+    ServerInfo {
+        group: String,
+    },
+    NoUsableCluster {
+        group: String,
+    },
     BadToken(PinError),
     PinnedClusterGone,
     UnknownQuery,
@@ -56,15 +71,25 @@ pub enum Why {
     Internal,
 }
 
-/// Decides where a request goes. `random` drives the weighted choice.
-pub fn decide(config: &Config, head: &RequestHead, view: &dyn ClusterView, random: u64) -> Decision {
+/// Whether the body must be read before `decide`: a new query, and some rule looks at SQL.
+pub fn needs_body(config: &Config, head: &RequestHead) -> bool {
+    if !config.reads_sql || head.method != "POST" {
+        return false;
+    }
+    let path = pin::split_prefix(&config.path_marker, &head.path).map_or(head.path.as_str(), |(_, rest)| rest);
+    classify(&head.method, path) == Endpoint::SubmitStatement
+}
+
+/// Decides where a request goes. `sql` is what its body revealed (`SqlFacts::not_read()`
+/// when `needs_body` said no); `random` drives the weighted choice.
+pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
     let pinned = pin::split_prefix(&config.path_marker, &head.path);
     let path = pinned.map_or(head.path.as_str(), |(_, rest)| rest);
     let endpoint = classify(&head.method, path);
     let stripped = pinned.map(|(_, rest)| rest.to_string());
     match (endpoint, pinned) {
         // A token is never honoured on a new query: the rules decide every new query.
-        (Endpoint::SubmitStatement, _) => new_query(config, head, view, random, stripped),
+        (Endpoint::SubmitStatement, _) => new_query(config, RuleInput { head, sql }, view, random, stripped),
         (_, Some((token, rest))) => follow_pinned(config, token, rest),
         (Endpoint::QueryFollowUp(id), None) => follow_query_id(config, view, &id),
         (Endpoint::ServerInfo, None) => server_info(config, view, random),
@@ -86,12 +111,17 @@ fn server_info(config: &Config, view: &dyn ClusterView, random: u64) -> Decision
 
 fn new_query(
     config: &Config,
-    head: &RequestHead,
+    input: RuleInput<'_>,
     view: &dyn ClusterView,
     random: u64,
     path: Option<String>,
 ) -> Decision {
-    let (group, why) = choose_group(config, head);
+    if let Some(owner) = kill_target(input.sql, view) {
+        if let Some(f) = forward(config, owner, path.clone(), Why::KillQuery) {
+            return Decision::Forward(Forward { learn_query_id: true, ..f });
+        }
+    }
+    let (group, why) = choose_group(config, input);
     match pick_in_group(config, view, group, random, why, path) {
         Ok(mut f) => {
             f.learn_query_id = true;
@@ -103,14 +133,20 @@ fn new_query(
 
 /// The group of a new query: an allowed X-Trino-Routing-Group, else the first matching
 /// rule, else the default group.
-pub fn choose_group(config: &Config, head: &RequestHead) -> (GroupId, Why) {
-    if let Some(group) = requested_group(config, head) {
+pub fn choose_group(config: &Config, input: RuleInput<'_>) -> (GroupId, Why) {
+    if let Some(group) = requested_group(config, input.head) {
         return (group, Why::RoutingGroupHeader { group: group_name(config, group) });
     }
-    match config.rules.first_match(head) {
+    match config.rules.first_match(input) {
         Some(rule) => (rule.group, Why::Rule { rule: rule.name.clone(), group: group_name(config, rule.group) }),
         None => (config.default_group, Why::DefaultGroup { group: group_name(config, config.default_group) }),
     }
+}
+
+/// The owner of the query a `kill_query` call names, if known.
+fn kill_target(sql: &SqlFacts, view: &dyn ClusterView) -> Option<ClusterId> {
+    let id = QueryId::parse(sql.analysis.as_ref()?.kill_query_id.as_deref()?)?;
+    view.owner_of(&id.coordinator()?)
 }
 
 fn requested_group(config: &Config, head: &RequestHead) -> Option<GroupId> {
@@ -222,6 +258,7 @@ impl std::fmt::Display for Why {
             }
             Why::Pinned => f.write_str("pinned by token"),
             Why::QueryId => f.write_str("owner of the query id"),
+            Why::KillQuery => f.write_str("kill_query -> owner of the killed query"),
             Why::ServerInfo { group } => write!(f, "server info -> group {group}"),
             Why::NoUsableCluster { group } => write!(f, "no usable cluster in group {group}"),
             Why::BadToken(e) => write!(f, "{e}"),

@@ -6,6 +6,7 @@ mod common;
 use common::{config, request, FakeView, KEY};
 use serde_json::json;
 use trino_router_core::config::{ClusterId, Config};
+use trino_router_core::inspect::SqlFacts;
 use trino_router_core::pin::{PinError, PinKeys};
 use trino_router_core::route::{decide, Decision, Forward, Reply, Why};
 
@@ -37,7 +38,13 @@ fn pinned_path(c: &Config, cluster: &str, rest: &str) -> String {
 #[test]
 fn a_new_query_from_user_etl_lands_on_the_etl_cluster_with_a_pin_prefix() {
     let c = config(etl_rule());
-    let f = forward(decide(&c, &request("POST", "/v1/statement", &[("x-trino-user", "etl")]), &FakeView::default(), 7));
+    let f = forward(decide(
+        &c,
+        &request("POST", "/v1/statement", &[("x-trino-user", "etl")]),
+        &SqlFacts::not_read(),
+        &FakeView::default(),
+        7,
+    ));
     assert_eq!(f.envoy_cluster, "trino_etl_1");
     assert_eq!(f.why, Why::Rule { rule: "etl-workloads".into(), group: "etl".into() });
     assert!(f.learn_query_id);
@@ -54,6 +61,7 @@ fn other_users_spread_over_the_default_group() {
         let f = forward(decide(
             &c,
             &request("POST", "/v1/statement", &[("x-trino-user", "alice")]),
+            &SqlFacts::not_read(),
             &FakeView::default(),
             r,
         ));
@@ -68,7 +76,7 @@ fn a_cluster_envoy_found_unreachable_gets_no_new_query() {
     let c = config(etl_rule());
     let view = FakeView { down: [0].into(), ..Default::default() };
     for r in 0..50u64 {
-        let f = forward(decide(&c, &request("POST", "/v1/statement", &[]), &view, r));
+        let f = forward(decide(&c, &request("POST", "/v1/statement", &[]), &SqlFacts::not_read(), &view, r));
         assert_eq!(f.cluster, ClusterId(1));
     }
 }
@@ -77,7 +85,13 @@ fn a_cluster_envoy_found_unreachable_gets_no_new_query() {
 fn no_usable_cluster_answers_503_with_retry_after() {
     let c = config(etl_rule());
     let view = FakeView { down: [2].into(), ..Default::default() };
-    let r = reply(decide(&c, &request("POST", "/v1/statement", &[("x-trino-user", "etl")]), &view, 1));
+    let r = reply(decide(
+        &c,
+        &request("POST", "/v1/statement", &[("x-trino-user", "etl")]),
+        &SqlFacts::not_read(),
+        &view,
+        1,
+    ));
     assert_eq!((r.status, r.retry_after_seconds), (503, Some(1)));
     assert!(r.body.starts_with("Error 503 Service Unavailable: trino-router: no cluster of group etl"));
 }
@@ -86,14 +100,23 @@ fn no_usable_cluster_answers_503_with_retry_after() {
 fn the_routing_group_header_is_honoured_only_when_allowed() {
     let post = request("POST", "/v1/statement", &[("x-trino-routing-group", "etl")]);
     let ignored = config(json!([]));
-    assert!(matches!(forward(decide(&ignored, &post, &FakeView::default(), 1)).why, Why::DefaultGroup { .. }));
+    assert!(matches!(
+        forward(decide(&ignored, &post, &SqlFacts::not_read(), &FakeView::default(), 1)).why,
+        Why::DefaultGroup { .. }
+    ));
 
     let body = common::config_json(json!([]), json!({"enabled": true, "allowed_groups": ["etl"]}));
     let allowed = Config::from_json(body.to_string().as_bytes()).unwrap();
-    assert_eq!(forward(decide(&allowed, &post, &FakeView::default(), 1)).envoy_cluster, "trino_etl_1");
+    assert_eq!(
+        forward(decide(&allowed, &post, &SqlFacts::not_read(), &FakeView::default(), 1)).envoy_cluster,
+        "trino_etl_1"
+    );
     let to_adhoc = request("POST", "/v1/statement", &[("x-trino-routing-group", "adhoc")]);
     assert!(
-        matches!(forward(decide(&allowed, &to_adhoc, &FakeView::default(), 1)).why, Why::DefaultGroup { .. }),
+        matches!(
+            forward(decide(&allowed, &to_adhoc, &SqlFacts::not_read(), &FakeView::default(), 1)).why,
+            Why::DefaultGroup { .. }
+        ),
         "adhoc is not in allowed_groups"
     );
 }
@@ -112,7 +135,13 @@ fn every_follow_up_with_a_token_goes_to_the_pinned_cluster_with_the_prefix_strip
         ("GET", "/v1/spooled/download/abc123".to_string()),
         ("GET", "/v1/spooled/ack/abc123".to_string()),
     ] {
-        let f = forward(decide(&c, &request(method, &pinned_path(&c, "etl-1", &rest), &[]), &FakeView::default(), 3));
+        let f = forward(decide(
+            &c,
+            &request(method, &pinned_path(&c, "etl-1", &rest), &[]),
+            &SqlFacts::not_read(),
+            &FakeView::default(),
+            3,
+        ));
         assert_eq!(
             (f.envoy_cluster.as_str(), f.path.as_deref(), &f.why),
             ("trino_etl_1", Some(rest.as_str()), &Why::Pinned),
@@ -128,7 +157,13 @@ fn a_token_on_a_new_query_is_ignored() {
     let c = config(etl_rule());
     let path = pinned_path(&c, "etl-1", "/v1/statement");
     for r in 0..20 {
-        let f = forward(decide(&c, &request("POST", &path, &[("x-trino-user", "alice")]), &FakeView::default(), r));
+        let f = forward(decide(
+            &c,
+            &request("POST", &path, &[("x-trino-user", "alice")]),
+            &SqlFacts::not_read(),
+            &FakeView::default(),
+            r,
+        ));
         assert_ne!(f.envoy_cluster, "trino_etl_1");
         assert_eq!(f.path.as_deref(), Some("/v1/statement"));
     }
@@ -149,8 +184,13 @@ fn forged_or_foreign_tokens_are_refused_and_routed_nowhere() {
         "%%%".into(),
         String::new(),
     ] {
-        let r =
-            reply(decide(&c, &request("GET", &format!("/trino-router/{token}{rest}"), &[]), &FakeView::default(), 1));
+        let r = reply(decide(
+            &c,
+            &request("GET", &format!("/trino-router/{token}{rest}"), &[]),
+            &SqlFacts::not_read(),
+            &FakeView::default(),
+            1,
+        ));
         assert_eq!(r.status, 400, "{token}");
         assert!(matches!(r.why, Why::BadToken(PinError::BadSignature | PinError::Malformed)), "{token}: {:?}", r.why);
         assert!(r.body.starts_with("Error 400 Bad Request: trino-router: invalid routing token"));
@@ -163,7 +203,10 @@ fn a_token_for_a_cluster_no_longer_configured_gets_404() {
     let c = config(etl_rule());
     let keys = PinKeys::new(KEY.as_bytes(), &[]).unwrap();
     let path = format!("/trino-router/{}/v1/query/{ID}", keys.sign("retired-1").unwrap().as_str());
-    assert_eq!(reply(decide(&c, &request("GET", &path, &[]), &FakeView::default(), 1)).status, 404);
+    assert_eq!(
+        reply(decide(&c, &request("GET", &path, &[]), &SqlFacts::not_read(), &FakeView::default(), 1)).status,
+        404
+    );
 }
 
 #[test]
@@ -173,14 +216,20 @@ fn without_a_token_the_query_id_finds_its_owner() {
     for path in
         [format!("/v1/query/{ID}"), format!("/v1/statement/executing/{ID}/{SLUG}/4"), format!("/ui/query.html?{ID}")]
     {
-        let f = forward(decide(&c, &request("GET", &path, &[]), &view, 1));
+        let f = forward(decide(&c, &request("GET", &path, &[]), &SqlFacts::not_read(), &view, 1));
         assert_eq!(
             (f.envoy_cluster.as_str(), &f.why, f.path.as_deref()),
             ("trino_adhoc_2", &Why::QueryId, None),
             "{path}"
         );
     }
-    let r = reply(decide(&c, &request("GET", "/v1/query/20261120_101500_00042_zzzzz", &[]), &view, 1));
+    let r = reply(decide(
+        &c,
+        &request("GET", "/v1/query/20261120_101500_00042_zzzzz", &[]),
+        &SqlFacts::not_read(),
+        &view,
+        1,
+    ));
     assert_eq!(r.status, 404);
     assert!(r.body.contains("no cluster is known to own query 20261120_101500_00042_zzzzz"));
 }
@@ -194,14 +243,18 @@ fn unknown_paths_and_unpinned_spooled_segments_get_404() {
         ("PUT", "/v1/statement/queued/x/y/1"),
         ("GET", "/v1/spooled/download/abc"),
     ] {
-        assert_eq!(reply(decide(&c, &request(m, p, &[]), &FakeView::default(), 1)).status, 404, "{m} {p}");
+        assert_eq!(
+            reply(decide(&c, &request(m, p, &[]), &SqlFacts::not_read(), &FakeView::default(), 1)).status,
+            404,
+            "{m} {p}"
+        );
     }
 }
 
 #[test]
 fn server_info_goes_to_the_default_group_without_a_pin() {
     let c = config(etl_rule());
-    let f = forward(decide(&c, &request("GET", "/v1/info", &[]), &FakeView::default(), 1));
+    let f = forward(decide(&c, &request("GET", "/v1/info", &[]), &SqlFacts::not_read(), &FakeView::default(), 1));
     assert!(f.envoy_cluster.starts_with("trino_adhoc_"));
     assert_eq!(f.forwarded_prefix, None);
 }

@@ -90,3 +90,17 @@ pub fn http_call_status() -> Option<u16> {
 pub fn http_call_body(size: usize) -> Option<Vec<u8>> {
     hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size).ok()?
 }
+
+/// The first `max` bytes of the request body Envoy has buffered.
+pub fn request_body(max: usize) -> Option<Vec<u8>> {
+    hostcalls::get_buffer(BufferType::HttpRequestBody, 0, max).ok()?
+}
+
+/// Defines (or finds) a counter in Envoy's stats; Envoy shows it as `wasmcustom.<name>`.
+pub fn define_counter(name: &str) -> HostResult<u32> {
+    hostcalls::define_metric(proxy_wasm::types::MetricType::Counter, name)
+}
+
+pub fn increment(metric: u32) {
+    let _ = hostcalls::increment_metric(metric, 1);
+}

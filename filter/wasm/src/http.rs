@@ -1,23 +1,29 @@
-//! One request through the filter: hand its headers to the core's decision, apply the
-//! decision to the request, and learn from the response (Envoy's verdict, the query id).
+//! One request through the filter: hand its headers (and, when SQL rules need it, the
+//! bounded body of a new query) to the core's decision, apply the decision to the request,
+//! and learn from the response (Envoy's verdict on the cluster, the query id).
 
 use crate::host;
+use crate::metrics::{self, Metrics};
 use crate::shared_state::{self, SharedClusterView};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, Status};
 use std::rc::Rc;
 use trino_router_core::cluster_state::{verdict_of, UpstreamVerdict};
 use trino_router_core::config::Config;
+use trino_router_core::inspect::{SqlFacts, SqlStatus};
 use trino_router_core::protocol::query_id_in_page;
 use trino_router_core::request::RequestHead;
-use trino_router_core::route::{decide, trino_error, Decision, Forward, Reply};
+use trino_router_core::route::{decide, needs_body, trino_error, Decision, Forward, Reply, Why};
 
 /// The query id is the first field of a statement page; this is plenty to find it.
 const PAGE_PREFIX_BYTES: usize = 512;
 
 pub struct RequestFilter {
     config: Option<Rc<Config>>,
+    metrics: Rc<Metrics>,
     random: u64,
+    /// Headers of a new query held while its body arrives, for SQL rules.
+    waiting_for_body: Option<RequestHead>,
     /// The cluster this request was sent to, for learning from its response.
     cluster: Option<String>,
     /// Still waiting to read the query id off the response of a new query.
@@ -25,8 +31,29 @@ pub struct RequestFilter {
 }
 
 impl RequestFilter {
-    pub fn new(config: Option<Rc<Config>>, random: u64) -> Self {
-        RequestFilter { config, random, cluster: None, learn_query_id: false }
+    pub fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>, random: u64) -> Self {
+        RequestFilter { config, metrics, random, waiting_for_body: None, cluster: None, learn_query_id: false }
+    }
+
+    /// Decides and applies the decision; the Action tells Envoy whether to go on.
+    fn route(&mut self, config: &Config, head: &RequestHead, sql: &SqlFacts) -> Action {
+        let view = SharedClusterView { config, now_s: now_s() };
+        let decision = decide(config, head, sql, &view, self.random);
+        log_decision(head, sql, &decision, config);
+        match &decision {
+            Decision::Forward(f) => match self.apply_forward(config, f) {
+                Ok(()) => Action::Continue,
+                Err(e) => {
+                    host::log(LogLevel::Warn, &format!("trino-router: cannot rewrite the request: {e:?}"));
+                    send(&internal(500, "cannot rewrite the request"));
+                    Action::Pause
+                }
+            },
+            Decision::Reply(r) => {
+                send(r);
+                Action::Pause
+            }
+        }
     }
 
     fn apply_forward(&mut self, config: &Config, f: &Forward) -> Result<(), Status> {
@@ -47,6 +74,23 @@ impl RequestFilter {
         self.cluster = config.cluster(f.cluster).map(|c| c.name.clone());
         self.learn_query_id = f.learn_query_id;
         Ok(())
+    }
+
+    fn inspect_body(&self, config: &Config, head: &RequestHead, body_size: usize) -> SqlFacts {
+        let facts = if body_size > config.max_body_bytes {
+            SqlFacts::too_large(body_size, config.max_body_bytes)
+        } else {
+            match host::request_body(body_size) {
+                Some(body) => SqlFacts::from_body(&body, head),
+                None => SqlFacts::from_body(b"", head),
+            }
+        };
+        self.metrics.count(match facts.status {
+            SqlStatus::Analysed => metrics::SQL_ANALYSED,
+            SqlStatus::TooLarge => metrics::SQL_TOO_LARGE,
+            SqlStatus::Unparseable | SqlStatus::NotRead => metrics::SQL_UNPARSEABLE,
+        });
+        facts
     }
 
     fn learn_from_page(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -71,6 +115,14 @@ impl RequestFilter {
     }
 }
 
+fn now_s() -> u64 {
+    host::now_ms().unwrap_or(0) / 1000
+}
+
+fn internal(status: u16, message: &str) -> Reply {
+    Reply { status, body: trino_error(status, message), retry_after_seconds: None, why: Why::Internal }
+}
+
 fn send(reply: &Reply) {
     let retry_after = reply.retry_after_seconds.map(|s| s.to_string());
     let mut headers = vec![("content-type", "text/plain")];
@@ -83,17 +135,21 @@ fn send(reply: &Reply) {
 }
 
 /// Logs the decision without the token: only the path after the pin prefix is shown.
-fn log_decision(head: &RequestHead, decision: &Decision, config: &Config) {
+fn log_decision(head: &RequestHead, sql: &SqlFacts, decision: &Decision, config: &Config) {
     if !host::debug_enabled() {
         return;
     }
+    let sql_note = match &sql.problem {
+        Some(p) => format!("; SQL not used: {p}"),
+        None => String::new(),
+    };
     let line = match decision {
         Decision::Forward(f) => {
             let path = f.path.as_deref().unwrap_or(&head.path);
             let cluster = config.cluster(f.cluster).map_or("?", |c| c.name.as_str());
-            format!("trino-router: {} {} -> {cluster} ({})", head.method, path, f.why)
+            format!("trino-router: {} {} -> {cluster} ({}{sql_note})", head.method, path, f.why)
         }
-        Decision::Reply(r) => format!("trino-router: {} answered {} ({})", head.method, r.status, r.why),
+        Decision::Reply(r) => format!("trino-router: {} answered {} ({}{sql_note})", head.method, r.status, r.why),
     };
     host::log(LogLevel::Debug, &line);
 }
@@ -101,51 +157,42 @@ fn log_decision(head: &RequestHead, decision: &Decision, config: &Config) {
 impl Context for RequestFilter {}
 
 impl HttpContext for RequestFilter {
-    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
         let Some(config) = self.config.clone() else {
-            send(&Reply {
-                status: 503,
-                body: trino_error(503, "router has no configuration"),
-                retry_after_seconds: Some(1),
-                why: trino_router_core::route::Why::Internal,
-            });
+            send(&Reply { retry_after_seconds: Some(1), ..internal(503, "router has no configuration") });
             return Action::Pause;
         };
         let head = match host::request_headers() {
             Ok(h) => RequestHead::from_headers(h),
             Err(e) => {
                 host::log(LogLevel::Warn, &format!("trino-router: cannot read request headers: {e:?}"));
-                send(&Reply {
-                    status: 500,
-                    body: trino_error(500, "cannot read request headers"),
-                    retry_after_seconds: None,
-                    why: trino_router_core::route::Why::Internal,
-                });
+                send(&internal(500, "cannot read request headers"));
                 return Action::Pause;
             }
         };
-        let view = SharedClusterView { config: &config, now_s: host::now_ms().unwrap_or(0) / 1000 };
-        let decision = decide(&config, &head, &view, self.random);
-        log_decision(&head, &decision, &config);
-        match &decision {
-            Decision::Forward(f) => match self.apply_forward(&config, f) {
-                Ok(()) => Action::Continue,
-                Err(e) => {
-                    host::log(LogLevel::Warn, &format!("trino-router: cannot rewrite the request: {e:?}"));
-                    send(&Reply {
-                        status: 500,
-                        body: trino_error(500, "cannot rewrite the request"),
-                        retry_after_seconds: None,
-                        why: trino_router_core::route::Why::Internal,
-                    });
-                    Action::Pause
-                }
-            },
-            Decision::Reply(r) => {
-                send(r);
-                Action::Pause
+        if needs_body(&config, &head) {
+            if end_of_stream {
+                let facts = self.inspect_body(&config, &head, 0);
+                return self.route(&config, &head, &facts);
             }
+            // Held until the body is in (Envoy config: allow_on_headers_stop_iteration).
+            self.waiting_for_body = Some(head);
+            return Action::Pause;
         }
+        self.route(&config, &head, &SqlFacts::not_read())
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(config), Some(_)) = (self.config.clone(), &self.waiting_for_body) else {
+            return Action::Continue;
+        };
+        // Past the limit the decision is made at once: never buffer without a bound.
+        if !end_of_stream && body_size <= config.max_body_bytes {
+            return Action::Pause;
+        }
+        let Some(head) = self.waiting_for_body.take() else { return Action::Continue };
+        let facts = self.inspect_body(&config, &head, body_size);
+        self.route(&config, &head, &facts)
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
@@ -154,12 +201,11 @@ impl HttpContext for RequestFilter {
         };
         let details = host::property(&["response", "code_details"]).unwrap_or_default();
         if verdict_of(&String::from_utf8_lossy(&details)) == UpstreamVerdict::Unreachable {
-            let now_s = host::now_ms().unwrap_or(0) / 1000;
             host::log(
                 LogLevel::Info,
                 &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),
             );
-            shared_state::update(cluster, |s| s.mark_unreachable(now_s, config.unhealthy_hold_seconds));
+            shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.unhealthy_hold_seconds));
             self.learn_query_id = false;
         } else if host::response_status() != Some(200) {
             self.learn_query_id = false;

@@ -3,6 +3,7 @@
 
 use crate::host;
 use crate::http::RequestFilter;
+use crate::metrics::Metrics;
 use crate::shared_state;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
@@ -20,6 +21,7 @@ const TICK: Duration = Duration::from_secs(1);
 
 pub struct Root {
     config: Option<Rc<Config>>,
+    metrics: Rc<Metrics>,
     /// Seed for per-request randomness; advanced by every request of this worker.
     random: Rc<Cell<u64>>,
     /// In-flight `/v1/info` calls: token -> cluster name.
@@ -29,7 +31,12 @@ pub struct Root {
 impl Root {
     pub fn new() -> Self {
         let seed = host::now_ms().unwrap_or(0x5eed) ^ 0x9E37_79B9_7F4A_7C15;
-        Root { config: None, random: Rc::new(Cell::new(seed)), polls: HashMap::new() }
+        Root {
+            config: None,
+            metrics: Rc::new(Metrics::default()),
+            random: Rc::new(Cell::new(seed)),
+            polls: HashMap::new(),
+        }
     }
 
     fn poll_due(&self, config: &Config) -> bool {
@@ -119,6 +126,7 @@ impl RootContext for Root {
                     ),
                 );
                 self.config = Some(Rc::new(config));
+                self.metrics = Rc::new(Metrics::define());
                 if let Err(e) = host::set_tick_period(TICK) {
                     host::log(LogLevel::Warn, &format!("trino-router: no tick, so no /v1/info polling: {e:?}"));
                 }
@@ -144,7 +152,7 @@ impl RootContext for Root {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let seed = self.random.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
         self.random.set(seed);
-        Some(Box::new(RequestFilter::new(self.config.clone(), splitmix64(seed))))
+        Some(Box::new(RequestFilter::new(self.config.clone(), Rc::clone(&self.metrics), splitmix64(seed))))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::cursor::Ident;
 use super::error::SqlError;
-use super::types::{
-    Access, Analysis, QualifiedName, QueryType, SessionContext, StatementType, TableKind, TableRef,
-};
+use super::types::{Access, Analysis, QualifiedName, QueryType, SessionContext, StatementType, TableKind, TableRef};
 
 /// A cap on distinct tables keeps memory bounded on generated SQL; over it the
 /// analysis fails rather than silently dropping tables a rule might be about.
@@ -33,11 +31,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     pub fn of(statement_type: StatementType) -> Self {
-        Outcome {
-            statement_type,
-            query_type: statement_type.query_type(),
-            inner: None,
-        }
+        Outcome { statement_type, query_type: statement_type.query_type(), inner: None }
     }
 }
 
@@ -72,11 +66,8 @@ impl<'c> Collector<'c> {
 
     /// Resolves a table-like name: missing leading parts come from the session.
     pub fn resolve(&self, parts: &[Ident]) -> Result<QualifiedName, SqlError> {
-        let base = QualifiedName {
-            catalog: self.ctx.catalog.clone(),
-            schema: self.ctx.schema.clone(),
-            name: String::new(),
-        };
+        let base =
+            QualifiedName { catalog: self.ctx.catalog.clone(), schema: self.ctx.schema.clone(), name: String::new() };
         resolve_against(parts, &base)
     }
 
@@ -196,17 +187,12 @@ impl<'c> Collector<'c> {
     }
 
     pub fn finish(self, outcome: Outcome) -> Analysis {
-        let unresolved = self.unresolved
-            || self.tables.keys().any(|n| !n.is_resolved());
+        let unresolved = self.unresolved || self.tables.keys().any(|n| !n.is_resolved());
         Analysis {
             statement_type: outcome.statement_type,
             query_type: outcome.query_type,
             inner_statement_type: outcome.inner,
-            tables: self
-                .tables
-                .into_iter()
-                .map(|(name, (access, kind))| TableRef { name, access, kind })
-                .collect(),
+            tables: self.tables.into_iter().map(|(name, (access, kind))| TableRef { name, access, kind }).collect(),
             catalogs: self.catalogs.into_iter().collect(),
             schemas: self.schemas.into_iter().collect(),
             unresolved,
@@ -227,9 +213,5 @@ pub(crate) fn resolve_against(parts: &[Ident], base: &QualifiedName) -> Result<Q
         [first, ..] => return Err(SqlError::NameTooLong { pos: first.pos }),
         [] => return Err(SqlError::Syntax { pos: 0, expected: "a name" }),
     };
-    Ok(QualifiedName {
-        catalog,
-        schema,
-        name: name.value.clone(),
-    })
+    Ok(QualifiedName { catalog, schema, name: name.value.clone() })
 }

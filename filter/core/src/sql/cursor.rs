@@ -15,18 +15,88 @@ pub(crate) struct Ident {
 pub(crate) fn is_reserved(word: &str) -> bool {
     matches!(
         word,
-        "alter" | "and" | "as" | "between" | "by" | "case" | "cast" | "constraint" | "create"
-            | "cross" | "cube" | "current_catalog" | "current_date" | "current_path"
-            | "current_role" | "current_schema" | "current_time" | "current_timestamp"
-            | "current_user" | "deallocate" | "delete" | "describe" | "distinct" | "drop"
-            | "else" | "end" | "escape" | "except" | "execute" | "exists" | "extract" | "false"
-            | "for" | "from" | "full" | "group" | "grouping" | "having" | "in" | "inner"
-            | "insert" | "intersect" | "into" | "is" | "join" | "json_array" | "json_exists"
-            | "json_object" | "json_query" | "json_table" | "json_value" | "left" | "like"
-            | "listagg" | "localtime" | "localtimestamp" | "natural" | "normalize" | "not"
-            | "null" | "on" | "or" | "order" | "outer" | "prepare" | "recursive" | "right"
-            | "rollup" | "select" | "skip" | "table" | "then" | "trim" | "true" | "uescape"
-            | "union" | "unnest" | "using" | "values" | "when" | "where" | "with"
+        "alter"
+            | "and"
+            | "as"
+            | "between"
+            | "by"
+            | "case"
+            | "cast"
+            | "constraint"
+            | "create"
+            | "cross"
+            | "cube"
+            | "current_catalog"
+            | "current_date"
+            | "current_path"
+            | "current_role"
+            | "current_schema"
+            | "current_time"
+            | "current_timestamp"
+            | "current_user"
+            | "deallocate"
+            | "delete"
+            | "describe"
+            | "distinct"
+            | "drop"
+            | "else"
+            | "end"
+            | "escape"
+            | "except"
+            | "execute"
+            | "exists"
+            | "extract"
+            | "false"
+            | "for"
+            | "from"
+            | "full"
+            | "group"
+            | "grouping"
+            | "having"
+            | "in"
+            | "inner"
+            | "insert"
+            | "intersect"
+            | "into"
+            | "is"
+            | "join"
+            | "json_array"
+            | "json_exists"
+            | "json_object"
+            | "json_query"
+            | "json_table"
+            | "json_value"
+            | "left"
+            | "like"
+            | "listagg"
+            | "localtime"
+            | "localtimestamp"
+            | "natural"
+            | "normalize"
+            | "not"
+            | "null"
+            | "on"
+            | "or"
+            | "order"
+            | "outer"
+            | "prepare"
+            | "recursive"
+            | "right"
+            | "rollup"
+            | "select"
+            | "skip"
+            | "table"
+            | "then"
+            | "trim"
+            | "true"
+            | "uescape"
+            | "union"
+            | "unnest"
+            | "using"
+            | "values"
+            | "when"
+            | "where"
+            | "with"
     )
 }
 
@@ -38,10 +108,7 @@ pub(crate) fn ident_at(toks: &[Token], i: usize) -> Option<Ident> {
         TokenKind::QuotedIdent(q) => q.clone(),
         _ => return None,
     };
-    Some(Ident {
-        value,
-        pos: tok.start,
-    })
+    Some(Ident { value, pos: tok.start })
 }
 
 /// After a dot any word is a name part (`c.s.select` is not valid Trino, but it is
@@ -49,10 +116,7 @@ pub(crate) fn ident_at(toks: &[Token], i: usize) -> Option<Ident> {
 fn part_at(toks: &[Token], i: usize) -> Option<Ident> {
     let tok = toks.get(i)?;
     match &tok.kind {
-        TokenKind::Word(w) => Some(Ident {
-            value: w.clone(),
-            pos: tok.start,
-        }),
+        TokenKind::Word(w) => Some(Ident { value: w.clone(), pos: tok.start }),
         _ => ident_at(toks, i),
     }
 }
@@ -89,10 +153,6 @@ impl<'t> Cursor<'t> {
 
     pub fn peek_at(&self, ahead: usize) -> Option<&'t Token> {
         self.toks.get(self.pos.saturating_add(ahead))
-    }
-
-    pub fn at_end(&self) -> bool {
-        self.pos >= self.toks.len()
     }
 
     /// Byte offset of the current token, for error messages.
@@ -145,19 +205,8 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    pub fn eat_op(&mut self, op: &str) -> bool {
-        let hit = self.peek().is_some_and(|t| t.is_op(op));
-        if hit {
-            self.bump();
-        }
-        hit
-    }
-
     pub fn syntax(&self, expected: &'static str) -> SqlError {
-        SqlError::Syntax {
-            pos: self.offset(),
-            expected,
-        }
+        SqlError::Syntax { pos: self.offset(), expected }
     }
 
     pub fn ident(&mut self) -> Result<Ident, SqlError> {
@@ -167,8 +216,7 @@ impl<'t> Cursor<'t> {
     }
 
     pub fn name(&mut self) -> Result<Vec<Ident>, SqlError> {
-        let (parts, next) =
-            qualified_name_at(self.toks, self.pos).ok_or_else(|| self.syntax("a name"))?;
+        let (parts, next) = qualified_name_at(self.toks, self.pos).ok_or_else(|| self.syntax("a name"))?;
         self.pos = next;
         Ok(parts)
     }

@@ -53,12 +53,7 @@ impl Token {
 
 /// Splits `sql` into tokens, dropping whitespace and comments.
 pub fn tokenize(sql: &str) -> Result<Vec<Token>, SqlError> {
-    let mut lx = Lexer {
-        src: sql,
-        bytes: sql.as_bytes(),
-        pos: 0,
-        out: Vec::with_capacity(sql.len() / 4),
-    };
+    let mut lx = Lexer { src: sql, bytes: sql.as_bytes(), pos: 0, out: Vec::with_capacity(sql.len() / 4) };
     lx.run()?;
     Ok(lx.out)
 }
@@ -72,10 +67,8 @@ struct Lexer<'a> {
 
 // Two-byte operators first so `<=` is not lexed as `<` `=`.
 const OPS2: [&str; 9] = ["<>", "!=", "<=", ">=", "||", "->", "=>", "{-", "-}"];
-const OPS1: [&str; 21] = [
-    "(", ")", "[", "]", "{", "}", ",", ".", ";", ":", "=", "<", ">", "+", "-", "*", "/", "%",
-    "|", "^", "$",
-];
+const OPS1: [&str; 21] =
+    ["(", ")", "[", "]", "{", "}", ",", ".", ";", ":", "=", "<", ">", "+", "-", "*", "/", "%", "|", "^", "$"];
 
 impl Lexer<'_> {
     fn at(&self, off: usize) -> Option<u8> {
@@ -83,11 +76,7 @@ impl Lexer<'_> {
     }
 
     fn push(&mut self, kind: TokenKind, start: usize) {
-        self.out.push(Token {
-            kind,
-            start,
-            end: self.pos,
-        });
+        self.out.push(Token { kind, start, end: self.pos });
     }
 
     fn run(&mut self) -> Result<(), SqlError> {
@@ -103,9 +92,7 @@ impl Lexer<'_> {
                     self.push(TokenKind::Str(text), start);
                 }
                 b'"' | b'`' => self.quoted_ident(start, b)?,
-                b'u' | b'U' if self.at(1) == Some(b'&') && self.at(2) == Some(b'\'') => {
-                    self.unicode_string(start)?
-                }
+                b'u' | b'U' if self.at(1) == Some(b'&') && self.at(2) == Some(b'\'') => self.unicode_string(start)?,
                 b'x' | b'X' if self.at(1) == Some(b'\'') => self.binary(start)?,
                 b'0'..=b'9' => self.number(start),
                 b'.' if self.at(1).is_some_and(|c| c.is_ascii_digit()) => self.number(start),
@@ -204,10 +191,7 @@ impl Lexer<'_> {
     fn uescape(&self, from: usize) -> Result<Option<(char, usize)>, SqlError> {
         let kw = self.skip_trivia(from);
         let word_end = kw.saturating_add(7);
-        let is_kw = self
-            .src
-            .get(kw..word_end)
-            .is_some_and(|w| w.eq_ignore_ascii_case("uescape"))
+        let is_kw = self.src.get(kw..word_end).is_some_and(|w| w.eq_ignore_ascii_case("uescape"))
             && !self.bytes.get(word_end).is_some_and(|&c| is_ident_byte(c));
         if !is_kw {
             return Ok(None);
@@ -247,8 +231,8 @@ impl Lexer<'_> {
     }
 
     fn number(&mut self, start: usize) {
-        let radix_prefix = self.at(0) == Some(b'0')
-            && matches!(self.at(1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'));
+        let radix_prefix =
+            self.at(0) == Some(b'0') && matches!(self.at(1), Some(b'x' | b'X' | b'o' | b'O' | b'b' | b'B'));
         if radix_prefix {
             self.pos = start.saturating_add(2);
             self.eat_while(|c| c.is_ascii_alphanumeric() || c == b'_');
@@ -276,20 +260,12 @@ impl Lexer<'_> {
     fn word(&mut self, start: usize) {
         self.eat_ident_chars();
         let raw = self.src.get(start..self.pos).unwrap_or_default();
-        let folded = if raw.is_ascii() {
-            raw.to_ascii_lowercase()
-        } else {
-            raw.to_lowercase()
-        };
+        let folded = if raw.is_ascii() { raw.to_ascii_lowercase() } else { raw.to_lowercase() };
         self.push(TokenKind::Word(folded), start);
     }
 
     fn non_ascii(&mut self, start: usize) {
-        let c = self
-            .src
-            .get(start..)
-            .and_then(|r| r.chars().next())
-            .unwrap_or(char::REPLACEMENT_CHARACTER);
+        let c = self.src.get(start..).and_then(|r| r.chars().next()).unwrap_or(char::REPLACEMENT_CHARACTER);
         if c.is_alphabetic() {
             self.word(start);
         } else {
@@ -300,10 +276,7 @@ impl Lexer<'_> {
 
     fn operator(&mut self, start: usize) {
         let rest = self.src.get(start..).unwrap_or_default();
-        let found = OPS2
-            .iter()
-            .chain(OPS1.iter())
-            .find(|op| rest.starts_with(**op));
+        let found = OPS2.iter().chain(OPS1.iter()).find(|op| rest.starts_with(**op));
         match found {
             Some(op) => {
                 self.pos = start.saturating_add(op.len());

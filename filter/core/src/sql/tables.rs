@@ -27,12 +27,7 @@ pub(crate) fn scan_query(
     access: Access,
     relation_first: bool,
 ) -> Result<(), SqlError> {
-    let mut scan = Scan {
-        toks,
-        out,
-        access,
-        stack: vec![Frame::new(true, false, ")", 0)],
-    };
+    let mut scan = Scan { toks, out, access, stack: vec![Frame::new(true, false, ")", 0)] };
     scan.run(start, relation_first)
 }
 
@@ -58,14 +53,7 @@ struct CteBody {
 
 impl Frame {
     fn new(query: bool, in_from: bool, close: &'static str, open_pos: usize) -> Self {
-        Frame {
-            query,
-            in_from,
-            ctes: Vec::new(),
-            cte: None,
-            close,
-            open_pos,
-        }
+        Frame { query, in_from, ctes: Vec::new(), cte: None, close, open_pos }
     }
 }
 
@@ -122,10 +110,7 @@ impl Scan<'_, '_, '_> {
         match w {
             "from" => {
                 // `IS [NOT] DISTINCT FROM x` compares values, it names no relation.
-                let distinct = i
-                    .checked_sub(1)
-                    .and_then(|p| self.toks.get(p))
-                    .is_some_and(|t| t.is_word("distinct"));
+                let distinct = i.checked_sub(1).and_then(|p| self.toks.get(p)).is_some_and(|t| t.is_word("distinct"));
                 let top = self.top()?;
                 if top.query && !distinct {
                     top.in_from = true;
@@ -133,8 +118,8 @@ impl Scan<'_, '_, '_> {
                 }
             }
             "join" => return Ok((next, self.top()?.query)),
-            "select" | "values" | "where" | "group" | "having" | "window" | "order" | "limit"
-            | "offset" | "fetch" | "union" | "intersect" | "except" => self.top()?.in_from = false,
+            "select" | "values" | "where" | "group" | "having" | "window" | "order" | "limit" | "offset" | "fetch"
+            | "union" | "intersect" | "except" => self.top()?.in_from = false,
             "with" => {
                 if let Some((name, open, recursive)) = cte_header(self.toks, i) {
                     self.open_cte(name, open, recursive)?;
@@ -248,19 +233,13 @@ impl Scan<'_, '_, '_> {
         };
         let pos = self.toks.get(open).map_or(0, |t| t.start);
         let mut frame = Frame::new(true, false, ")", pos);
-        frame.cte = Some(CteBody {
-            name: pending,
-            recursive,
-        });
+        frame.cte = Some(CteBody { name: pending, recursive });
         self.push(frame)
     }
 
     fn push(&mut self, frame: Frame) -> Result<(), SqlError> {
         if self.stack.len() >= MAX_NESTING {
-            return Err(SqlError::TooDeep {
-                pos: frame.open_pos,
-                limit: MAX_NESTING,
-            });
+            return Err(SqlError::TooDeep { pos: frame.open_pos, limit: MAX_NESTING });
         }
         self.stack.push(frame);
         Ok(())
@@ -294,9 +273,7 @@ impl Scan<'_, '_, '_> {
 }
 
 fn starts_query(toks: &[Token], i: usize) -> bool {
-    toks.get(i).and_then(Token::word).is_some_and(|w| {
-        matches!(w, "select" | "with" | "values" | "table")
-    })
+    toks.get(i).and_then(Token::word).is_some_and(|w| matches!(w, "select" | "with" | "values" | "table"))
 }
 
 /// `WITH [RECURSIVE] name [(cols)] AS (`: the name, the index of `(` and RECURSIVE.

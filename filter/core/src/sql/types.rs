@@ -148,9 +148,7 @@ impl StatementType {
             S::AlterTableExecute => QueryType::AlterTableExecute,
             S::Describe | S::DescribeInput | S::DescribeOutput => QueryType::Describe,
             S::ShowTables | S::ShowSchemas | S::ShowCatalogs | S::ShowColumns => QueryType::Describe,
-            S::ShowCreateTable | S::ShowCreateView | S::ShowCreateMaterializedView => {
-                QueryType::Describe
-            }
+            S::ShowCreateTable | S::ShowCreateView | S::ShowCreateMaterializedView => QueryType::Describe,
             S::ShowCreateSchema | S::ShowCreateFunction | S::ShowFunctions => QueryType::Describe,
             S::ShowSession | S::ShowStats | S::ShowGrants | S::ShowRoles => QueryType::Describe,
             S::ShowRoleGrants | S::ShowBranches => QueryType::Describe,
@@ -245,11 +243,7 @@ impl SessionContext {
     /// Blank header values count as absent, as in Trino.
     pub fn new(catalog: Option<&str>, schema: Option<&str>) -> Self {
         let clean = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from);
-        SessionContext {
-            catalog: clean(catalog),
-            schema: clean(schema),
-            prepared: BTreeMap::new(),
-        }
+        SessionContext { catalog: clean(catalog), schema: clean(schema), prepared: BTreeMap::new() }
     }
 
     pub fn with_prepared(mut self, statements: impl IntoIterator<Item = (String, String)>) -> Self {
@@ -264,10 +258,7 @@ impl SessionContext {
             return Some(sql);
         }
         let wanted = name.to_lowercase();
-        self.prepared
-            .iter()
-            .find(|(k, _)| k.to_lowercase() == wanted)
-            .map(|(_, v)| v.as_str())
+        self.prepared.iter().find(|(k, _)| k.to_lowercase() == wanted).map(|(_, v)| v.as_str())
     }
 }
 

@@ -1,0 +1,83 @@
+//! What the router learns from the body of a new query: its SQL, analysed in the session
+//! the headers describe. Inspection never fails a query: whatever goes wrong is recorded
+//! as a status, and then only header rules can match.
+
+use crate::request::{RequestHead, TrinoFacts};
+use crate::sql::{analyze, decode_prepared_statements, Analysis, SessionContext};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlStatus {
+    /// No rule needs the SQL, or the request is not a new query.
+    NotRead,
+    Analysed,
+    /// The body was longer than `sql_inspection.max_body_bytes`.
+    TooLarge,
+    /// Not UTF-8, or the analyser could not make sense of it.
+    Unparseable,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlFacts {
+    pub status: SqlStatus,
+    pub analysis: Option<Analysis>,
+    /// The whole SQL text, when the body was read completely and is UTF-8.
+    pub text: Option<String>,
+    pub body_size: Option<usize>,
+    /// Why the SQL could not be analysed, for logs and `explain`.
+    pub problem: Option<String>,
+}
+
+impl SqlFacts {
+    pub fn not_read() -> SqlFacts {
+        SqlFacts { status: SqlStatus::NotRead, analysis: None, text: None, body_size: None, problem: None }
+    }
+
+    pub fn too_large(body_size: usize, limit: usize) -> SqlFacts {
+        SqlFacts {
+            status: SqlStatus::TooLarge,
+            analysis: None,
+            text: None,
+            body_size: Some(body_size),
+            problem: Some(format!("body of {body_size} bytes is over the inspection limit of {limit}")),
+        }
+    }
+
+    /// Analyses a complete body in the session of `head` (catalog, schema, prepared statements).
+    pub fn from_body(body: &[u8], head: &RequestHead) -> SqlFacts {
+        let unparseable = |text: Option<String>, problem: String| SqlFacts {
+            status: SqlStatus::Unparseable,
+            analysis: None,
+            text,
+            body_size: Some(body.len()),
+            problem: Some(problem),
+        };
+        let Ok(text) = std::str::from_utf8(body) else {
+            return unparseable(None, "body is not UTF-8".to_string());
+        };
+        let ctx = match session_of(head) {
+            Ok(ctx) => ctx,
+            Err(problem) => return unparseable(Some(text.to_string()), problem),
+        };
+        match analyze(text, &ctx) {
+            Ok(analysis) => SqlFacts {
+                status: SqlStatus::Analysed,
+                analysis: Some(analysis),
+                text: Some(text.to_string()),
+                body_size: Some(body.len()),
+                problem: None,
+            },
+            Err(e) => unparseable(Some(text.to_string()), e.to_string()),
+        }
+    }
+}
+
+/// The session a statement runs in, from X-Trino-Catalog, X-Trino-Schema and every
+/// X-Trino-Prepared-Statement line.
+fn session_of(head: &RequestHead) -> Result<SessionContext, String> {
+    let facts = TrinoFacts::new(&head.headers);
+    let mut prepared = Vec::new();
+    for value in head.headers.get_all("x-trino-prepared-statement") {
+        prepared.extend(decode_prepared_statements(value).map_err(|e| format!("X-Trino-Prepared-Statement: {e}"))?);
+    }
+    Ok(SessionContext::new(facts.catalog(), facts.schema()).with_prepared(prepared))
+}

@@ -1,0 +1,187 @@
+//! Command-line parsing: turns `argv` into a [`Config`].
+//!
+//! Hand-rolled on purpose (no clap): the flag set is small and a test harness is
+//! the only user, so a clear error message and `--help` are all that is needed.
+
+use crate::ids;
+use crate::uris::ForwardedMode;
+
+/// Everything the stand-in is told at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// Reported as `environment` in /v1/info, like Trino's `node.environment`.
+    pub name: String,
+    /// Explicit coordinator id; `None` means "pick a random one at start".
+    pub coordinator_id: Option<String>,
+    pub forwarded: ForwardedMode,
+    pub rows: u64,
+    pub page_rows: u64,
+    pub row_bytes: usize,
+    pub latency_ms: u64,
+    pub queued_polls: u64,
+    pub starting_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".to_string(),
+            port: 0,
+            name: "standin".to_string(),
+            coordinator_id: None,
+            forwarded: ForwardedMode::Reject,
+            rows: 100,
+            page_rows: 40,
+            row_bytes: 0,
+            latency_ms: 0,
+            queued_polls: 2,
+            starting_secs: 0,
+        }
+    }
+}
+
+pub const USAGE: &str = "\
+usage: trino-standin --port PORT --name CLUSTER_NAME [options]
+
+  --host ADDR               bind address (default 127.0.0.1)
+  --port PORT               bind port, 0 = ephemeral (required)
+  --name NAME               cluster name, reported as `environment` (required)
+  --coordinator-id ID       5 chars from a-z2-9 without l,o (default random)
+  --forwarded MODE          reject|accept|ignore X-Forwarded-* (default reject)
+  --rows N                  rows per query (default 100)
+  --page-rows N             rows per data page (default 40)
+  --row-bytes N             pad each row's string column to N bytes (default 0)
+  --latency-ms N            delay before answering statement requests (default 0)
+  --queued-polls N          queued tokens before executing (default 2, min 1)
+  --starting-secs N         report starting:true for the first N seconds (default 0)
+";
+
+/// Parses the arguments after the program name. `Err` carries a message for
+/// stderr; `--help` is reported as `Err` with the usage text.
+pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config, String> {
+    let mut config = Config::default();
+    let mut saw_port = false;
+    let mut saw_name = false;
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        if arg == "--help" || arg == "-h" {
+            return Err(USAGE.to_string());
+        }
+        // Accept both `--flag value` and `--flag=value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => it.next().ok_or_else(|| format!("{flag} needs a value")),
+            }
+        };
+        match flag.as_str() {
+            "--host" => config.host = value()?,
+            "--port" => {
+                config.port = number(&flag, &value()?)?;
+                saw_port = true;
+            }
+            "--name" => {
+                config.name = value()?;
+                saw_name = true;
+            }
+            "--coordinator-id" => {
+                let id = value()?;
+                if !ids::is_valid_coordinator_id(&id) {
+                    return Err(format!("--coordinator-id must be 5 chars from {}", ids::COORDINATOR_ID_ALPHABET));
+                }
+                config.coordinator_id = Some(id);
+            }
+            "--forwarded" => {
+                config.forwarded = match value()?.as_str() {
+                    "reject" => ForwardedMode::Reject,
+                    "accept" => ForwardedMode::Accept,
+                    "ignore" => ForwardedMode::Ignore,
+                    other => return Err(format!("--forwarded: unknown mode {other:?}")),
+                }
+            }
+            "--rows" => config.rows = number(&flag, &value()?)?,
+            "--page-rows" => config.page_rows = number(&flag, &value()?)?,
+            "--row-bytes" => config.row_bytes = number(&flag, &value()?)?,
+            "--latency-ms" => config.latency_ms = number(&flag, &value()?)?,
+            "--queued-polls" => config.queued_polls = number(&flag, &value()?)?,
+            "--starting-secs" => config.starting_secs = number(&flag, &value()?)?,
+            _ => return Err(format!("unknown argument {arg:?}\n\n{USAGE}")),
+        }
+    }
+    if !saw_port {
+        return Err(format!("--port is required\n\n{USAGE}"));
+    }
+    if !saw_name {
+        return Err(format!("--name is required\n\n{USAGE}"));
+    }
+    // Trino always hands out queued/1 first, so at least one queued poll exists;
+    // a data page needs at least one row.
+    config.queued_polls = config.queued_polls.max(1);
+    config.page_rows = config.page_rows.max(1);
+    Ok(config)
+}
+
+fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("{flag}: not a valid number: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_all_flags() {
+        let c = parse(args(&[
+            "--port=0",
+            "--name",
+            "blue",
+            "--coordinator-id",
+            "abc23",
+            "--forwarded",
+            "accept",
+            "--rows",
+            "7",
+            "--page-rows",
+            "3",
+            "--row-bytes",
+            "1000",
+            "--latency-ms",
+            "5",
+            "--queued-polls",
+            "0",
+            "--starting-secs",
+            "9",
+            "--host",
+            "0.0.0.0",
+        ]))
+        .unwrap();
+        assert_eq!(c.port, 0);
+        assert_eq!(c.name, "blue");
+        assert_eq!(c.coordinator_id.as_deref(), Some("abc23"));
+        assert_eq!(c.forwarded, ForwardedMode::Accept);
+        assert_eq!((c.rows, c.page_rows, c.row_bytes), (7, 3, 1000));
+        assert_eq!((c.latency_ms, c.queued_polls, c.starting_secs), (5, 1, 9));
+        assert_eq!(c.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(parse(args(&["--name", "x"])).is_err());
+        assert!(parse(args(&["--port", "1"])).is_err());
+        assert!(parse(args(&["--port", "x", "--name", "n"])).is_err());
+        assert!(parse(args(&["--port", "1", "--name", "n", "--coordinator-id", "abcl1"])).is_err());
+        assert!(parse(args(&["--port", "1", "--name", "n", "--forwarded", "maybe"])).is_err());
+        assert!(parse(args(&["--port", "1", "--name", "n", "--bogus"])).is_err());
+        assert!(parse(args(&["--port"])).is_err());
+    }
+}
