@@ -5,42 +5,43 @@ mod config_file;
 
 use std::process::ExitCode;
 use trino_router_core::config::Config;
+use trino_router_core::explain::explain;
+use trino_router_core::inspect::SqlFacts;
+use trino_router_core::request::{Headers, RequestHead};
 
 const USAGE: &str = "usage:
   trino-router validate FILE
       FILE is the filter's JSON config, or an Envoy/Istio YAML that embeds it.
-      Exit 0 when every config found is valid; else print each error with its field, exit 1.";
+      Exit 0 when every config found is valid; else print each error with its field, exit 1.
+  trino-router explain [--config FILE] [--header 'Name: value']... (--sql TEXT | --sql-file PATH)
+      Print, as one JSON object, what the SQL is and touches; with --config also the rule,
+      group and candidate clusters a new query with these headers would get.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
+    let result = match args.first().map(String::as_str) {
         Some("validate") if args.len() == 2 => validate(&args[1]),
+        Some("explain") => explain_cmd(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
-            ExitCode::SUCCESS
+            Ok(true)
         }
-        _ => {
-            eprintln!("{USAGE}");
+        _ => Err(format!("unknown command\n{USAGE}")),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("trino-router: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-fn validate(path: &str) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{path}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let configs = match config_file::find_configs(&text) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{path}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Prints every config found in the file; Ok(false) when any is invalid.
+fn validate(path: &str) -> Result<bool, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let configs = config_file::find_configs(&text).map_err(|e| format!("{path}: {e}"))?;
     let mut ok = true;
     for found in configs {
         match Config::from_json(found.json.as_bytes()) {
@@ -59,9 +60,57 @@ fn validate(path: &str) -> ExitCode {
             }
         }
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(ok)
+}
+
+fn explain_cmd(args: &[String]) -> Result<bool, String> {
+    let mut config_path = None;
+    let mut headers = Headers::new();
+    headers.push(":method", "POST");
+    headers.push(":path", "/v1/statement");
+    let mut sql = None;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--config" => config_path = Some(value()?.clone()),
+            "--header" => {
+                let h = value()?;
+                let (name, v) = h.split_once(':').ok_or_else(|| format!("--header {h:?}: expected 'Name: value'"))?;
+                headers.push(name.trim(), v.trim().as_bytes());
+            }
+            "--sql" => sql = Some(value()?.clone()),
+            "--sql-file" => {
+                let p = value()?;
+                sql = Some(std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"))?);
+            }
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
     }
+    let sql = sql.ok_or_else(|| format!("give --sql or --sql-file\n{USAGE}"))?;
+    let config = match &config_path {
+        None => None,
+        Some(path) => Some(load_one_config(path)?),
+    };
+    let head = RequestHead::from_headers(headers);
+    let limit = config.as_ref().map_or(usize::MAX, |c| c.max_body_bytes);
+    let facts = if sql.len() > limit {
+        SqlFacts::too_large(sql.len(), limit)
+    } else {
+        SqlFacts::from_body(sql.as_bytes(), &head)
+    };
+    let out = explain(config.as_ref(), &head, &facts);
+    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+    Ok(true)
+}
+
+/// The config in a file; an Envoy YAML must embed exactly one.
+fn load_one_config(path: &str) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut found = config_file::find_configs(&text).map_err(|e| format!("{path}: {e}"))?;
+    if found.len() != 1 {
+        return Err(format!("{path}: holds {} router configs; give a file with exactly one", found.len()));
+    }
+    let one = found.remove(0);
+    Config::from_json(one.json.as_bytes()).map_err(|e| format!("{path}: invalid config: {e}"))
 }

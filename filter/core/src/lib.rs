@@ -8,6 +8,7 @@ pub mod choose;
 pub mod cluster_state;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod inspect;
 pub mod pin;
 pub mod protocol;

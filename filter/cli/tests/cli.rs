@@ -1,0 +1,99 @@
+//! The `trino-router` binary as an operator runs it: exit codes and what it prints.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trino-router")).args(args).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn repo(path: &str) -> String {
+    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("trino-router-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn validate_accepts_the_shipped_envoy_config() {
+    let (code, out, _) = run(&["validate", &repo("envoy/envoy.yaml")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("valid: 3 clusters, 2 groups, 1 rules"), "{out}");
+}
+
+#[test]
+fn validate_names_every_bad_field_and_fails() {
+    let bad = r#"{"clusters": [{"name": "a", "envoy_cluster": "x"}],
+        "groups": [{"name": "g", "members": [{"cluster": "b"}]}], "default_group": "g",
+        "rules": [{"name": "r", "when": {"user": {"regex": "("}}, "route_to": "g"}],
+        "stickiness": {"signing_key": "0123456789abcdef0123456789abcdef"}}"#;
+    let (code, out, _) = run(&["validate", &temp_file("bad.json", bad)]);
+    assert_eq!(code, 1);
+    assert!(out.contains("groups[0].members[0].cluster: no cluster named `b`"), "{out}");
+    assert!(out.contains("rules[0].when.user.regex: invalid regex"), "{out}");
+}
+
+#[test]
+fn validate_reads_a_config_embedded_in_yaml() {
+    let yaml = r#"
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: trino-router}
+spec:
+  pluginConfig:
+    clusters: [{name: a, envoy_cluster: x}]
+    groups: [{name: g, members: [{cluster: a}]}]
+    default_group: nope
+    stickiness: {signing_key: 0123456789abcdef0123456789abcdef}
+"#;
+    let (code, out, _) = run(&["validate", &temp_file("plugin.yaml", yaml)]);
+    assert_eq!(code, 1);
+    assert!(out.contains("WasmPlugin pluginConfig): default_group: no group named `nope`"), "{out}");
+}
+
+#[test]
+fn explain_with_a_config_names_rule_group_and_clusters() {
+    let (code, out, err) = run(&[
+        "explain",
+        "--config",
+        &repo("envoy/envoy.yaml"),
+        "--header",
+        "X-Trino-Source: airflow",
+        "--header",
+        "X-Trino-Catalog: hive",
+        "--sql",
+        "SELECT * FROM finance.ledger",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rule"], "etl-workloads");
+    assert_eq!(v["group"], "etl");
+    assert_eq!(v["clusters"][0]["name"], "etl-1");
+    assert_eq!(v["tables"], serde_json::json!(["hive.finance.ledger"]));
+    assert_eq!(v["statement_type"], "SELECT");
+}
+
+#[test]
+fn explain_without_a_config_only_analyses() {
+    let (code, out, _) = run(&["explain", "--sql", "CREATE TABLE iceberg.s.t AS SELECT * FROM hive.s.u"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["query_type"], "INSERT");
+    assert_eq!(v["tables"], serde_json::json!(["hive.s.u", "iceberg.s.t"]));
+    assert!(v.get("rule").is_none());
+}
+
+#[test]
+fn bad_usage_exits_2_with_the_usage() {
+    let (code, _, err) = run(&["explain", "--config"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--config needs a value"), "{err}");
+    let (code, _, err) = run(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("usage:"), "{err}");
+}
