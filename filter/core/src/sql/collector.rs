@@ -132,7 +132,7 @@ impl<'c> Collector<'c> {
         self.note_catalog(c.as_deref());
     }
 
-    pub fn unresolved_name(&mut self) {
+    fn unresolved_name(&mut self) {
         if self.mode != Mode::Silent {
             self.unresolved = true;
         }
@@ -180,6 +180,9 @@ impl<'c> Collector<'c> {
     }
 
     pub fn set_prepared(&mut self, name: &str, missing: bool) {
+        if self.mode == Mode::Silent {
+            return;
+        }
         if self.prepared_name.is_none() {
             self.prepared_name = Some(name.to_string());
         }

@@ -5,16 +5,22 @@
 //! works in time and memory linear in the input, and bounds nesting, recursion through
 //! prepared statements and the number of tables. Choices worth knowing:
 //!
-//! - Names: unquoted identifiers are lower-cased, quoted ones kept exactly. Missing
-//!   catalog or schema parts come from the session; with no default the part stays
-//!   `None`, `Analysis::unresolved` is set, `Analysis::table_names` leaves the table
-//!   out and `Display` renders the gap as an empty component (`.tiny.orders`).
+//! - Names: unquoted identifiers are lower-cased, quoted ones kept exactly (CTE names
+//!   match either way, case-insensitively). Missing catalog or schema parts come from
+//!   the session; with no default the part stays `None`, `Analysis::unresolved` is set,
+//!   `Analysis::table_names` leaves the table out and `Display` renders the gap as an
+//!   empty component (`.tiny.orders`), which no real identifier can produce.
 //! - One statement per request, as Trino's HTTP API takes: trailing semicolons are
 //!   accepted, a second statement is `SqlError::MultipleStatements`.
 //! - Query types follow Trino's `StatementUtils`: SHOW and DESCRIBE are DESCRIBE, CTAS
 //!   and REFRESH MATERIALIZED VIEW are INSERT, EXPLAIN ANALYZE, EXECUTE and EXECUTE
 //!   IMMEDIATE take the type of the statement they run, SHOW BRANCHES (newer than the
 //!   mapping we checked) is taken to be DESCRIBE.
+//! - What runs is what counts: EXECUTE and EXECUTE IMMEDIATE report the tables of the
+//!   statement run; plain EXPLAIN and DESCRIBE INPUT/OUTPUT report theirs as metadata
+//!   use; PREPARE reports none, since nothing is touched until EXECUTE.
+//! - `$zstd:` prepared statements are refused with `SqlError::UnsupportedEncoding`
+//!   until the crate has a zstd decoder.
 
 mod collector;
 mod cursor;

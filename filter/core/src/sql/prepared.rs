@@ -84,13 +84,24 @@ fn decode_zstd_value(encoded: &str, pos: usize) -> Result<String, SqlError> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// A zstd frame may ask for a window this large at most; a statement of at most
+/// `MAX_PREPARED_SQL_BYTES` never needs more, and the decoder allocates by it.
+const ZSTD_MAX_WINDOW: u64 = 8 << 20;
+
 /// Decompresses one zstd frame of at most `limit` bytes.
-///
-/// Needs a zstd decoder (the pure-Rust `ruzstd` works on wasm32). Until the crate
-/// has one, compressed statements are refused explicitly so a request can never be
-/// routed on a statement that was not read.
-fn decompress_zstd(_compressed: &[u8], _limit: usize, pos: usize) -> Result<Vec<u8>, SqlError> {
-    Err(SqlError::UnsupportedEncoding { pos, encoding: "zstd" })
+fn decompress_zstd(compressed: &[u8], limit: usize, pos: usize) -> Result<Vec<u8>, SqlError> {
+    use std::io::Read as _;
+    let bad = |reason| SqlError::InvalidPreparedHeader { pos, reason };
+    let decoder = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(compressed, ZSTD_MAX_WINDOW)
+        .map_err(|_| bad("invalid zstd frame after $zstd:"))?;
+    // One byte over the limit is enough to know the statement is too large.
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let mut out = Vec::new();
+    decoder.take(cap).read_to_end(&mut out).map_err(|_| bad("invalid zstd data after $zstd:"))?;
+    if out.len() > limit {
+        return Err(SqlError::TooLarge { len: out.len(), limit });
+    }
+    Ok(out)
 }
 
 /// `java.net.URLDecoder` rules: `+` is a space, `%XX` a byte, the bytes UTF-8.
@@ -163,15 +174,41 @@ mod tests {
         assert_eq!(decode_prepared_statements(b"=SELECT+1").unwrap_err().kind(), "invalid_prepared_header");
     }
 
+    const LEDGER_SQL: &str = "SELECT o.orderkey, o.totalprice, c.name FROM hive.finance.ledger l JOIN tpch.sf1.orders o ON o.orderkey = l.ref JOIN tpch.sf1.customer c ON c.custkey = o.custkey WHERE l.account = ? AND o.orderdate > DATE '2024-01-01' AND o.orderdate < DATE '2024-12-31' ORDER BY o.totalprice DESC";
+
     #[test]
-    fn zstd_form_is_refused_not_misread() {
-        // Both the URL-encoded prefix (what clients echo back) and the raw one.
-        for header in [&b"q=%24zstd%3AKLUv_QBYSQAAU0VMRUNUIDE%3D"[..], b"q=$zstd:KLUv_QBYSQAAU0VMRUNUIDE="] {
-            let err = decode_prepared_statements(header).unwrap_err();
-            assert_eq!(err.kind(), "unsupported_encoding", "{err}");
+    fn zstd_form_is_decoded() {
+        // From the zstd CLI: `-19` with checksum and padded base64url; `-1 --no-check` unpadded.
+        let padded = "KLUv_QRofQUAgooiGDB5A0RrwKq-JCBN1co0JtcLMtEylBQUg052H-cax-6DXYZQEAhADMJRDAXgV2MeV_x35z0W44snvs00Y9xZ0i92oy1j7PrLvNEUf68t6Ylbl2dHiQ-1IT63W9I1Oen6Qe9J-9jsTPGzr4qhVxcG-ZedabEHj0V9kt3O22YP1h_1ezrb7JpzqZsFDQB3c3AAEODuqJnRwQ0GIl6KRDUw865UFoLaeRamoGUIZrGyPaI=";
+        let unpadded = "KLUv_QBI3QUAMswoJEBrnAPAGCklpCO6wSqLjQOMj1iSCLyMsBRhY2st9zF2hmHOBIpFY28o-NPY454sAIVZAslalLUoAczCJG-MBPvANz6IOYkTvHmcKlZ9Cd-edsDAbx5ZR6QqTb3jru99cKQqjbYTvrnjzqd6oeZcEZUNhcQ7CC7h8L0O0MJcnd4kRbkPUuML7jH4Pt6UesSq1BD4IsfkIyLr6IWak89QNIW2CAcAd3NUwAmOzhEMT_yiYag9cpkRog";
+        for b64 in [padded, unpadded] {
+            let raw = format!("q=$zstd:{b64}");
+            let encoded = format!("q=%24zstd%3A{}", b64.replace('=', "%3D"));
+            for header in [raw, encoded] {
+                let got = decode_prepared_statements(header.as_bytes()).unwrap();
+                assert_eq!(got, vec![("q".to_string(), LEDGER_SQL.to_string())], "{header}");
+            }
         }
-        let err = decode_prepared_statements(b"q=$zstd:not*base64").unwrap_err();
-        assert_eq!(err.kind(), "invalid_prepared_header");
+    }
+
+    #[test]
+    fn zstd_bomb_is_bounded() {
+        // 16 MB of zeros compress to a few hundred bytes; decoding stops past the limit.
+        let zeros = vec![0u8; 16 << 20];
+        let compressed = ruzstd::encoding::compress_to_vec(&zeros[..], ruzstd::encoding::CompressionLevel::Fastest);
+        let header = format!("q=$zstd:{}", BASE64_URL.encode(compressed));
+        let start = std::time::Instant::now();
+        let err = decode_prepared_statements(header.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "too_large", "{err}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn bad_zstd_is_an_error() {
+        for header in [&b"q=$zstd:KLUv_QBYSQAAU0VMRUNUIDE"[..], b"q=$zstd:AAAA", b"q=$zstd:", b"q=$zstd:not*base64"] {
+            let err = decode_prepared_statements(header).unwrap_err();
+            assert_eq!(err.kind(), "invalid_prepared_header", "{err}");
+        }
     }
 
     #[test]

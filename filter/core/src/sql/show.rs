@@ -29,20 +29,12 @@ pub(crate) fn show(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcom
         }
         "catalogs" => S::ShowCatalogs,
         "columns" => {
-            if !from_or_in(c) {
-                return Err(c.syntax("FROM or IN"));
-            }
-            out.table(&c.name()?, Access::Metadata)?;
+            table_after_from(out, c, false)?;
             S::ShowColumns
         }
         "create" => return show_create(out, c),
         "stats" => {
-            c.expect("for")?;
-            if c.peek().is_some_and(|t| t.is_op("(")) {
-                scan_query(c.toks, c.pos, out, Access::Metadata, false)?;
-            } else {
-                out.table(&c.name()?, Access::Metadata)?;
-            }
+            stats_target(out, c)?;
             S::ShowStats
         }
         "functions" => {
@@ -62,11 +54,7 @@ pub(crate) fn show(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcom
         "current" if c.eat("roles") => roles_catalog(out, c, S::ShowRoles)?,
         "role" if c.eat("grants") => roles_catalog(out, c, S::ShowRoleGrants)?,
         "branches" => {
-            if !from_or_in(c) {
-                return Err(c.syntax("FROM or IN"));
-            }
-            c.expect("table")?;
-            out.table(&c.name()?, Access::Metadata)?;
+            table_after_from(out, c, true)?;
             S::ShowBranches
         }
         _ => S::Unknown,
@@ -96,6 +84,28 @@ fn show_create(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, S
     };
     out.table(&c.name()?, Access::Metadata)?;
     Ok(Outcome::of(st))
+}
+
+/// `(FROM | IN) [TABLE] name`, the table looked at by SHOW COLUMNS and SHOW BRANCHES.
+fn table_after_from(out: &mut Collector<'_>, c: &mut Cursor<'_>, table_keyword: bool) -> Result<(), SqlError> {
+    if !from_or_in(c) {
+        return Err(c.syntax("FROM or IN"));
+    }
+    if table_keyword {
+        c.expect("table")?;
+    }
+    out.table(&c.name()?, Access::Metadata)?;
+    Ok(())
+}
+
+/// `SHOW STATS FOR t` or `SHOW STATS FOR (query)`: planned, not run.
+fn stats_target(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<(), SqlError> {
+    c.expect("for")?;
+    if c.peek().is_some_and(|t| t.is_op("(")) {
+        scan_query(c.toks, c.pos, out, Access::Metadata, false)
+    } else {
+        out.table(&c.name()?, Access::Metadata).map(|_| ())
+    }
 }
 
 fn from_or_in(c: &mut Cursor<'_>) -> bool {

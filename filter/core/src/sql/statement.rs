@@ -166,12 +166,12 @@ fn execute(out: &mut Collector<'_>, c: &mut Cursor<'_>, src: Src<'_>) -> Result<
 fn prepare(out: &mut Collector<'_>, c: &mut Cursor<'_>, src: Src<'_>) -> Result<Outcome, SqlError> {
     let name = prepared_name(c, src)?;
     c.expect("from")?;
+    out.set_prepared(&name, false);
     let saved = out.mode;
     out.mode = Mode::Silent;
     let inner = statement(out, src.nested(c.rest()));
     out.mode = saved;
     let inner = inner?;
-    out.set_prepared(&name, false);
     Ok(Outcome { inner: Some(inner.statement_type), ..Outcome::of(S::Prepare) })
 }
 

@@ -6,6 +6,8 @@
 //! holds expressions, where `FROM` belongs to EXTRACT, SUBSTRING or TRIM. CTE names are
 //! kept on the frame that declares them, so they stop hiding tables when it closes.
 
+use std::collections::BTreeSet;
+
 use super::collector::Collector;
 use super::cursor::{ident_at, qualified_name_at, Ident};
 use super::error::SqlError;
@@ -36,8 +38,9 @@ struct Frame {
     query: bool,
     /// Between FROM and the end of the FROM clause: commas separate relations.
     in_from: bool,
-    /// CTE names declared by a WITH at this level, lower-cased.
-    ctes: Vec<String>,
+    /// CTE names declared by a WITH at this level, lower-cased; a set because
+    /// generated SQL can declare thousands and reference each many times.
+    ctes: BTreeSet<String>,
     /// Set on the body of a CTE.
     cte: Option<CteBody>,
     close: &'static str,
@@ -53,7 +56,7 @@ struct CteBody {
 
 impl Frame {
     fn new(query: bool, in_from: bool, close: &'static str, open_pos: usize) -> Self {
-        Frame { query, in_from, ctes: Vec::new(), cte: None, close, open_pos }
+        Frame { query, in_from, ctes: BTreeSet::new(), cte: None, close, open_pos }
     }
 }
 
@@ -210,7 +213,7 @@ impl Scan<'_, '_, '_> {
             return Ok((next, false));
         };
         if let Some(name) = body.name {
-            self.top()?.ctes.push(name);
+            self.top()?.ctes.insert(name);
         }
         // `, name AS (` continues the WITH list.
         if self.toks.get(next).is_some_and(|t| t.is_op(",")) {
@@ -224,7 +227,7 @@ impl Scan<'_, '_, '_> {
 
     fn open_cte(&mut self, name: String, open: usize, recursive: bool) -> Result<(), SqlError> {
         let pending = if recursive {
-            self.top()?.ctes.push(name);
+            self.top()?.ctes.insert(name);
             None
         } else {
             // A plain CTE is not visible in its own body: `WITH t AS (SELECT * FROM t)`

@@ -1,0 +1,210 @@
+//! Runs every statement of `tests/sql_corpus/*.json` through `sql::analyze` and
+//! reports all mismatches at once.
+//!
+//! A file is `{"defaults": {"catalog", "schema"}, "cases": [...]}`. A case has `name`,
+//! `sql` (a string, or lines to join with newlines), optional `catalog`/`schema`
+//! (null for none) and `prepared` (name to SQL), and `expect` with:
+//! `statement_type`; `query_type` (absent or null: none); `tables`, `catalogs`,
+//! `schemas`, `writes` (absent: empty; tables as displayed, `.s.t` when unresolved);
+//! `unresolved`, `prepared_missing` (absent: false); `inner`, `kill_query_id`,
+//! `procedure`, `prepared_name` (absent: none); `metadata` (checked only when present); or `error`
+//! with an error kind, in which case nothing else is checked.
+// Test code: a panic here fails a test, not an Envoy worker.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use trino_router_core::sql::{analyze, Access, Analysis, SessionContext, SqlError};
+
+struct Case {
+    name: String,
+    sql: String,
+    ctx: SessionContext,
+    expect: Map<String, Value>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(lines) => {
+            Some(lines.iter().map(|l| l.as_str().unwrap_or_default()).collect::<Vec<_>>().join("\n"))
+        }
+        _ => None,
+    }
+}
+
+fn load(path: &Path) -> Vec<Case> {
+    let raw = std::fs::read_to_string(path).unwrap();
+    let file: Value = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
+    let defaults = file.get("defaults").cloned().unwrap_or(Value::Null);
+    let setting = |case: &Value, key: &str| -> Option<String> {
+        match case.get(key) {
+            Some(v) => v.as_str().map(String::from),
+            None => defaults.get(key).and_then(Value::as_str).map(String::from),
+        }
+    };
+    let cases = file["cases"].as_array().expect("a cases array");
+    cases
+        .iter()
+        .map(|case| {
+            let name = case["name"].as_str().expect("a name").to_string();
+            let prepared = case
+                .get("prepared")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v).unwrap())).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let ctx = SessionContext::new(setting(case, "catalog").as_deref(), setting(case, "schema").as_deref())
+                .with_prepared(prepared);
+            Case {
+                sql: text(&case["sql"]).unwrap_or_else(|| panic!("{name}: no sql")),
+                expect: case["expect"].as_object().cloned().unwrap_or_else(|| panic!("{name}: no expect")),
+                name,
+                ctx,
+            }
+        })
+        .collect()
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(|s| s.as_str().unwrap_or_default().to_string()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn opt_str(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(String::from)
+}
+
+fn with_access(a: &Analysis, access: Access) -> Vec<String> {
+    a.tables.iter().filter(|t| t.access == access).map(|t| t.name.to_string()).collect()
+}
+
+/// Compares one case; returns every difference found.
+fn check(case: &Case) -> Vec<String> {
+    let result = analyze(&case.sql, &case.ctx);
+    let e = &case.expect;
+    if let Some(kind) = e.get("error").and_then(Value::as_str) {
+        return match result {
+            Err(err) if err.kind() == kind => vec![],
+            Err(err) => vec![format!("error {} ({err}), expected {kind}", err.kind())],
+            Ok(a) => vec![format!("succeeded ({}), expected error {kind}", a.statement_type)],
+        };
+    }
+    let a = match result {
+        Ok(a) => a,
+        Err(err) => return vec![format!("failed: {} ({})", err, SqlError::kind(&err))],
+    };
+    let mut diffs = Vec::new();
+    let mut cmp = |what: &str, got: String, want: String| {
+        if got != want {
+            diffs.push(format!("{what}: got {got}, expected {want}"));
+        }
+    };
+    cmp("statement_type", a.statement_type.to_string(), opt_str(e.get("statement_type")).unwrap_or_default());
+    cmp(
+        "query_type",
+        format!("{:?}", a.query_type.map(|q| q.to_string())),
+        format!("{:?}", opt_str(e.get("query_type"))),
+    );
+    let tables: Vec<String> = a.tables.iter().map(|t| t.name.to_string()).collect();
+    cmp("tables", format!("{tables:?}"), format!("{:?}", strings(e.get("tables"))));
+    cmp("catalogs", format!("{:?}", a.catalogs), format!("{:?}", strings(e.get("catalogs"))));
+    cmp("schemas", format!("{:?}", a.schemas), format!("{:?}", strings(e.get("schemas"))));
+    cmp("writes", format!("{:?}", with_access(&a, Access::Write)), format!("{:?}", strings(e.get("writes"))));
+    if e.contains_key("metadata") {
+        cmp(
+            "metadata",
+            format!("{:?}", with_access(&a, Access::Metadata)),
+            format!("{:?}", strings(e.get("metadata"))),
+        );
+    }
+    let flag = |k: &str| e.get(k).and_then(Value::as_bool).unwrap_or(false);
+    cmp("unresolved", a.unresolved.to_string(), flag("unresolved").to_string());
+    cmp("prepared_missing", a.prepared_missing.to_string(), flag("prepared_missing").to_string());
+    cmp(
+        "inner",
+        format!("{:?}", a.inner_statement_type.map(|s| s.to_string())),
+        format!("{:?}", opt_str(e.get("inner"))),
+    );
+    cmp("kill_query_id", format!("{:?}", a.kill_query_id), format!("{:?}", opt_str(e.get("kill_query_id"))));
+    cmp("prepared_name", format!("{:?}", a.prepared_name), format!("{:?}", opt_str(e.get("prepared_name"))));
+    cmp(
+        "procedure",
+        format!("{:?}", a.procedure.as_ref().map(|p| p.to_string())),
+        format!("{:?}", opt_str(e.get("procedure"))),
+    );
+    diffs
+}
+
+fn corpus() -> Vec<(String, Case)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql_corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+            load(f).into_iter().map(move |c| (stem.clone(), c))
+        })
+        .collect()
+}
+
+#[test]
+fn sql_corpus_matches_expectations() {
+    let cases = corpus();
+    let mut names = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for (file, case) in &cases {
+        assert!(names.insert(format!("{file}/{}", case.name)), "duplicate case {file}/{}", case.name);
+        let diffs = check(case);
+        if !diffs.is_empty() {
+            failures.push(format!("{file}/{}:\n    {}", case.name, diffs.join("\n    ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} corpus cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(cases.len() >= 150, "corpus has only {} statements", cases.len());
+}
+
+/// The checker itself must be able to fail, or the corpus proves nothing.
+#[test]
+fn sql_corpus_checker_reports_wrong_expectations() {
+    let wrong = |expect: Value| Case {
+        name: "wrong".into(),
+        sql: "INSERT INTO t SELECT * FROM u".into(),
+        ctx: SessionContext::new(Some("hive"), Some("s")),
+        expect: expect.as_object().unwrap().clone(),
+    };
+    let right = serde_json::json!({
+        "statement_type": "INSERT", "query_type": "INSERT",
+        "tables": ["hive.s.t", "hive.s.u"], "writes": ["hive.s.t"],
+        "catalogs": ["hive"], "schemas": ["hive.s"]
+    });
+    assert_eq!(check(&wrong(right.clone())), Vec::<String>::new());
+    for (key, bad) in [
+        ("statement_type", serde_json::json!("SELECT")),
+        ("query_type", Value::Null),
+        ("tables", serde_json::json!(["hive.s.t"])),
+        ("writes", serde_json::json!([])),
+        ("catalogs", serde_json::json!(["tpch"])),
+        ("unresolved", serde_json::json!(true)),
+        ("error", serde_json::json!("syntax")),
+    ] {
+        let mut e = right.clone();
+        e[key] = bad;
+        assert!(!check(&wrong(e)).is_empty(), "a wrong {key} went unnoticed");
+    }
+}
