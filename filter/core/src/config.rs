@@ -70,7 +70,8 @@ pub struct Config {
     pub poll_interval_seconds: u64,
     /// Longest body of a new query the filter reads for SQL rules.
     pub max_body_bytes: usize,
-    /// Some rule looks at the SQL, so new queries' bodies must be read before routing.
+    /// Some rule looks at the SQL, or `kill_query` calls go to their query's owner, so new
+    /// queries' bodies must be read before routing.
     pub reads_sql: bool,
 }
 
@@ -100,11 +101,13 @@ struct RawConfig {
 struct RawSqlInspection {
     #[serde(default = "default_max_body")]
     max_body_bytes: usize,
+    #[serde(default = "default_true")]
+    route_kill_query: bool,
 }
 
 impl Default for RawSqlInspection {
     fn default() -> Self {
-        RawSqlInspection { max_body_bytes: default_max_body() }
+        RawSqlInspection { max_body_bytes: default_max_body(), route_kill_query: true }
     }
 }
 
@@ -193,6 +196,9 @@ fn default_hold() -> u64 {
 fn default_poll() -> u64 {
     5
 }
+fn default_true() -> bool {
+    true
+}
 fn default_max_body() -> usize {
     128 * 1024
 }
@@ -258,7 +264,7 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
         errors.push(ConfigError::new("default_group", format!("no group named `{}`", raw.default_group)));
     }
     let rules = compile_rules(&raw.rules, &find_group, errors);
-    let reads_sql = rules.read_sql();
+    let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query;
     let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);
     check_marker(&raw.stickiness.path_marker, errors);

@@ -266,3 +266,37 @@ fn server_info_goes_to_the_default_group_without_a_pin() {
     assert!(f.envoy_cluster.starts_with("trino_adhoc_"));
     assert_eq!(f.forwarded_prefix, None);
 }
+
+#[test]
+fn kill_query_goes_to_the_owner_of_the_query_it_kills() {
+    let c = config(etl_rule());
+    let view = FakeView { owners: [("dup55".to_string(), 1)].into(), ..Default::default() };
+    let head = request("POST", "/v1/statement", &[("x-trino-user", "etl")]);
+    let sql = SqlFacts::from_body(
+        format!("CALL system.runtime.kill_query(query_id => '{ID}', message => 'bye')").as_bytes(),
+        &head,
+    );
+    let f = forward(decide(&c, &head, &sql, &view, 1));
+    assert_eq!((f.envoy_cluster.as_str(), &f.why), ("trino_adhoc_2", &Why::KillQuery), "not the etl rule");
+    let unknown = SqlFacts::from_body(b"CALL system.runtime.kill_query('20261120_101500_00042_zzzzz')", &head);
+    assert_eq!(
+        forward(decide(&c, &head, &unknown, &view, 1)).envoy_cluster,
+        "trino_etl_1",
+        "unknown owner: rules decide"
+    );
+}
+
+#[test]
+fn the_body_is_read_only_for_new_queries_that_need_it() {
+    use trino_router_core::route::needs_body;
+    let c = config(etl_rule());
+    assert!(needs_body(&c, &request("POST", "/v1/statement", &[])), "route_kill_query is on by default");
+    assert!(!needs_body(&c, &request("GET", &format!("/v1/query/{ID}"), &[])));
+    let mut v = common::config_json(etl_rule(), json!({}));
+    v["sql_inspection"] = json!({"route_kill_query": false});
+    let headers_only = Config::from_json(v.to_string().as_bytes()).unwrap();
+    assert!(!needs_body(&headers_only, &request("POST", "/v1/statement", &[])));
+    v["rules"] = json!([{"name": "w", "when": {"query_type": {"exact": "INSERT"}}, "route_to": "etl"}]);
+    let sql_rules = Config::from_json(v.to_string().as_bytes()).unwrap();
+    assert!(needs_body(&sql_rules, &request("POST", "/v1/statement", &[])));
+}
