@@ -96,6 +96,10 @@ impl<'a> TrinoFacts<'a> {
         self.headers.get_str("x-trino-schema")
     }
 
+    pub fn sql_path(&self) -> Option<&'a str> {
+        self.headers.get_str("x-trino-path")
+    }
+
     pub fn routing_group(&self) -> Option<&'a str> {
         self.headers.get_str("x-trino-routing-group").map(str::trim)
     }

@@ -18,6 +18,9 @@ pub enum Field {
     ClientInfo,
     Catalog,
     Schema,
+    /// X-Trino-Path: the SQL path for function resolution.
+    SqlPath,
+    /// The request path with its query string.
     Path,
 }
 
@@ -76,6 +79,7 @@ impl Condition {
                 Field::ClientInfo => facts.client_info().is_some_and(|v| m.matches(v)),
                 Field::Catalog => facts.catalog().is_some_and(|v| m.matches(v)),
                 Field::Schema => facts.schema().is_some_and(|v| m.matches(v)),
+                Field::SqlPath => facts.sql_path().is_some_and(|v| m.matches(v)),
                 Field::Path => m.matches(&input.head.path),
             },
             Condition::ClientTagsAnyOf(want) => {

@@ -7,7 +7,7 @@ use crate::error::{field, index, ConfigError};
 use crate::sql::{QueryType, StatementType};
 use serde_json::Value;
 
-const CONDITIONS: &str = "all, any, not, user, source, client_info, catalog, schema, path, client_tags, \
+const CONDITIONS: &str = "all, any, not, user, source, client_info, catalog, schema, sql_path, path, client_tags, \
 session_property, header, statement_type, query_type, tables, catalogs, schemas, sql, body_size, sql_inspection";
 
 /// Parses one condition; `path` is its JSON path.
@@ -36,6 +36,7 @@ pub fn parse_condition(v: &Value, path: &str) -> Result<Condition, ConfigError> 
         "catalog" => text(Field::Catalog),
         "schema" => text(Field::Schema),
         "path" => text(Field::Path),
+        "sql_path" => text(Field::SqlPath),
         "client_tags" => parse_client_tags(body, &here),
         "session_property" | "header" => {
             let (name, value) = parse_named(body, &here)?;

@@ -32,7 +32,9 @@ fn each_text_field_matches_its_header() {
         ("x-trino-client-info", "{\"team\":\"bi\"}"),
         ("x-trino-catalog", "hive"),
         ("x-trino-schema", "finance"),
+        ("x-trino-path", "lake.raw,system.builtin"),
     ]);
+    assert!(holds(&cond(json!({"sql_path": {"prefix": "lake."}})), &h));
     assert!(holds(&cond(json!({"user": {"exact": "etl"}})), &h));
     assert!(holds(&cond(json!({"source": {"prefix": "airflow"}})), &h));
     assert!(holds(&cond(json!({"client_info": {"regex": ".*\"team\":\"bi\".*"}})), &h));

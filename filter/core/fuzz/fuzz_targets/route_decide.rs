@@ -1,0 +1,6 @@
+#![no_main]
+//! See `targets::route_decide` for the input format.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| trino_router_core_fuzz::targets::route_decide(data));
