@@ -5,11 +5,11 @@
 //! the clusters, it says where the request goes. The wasm filter and the CLI both call it.
 
 pub mod choose;
-pub mod cluster_state;
 pub mod config;
 pub mod error;
 pub mod explain;
 pub mod inspect;
+pub mod observed;
 pub mod pin;
 pub mod protocol;
 pub mod request;

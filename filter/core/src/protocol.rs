@@ -1,6 +1,8 @@
 //! The Trino client protocol as the router sees it: which endpoint a path is, the query id
 //! it carries, and the few response fields the router learns from (query id, /v1/info).
 
+use crate::config::{Load, LoadSource};
+use base64::Engine;
 use serde::Deserialize;
 
 /// A Trino query id, `YYYYMMdd_HHmmss_NNNNN_ccccc`; the last part names the coordinator.
@@ -119,6 +121,53 @@ pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
     })
 }
 
+/// The request that reads a cluster's load: path and headers, or None when load is not polled.
+/// Both endpoints want a user; a password turns it into Basic authentication.
+pub fn load_poll_request(load: &Load) -> Option<(&'static str, Vec<(String, String)>)> {
+    let path = match load.source {
+        LoadSource::None => return None,
+        LoadSource::Metrics => "/metrics",
+        LoadSource::UiStats => "/ui/api/stats",
+    };
+    let mut headers = vec![("x-trino-user".to_string(), load.user.clone())];
+    if let Some(password) = &load.password {
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", load.user));
+        headers.push(("authorization".to_string(), format!("Basic {credentials}")));
+    }
+    Some((path, headers))
+}
+
+/// Queued and running query counts from Trino's `/metrics` (OpenMetrics text).
+pub fn parse_metrics_load(text: &[u8]) -> Option<(u64, u64)> {
+    let text = std::str::from_utf8(text).ok()?;
+    let gauge = |name: &str| {
+        text.lines().find_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            // Either labels or a space follows the name; a longer name that shares the prefix does not count.
+            let rest = if rest.starts_with('{') { rest.get(rest.find('}')?.checked_add(1)?..)? } else { rest };
+            let value: f64 = rest.split_whitespace().next()?.parse().ok()?;
+            (value.is_finite() && value >= 0.0).then_some(value as u64)
+        })
+    };
+    Some((
+        gauge("trino_execution_name_QueryManager_QueuedQueries")?,
+        gauge("trino_execution_name_QueryManager_RunningQueries")?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawStats {
+    queued_queries: u64,
+    running_queries: u64,
+}
+
+/// Queued and running query counts from Trino's `/ui/api/stats`.
+pub fn parse_ui_stats_load(body: &[u8]) -> Option<(u64, u64)> {
+    let raw: RawStats = serde_json::from_slice(body).ok()?;
+    Some((raw.queued_queries, raw.running_queries))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +239,19 @@ mod tests {
         assert!(info.starting);
         assert_eq!(info.coordinator_id.unwrap().as_str(), "dup55");
         assert!(parse_server_info(b"not json").is_none());
+    }
+
+    #[test]
+    fn load_figures_from_metrics_and_ui_stats() {
+        let metrics = b"# TYPE trino_execution_name_QueryManager_QueuedQueries gauge\n\
+trino_execution_name_QueryManager_QueuedQueriesTotal 99.0\n\
+trino_execution_name_QueryManager_QueuedQueries 3.0\n\
+trino_execution_name_QueryManager_RunningQueries{node=\"x\"} 7.0\n# EOF\n";
+        assert_eq!(parse_metrics_load(metrics), Some((3, 7)));
+        assert_eq!(parse_metrics_load(b"trino_execution_name_QueryManager_QueuedQueries NaN\n"), None);
+        assert_eq!(parse_metrics_load(b"nothing"), None);
+        let stats = br#"{"runningQueries":2,"blockedQueries":0,"queuedQueries":5,"activeCoordinators":1}"#;
+        assert_eq!(parse_ui_stats_load(stats), Some((5, 2)));
+        assert_eq!(parse_ui_stats_load(b"<html>login</html>"), None);
     }
 }

@@ -121,3 +121,33 @@ fn a_missing_required_field_is_named() {
     v.as_object_mut().unwrap().remove("stickiness");
     assert_eq!(errors(v), vec!["missing field `stickiness`"]);
 }
+
+#[test]
+fn fallback_chains_must_exist_and_not_loop() {
+    let mut v = base();
+    v["groups"][0]["fallback"] = json!("etl");
+    v["groups"][1]["fallback"] = json!("adhoc");
+    let e = errors(v);
+    assert!(e.contains(&"groups[0].fallback: fallbacks loop: adhoc -> etl -> adhoc".to_string()), "{e:?}");
+    let mut v = base();
+    v["groups"][0]["fallback"] = json!("nowhere");
+    assert_eq!(errors(v), vec!["groups[0].fallback: no group named `nowhere`"]);
+}
+
+#[test]
+fn states_selections_and_health_settings_are_checked() {
+    let mut v = base();
+    v["clusters"][0]["state"] = json!("sleeping");
+    assert!(errors(v)[0].starts_with("clusters[0].state: unknown variant `sleeping`"));
+    let mut v = base();
+    v["groups"][0]["selection"] = json!("round_robin");
+    assert!(errors(v)[0].starts_with("groups[0].selection: unknown variant `round_robin`"));
+    let mut v = base();
+    v["health"] = json!({"unhealthy_after": 0, "poll_interval_seconds": 0});
+    let e = errors(v);
+    assert!(e.contains(&"health.poll_interval_seconds: must be at least 1".to_string()), "{e:?}");
+    assert!(e.contains(&"health.unhealthy_after: must be at least 1".to_string()), "{e:?}");
+    let mut v = base();
+    v["load"] = json!({"source": "prometheus"});
+    assert!(errors(v)[0].starts_with("load.source: unknown variant `prometheus`"));
+}

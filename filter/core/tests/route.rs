@@ -55,7 +55,7 @@ fn a_new_query_from_user_etl_lands_on_the_etl_cluster_with_a_pin_prefix() {
     ));
     assert_eq!(f.envoy_cluster, "trino_etl_1");
     assert_eq!(f.why, Why::Rule { rule: "etl-workloads".into(), group: "etl".into() });
-    assert!(f.learn_query_id);
+    assert!(f.new_query);
     let prefix = f.forwarded_prefix.unwrap();
     let token = prefix.strip_prefix("/trino-router/").unwrap();
     assert_eq!(c.pin_keys.verify(token).unwrap(), "etl-1");
@@ -156,7 +156,7 @@ fn every_follow_up_with_a_token_goes_to_the_pinned_cluster_with_the_prefix_strip
             "{method} {rest}"
         );
         assert!(f.forwarded_prefix.is_some(), "follow-ups keep the prefix so later URIs stay pinned");
-        assert!(!f.learn_query_id);
+        assert!(!f.new_query);
     }
 }
 
@@ -299,4 +299,77 @@ fn the_body_is_read_only_for_new_queries_that_need_it() {
     v["rules"] = json!([{"name": "w", "when": {"query_type": {"exact": "INSERT"}}, "route_to": "etl"}]);
     let sql_rules = Config::from_json(v.to_string().as_bytes()).unwrap();
     assert!(needs_body(&sql_rules, &request("POST", "/v1/statement", &[])));
+}
+
+fn config_with(mutate: impl FnOnce(&mut serde_json::Value)) -> Config {
+    let mut v = common::config_json(etl_rule(), json!({}));
+    mutate(&mut v);
+    Config::from_json(v.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_draining_cluster_gets_no_new_query_but_keeps_its_follow_ups() {
+    let c = config_with(|v| v["clusters"][0]["state"] = json!("draining"));
+    for r in 0..50 {
+        let f =
+            forward(decide(&c, &request("POST", "/v1/statement", &[]), &SqlFacts::not_read(), &FakeView::default(), r));
+        assert_eq!(f.envoy_cluster, "trino_adhoc_2");
+    }
+    let rest = format!("/v1/statement/executing/{ID}/{SLUG}/3");
+    let f = forward(decide(
+        &c,
+        &request("GET", &pinned_path(&c, "adhoc-1", &rest), &[]),
+        &SqlFacts::not_read(),
+        &FakeView::default(),
+        1,
+    ));
+    assert_eq!(f.envoy_cluster, "trino_adhoc_1");
+}
+
+#[test]
+fn a_disabled_cluster_gets_nothing_and_its_follow_ups_a_clear_error() {
+    let c = config_with(|v| v["clusters"][2]["state"] = json!("disabled"));
+    let etl = request("POST", "/v1/statement", &[("x-trino-user", "etl")]);
+    assert_eq!(reply(decide(&c, &etl, &SqlFacts::not_read(), &FakeView::default(), 1)).status, 503);
+    let rest = format!("/v1/statement/executing/{ID}/{SLUG}/3");
+    let r = reply(decide(
+        &c,
+        &request("GET", &pinned_path(&c, "etl-1", &rest), &[]),
+        &SqlFacts::not_read(),
+        &FakeView::default(),
+        1,
+    ));
+    assert_eq!(r.status, 410);
+    assert!(r.body.contains("cluster etl-1 is disabled"), "{}", r.body);
+    let view = FakeView { owners: [("dup55".to_string(), 2)].into(), ..Default::default() };
+    assert_eq!(
+        reply(decide(&c, &request("GET", &format!("/v1/query/{ID}"), &[]), &SqlFacts::not_read(), &view, 1)).status,
+        410
+    );
+}
+
+#[test]
+fn a_group_without_a_usable_cluster_falls_back() {
+    let c = config_with(|v| v["groups"][1]["fallback"] = json!("adhoc"));
+    let view = FakeView { down: [2].into(), ..Default::default() };
+    let f = forward(decide(
+        &c,
+        &request("POST", "/v1/statement", &[("x-trino-user", "etl")]),
+        &SqlFacts::not_read(),
+        &view,
+        1,
+    ));
+    assert!(f.envoy_cluster.starts_with("trino_adhoc_"));
+    assert!(matches!(&f.why, Why::Fallback { from, to, .. } if from == "etl" && to == "adhoc"), "{:?}", f.why);
+    assert!(f.new_query);
+}
+
+#[test]
+fn least_loaded_sends_new_queries_to_the_cluster_with_fewer_queued() {
+    let c = config_with(|v| v["groups"][0]["selection"] = json!("least_loaded"));
+    let view = FakeView { loads: [(0, (5, 1)), (1, (2, 9))].into(), ..Default::default() };
+    for r in 0..30 {
+        let f = forward(decide(&c, &request("POST", "/v1/statement", &[]), &SqlFacts::not_read(), &view, r));
+        assert_eq!(f.envoy_cluster, "trino_adhoc_2");
+    }
 }

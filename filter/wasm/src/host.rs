@@ -76,9 +76,10 @@ pub fn shared_set(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
 
 /// Starts an HTTP GET to an Envoy cluster from the root context; the answer arrives in
 /// `on_http_call_response` under the returned token.
-pub fn dispatch_get(envoy_cluster: &str, path: &str, timeout: Duration) -> HostResult<u32> {
-    let headers =
+pub fn dispatch_get(envoy_cluster: &str, path: &str, extra: &[(String, String)], timeout: Duration) -> HostResult<u32> {
+    let mut headers =
         vec![(":method", "GET"), (":path", path), (":authority", "trino-router"), ("user-agent", "trino-router")];
+    headers.extend(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     hostcalls::dispatch_http_call(envoy_cluster, headers, None, vec![], timeout)
 }
 

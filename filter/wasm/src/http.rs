@@ -8,9 +8,9 @@ use crate::shared_state::{self, SharedClusterView};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, Status};
 use std::rc::Rc;
-use trino_router_core::cluster_state::{verdict_of, UpstreamVerdict};
-use trino_router_core::config::Config;
+use trino_router_core::config::{Config, LoadSource};
 use trino_router_core::inspect::{SqlFacts, SqlStatus};
+use trino_router_core::observed::{verdict_of, UpstreamVerdict};
 use trino_router_core::protocol::query_id_in_page;
 use trino_router_core::request::RequestHead;
 use trino_router_core::route::{decide, needs_body, trino_error, Decision, Forward, Reply, Why};
@@ -66,13 +66,23 @@ impl RequestFilter {
             Some(prefix) => host::set_request_header("x-forwarded-prefix", prefix.as_bytes())?,
             None => host::remove_request_header("x-forwarded-prefix")?,
         }
-        if f.learn_query_id {
+        if f.new_query {
             // The first page of a new query is small; asking for it uncompressed lets the
             // filter read the query id. Result pages keep the client's Accept-Encoding.
             host::remove_request_header("accept-encoding")?;
         }
         self.cluster = config.cluster(f.cluster).map(|c| c.name.clone());
-        self.learn_query_id = f.learn_query_id;
+        self.learn_query_id = f.new_query;
+        if f.new_query && config.load.source != LoadSource::None {
+            // Counted as queued until the next load poll, so a burst does not all pick
+            // the cluster that looked idlest a poll ago.
+            if let Some(cluster) = &self.cluster {
+                shared_state::update(cluster, |s| {
+                    s.note_sent();
+                    true
+                });
+            }
+        }
         Ok(())
     }
 
@@ -205,7 +215,7 @@ impl HttpContext for RequestFilter {
                 LogLevel::Info,
                 &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),
             );
-            shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.unhealthy_hold_seconds));
+            shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.health.unhealthy_hold_seconds));
             self.learn_query_id = false;
         } else if host::response_status() != Some(200) {
             self.learn_query_id = false;

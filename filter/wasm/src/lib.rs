@@ -5,6 +5,7 @@
 mod host;
 mod http;
 mod metrics;
+mod poller;
 mod root;
 mod shared_state;
 

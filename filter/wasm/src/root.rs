@@ -1,31 +1,26 @@
-//! The root context, one per Envoy worker: loads and validates the config, hands it to
-//! each request, and polls every coordinator's `/v1/info` (one worker per interval, by lease).
+//! The root context, one per Envoy worker: validates and holds the config (Envoy keeps the
+//! previous one when `on_configure` refuses a new one), hands it to each request, and
+//! drives the poller from its tick.
 
 use crate::host;
 use crate::http::RequestFilter;
 use crate::metrics::Metrics;
-use crate::shared_state;
+use crate::poller::Poller;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
-use trino_router_core::cluster_state::ClusterState;
 use trino_router_core::config::Config;
-use trino_router_core::protocol::parse_server_info;
 
-const POLL_LEASE_KEY: &str = "trino-router.poll-lease";
-const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 const TICK: Duration = Duration::from_secs(1);
 
 pub struct Root {
     config: Option<Rc<Config>>,
     metrics: Rc<Metrics>,
+    poller: Poller,
     /// Seed for per-request randomness; advanced by every request of this worker.
     random: Rc<Cell<u64>>,
-    /// In-flight `/v1/info` calls: token -> cluster name.
-    polls: HashMap<u32, String>,
 }
 
 impl Root {
@@ -34,69 +29,16 @@ impl Root {
         Root {
             config: None,
             metrics: Rc::new(Metrics::default()),
+            poller: Poller::default(),
             random: Rc::new(Cell::new(seed)),
-            polls: HashMap::new(),
-        }
-    }
-
-    fn poll_due(&self, config: &Config) -> bool {
-        let Some(now) = host::now_ms() else {
-            return false;
-        };
-        let (value, cas) = host::shared_get(POLL_LEASE_KEY);
-        let due: u64 = value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()).unwrap_or(0);
-        if now < due {
-            return false;
-        }
-        let next = now.saturating_add(config.poll_interval_seconds.saturating_mul(1000));
-        // Only the worker whose compare-and-swap wins polls this round.
-        host::shared_set(POLL_LEASE_KEY, next.to_string().as_bytes(), cas).is_ok()
-    }
-
-    fn poll_all(&mut self, config: &Config) {
-        for cluster in &config.clusters {
-            match host::dispatch_get(&cluster.envoy_cluster, "/v1/info", POLL_TIMEOUT) {
-                Ok(token) => {
-                    self.polls.insert(token, cluster.name.clone());
-                }
-                Err(e) => host::log(
-                    LogLevel::Warn,
-                    &format!(
-                        "trino-router: cannot poll cluster {} via Envoy cluster {}: {e:?}",
-                        cluster.name, cluster.envoy_cluster
-                    ),
-                ),
-            }
         }
     }
 }
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
-        let Some(cluster) = self.polls.remove(&token) else {
-            return;
-        };
-        let Some(config) = self.config.clone() else {
-            return;
-        };
-        let now_s = host::now_ms().unwrap_or(0) / 1000;
-        let info = match host::http_call_status() {
-            Some(200) => host::http_call_body(body_size).and_then(|b| parse_server_info(&b)),
-            _ => None,
-        };
-        match info {
-            // Envoy routed the poll, so the coordinator is reachable again.
-            Some(info) => shared_state::update(&cluster, |s: &mut ClusterState| {
-                let cleared = std::mem::take(&mut s.unreachable_until) != 0;
-                s.apply_info(&info) | cleared
-            }),
-            None => {
-                host::log(
-                    LogLevel::Info,
-                    &format!("trino-router: /v1/info of cluster {cluster} failed; avoiding it for new queries"),
-                );
-                shared_state::update(&cluster, |s| s.mark_unreachable(now_s, config.unhealthy_hold_seconds));
-            }
+        if let Some(config) = self.config.clone() {
+            self.poller.on_response(token, body_size, &config);
         }
     }
 }
@@ -128,7 +70,7 @@ impl RootContext for Root {
                 self.config = Some(Rc::new(config));
                 self.metrics = Rc::new(Metrics::define());
                 if let Err(e) = host::set_tick_period(TICK) {
-                    host::log(LogLevel::Warn, &format!("trino-router: no tick, so no /v1/info polling: {e:?}"));
+                    host::log(LogLevel::Warn, &format!("trino-router: no tick, so no polling: {e:?}"));
                 }
                 true
             }
@@ -141,11 +83,9 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
-        let Some(config) = self.config.clone() else {
-            return;
-        };
-        if self.poll_due(&config) {
-            self.poll_all(&config);
+        let Some(config) = self.config.clone() else { return };
+        if self.poller.due(&config) {
+            self.poller.start(&config);
         }
     }
 

@@ -89,7 +89,9 @@ pub fn single_key<'v>(v: &'v Value, path: &str, what: &str) -> Result<(&'v str, 
         (Some((k, body)), None) => Ok((k.as_str(), body)),
         (None, _) => Err(ConfigError::new(path, format!("{what} must have exactly one key, found none"))),
         (Some(_), Some(_)) => {
-            let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+            // Sorted, so the message does not depend on serde_json's map ordering feature.
+            let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+            keys.sort_unstable();
             Err(ConfigError::new(
                 path,
                 format!(

@@ -11,8 +11,8 @@
 )]
 
 use std::collections::{HashMap, HashSet};
-use trino_router_core::cluster_state::ClusterView;
 use trino_router_core::config::{ClusterId, Config};
+use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
 
@@ -55,11 +55,16 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestHea
 pub struct FakeView {
     pub down: HashSet<usize>,
     pub owners: HashMap<String, usize>,
+    /// (queued, running) per cluster index; absent = no fresh figures.
+    pub loads: HashMap<usize, (u64, u64)>,
 }
 
 impl ClusterView for FakeView {
     fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
         !self.down.contains(&cluster.0)
+    }
+    fn load(&self, cluster: ClusterId) -> Option<LoadFigure> {
+        self.loads.get(&cluster.0).map(|(queued, running)| LoadFigure { queued: *queued, running: *running })
     }
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
         self.owners.get(coordinator.as_str()).copied().map(ClusterId)

@@ -1,263 +1,25 @@
-//! The filter's JSON configuration: the serde model as users write it, and `Config::from_json`,
-//! which validates everything (every error names its field) and compiles it for routing.
+//! Validation: turns the raw JSON model into a `Config`, collecting every problem with
+//! the JSON path of the field it is about.
 
-use crate::error::{field, index, ConfigError, ConfigErrors};
+use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
+use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, RoutingGroupHeader};
+use crate::error::{field, index, ConfigError};
 use crate::pin::PinKeys;
 use crate::rules::{parse_condition, Rule, Rules};
-use serde::Deserialize;
 use std::collections::HashSet;
 
-/// Position of a cluster in `Config::clusters`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClusterId(pub usize);
-
-/// Position of a group in `Config::groups`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GroupId(pub usize);
-
-/// How follow-up requests of a query find their way back to this cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StickinessMode {
-    /// Trino runs with `http-server.process-forwarded=true` and writes our
-    /// `X-Forwarded-Prefix` (which carries the pin token) into every URI it returns.
-    ForwardedPrefix,
-}
-
-#[derive(Debug, Clone)]
-pub struct Cluster {
-    pub name: String,
-    /// The Envoy cluster that reaches this Trino coordinator.
-    pub envoy_cluster: String,
-    pub stickiness: StickinessMode,
-}
-
-#[derive(Debug, Clone)]
-pub struct Group {
-    pub name: String,
-    pub members: Vec<Member>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Member {
-    pub cluster: ClusterId,
-    pub weight: u32,
-}
-
-/// Whether clients may pick a group with `X-Trino-Routing-Group`.
-#[derive(Debug, Clone)]
-pub enum RoutingGroupHeader {
-    Ignored,
-    /// Honoured for these groups; `None` means every group.
-    Allowed(Option<Vec<GroupId>>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub clusters: Vec<Cluster>,
-    pub groups: Vec<Group>,
-    pub default_group: GroupId,
-    pub rules: Rules<GroupId>,
-    pub routing_group_header: RoutingGroupHeader,
-    pub pin_keys: PinKeys,
-    /// First path segment of pinned URIs: `/<marker>/<token>/v1/statement/...`.
-    pub path_marker: String,
-    /// The request header the filter sets and the Envoy route reads (`cluster_header`).
-    pub cluster_header: String,
-    /// How long a cluster is skipped for new queries after Envoy reported it unreachable.
-    pub unhealthy_hold_seconds: u64,
-    /// How often the filter polls each coordinator's `/v1/info`.
-    pub poll_interval_seconds: u64,
-    /// Longest body of a new query the filter reads for SQL rules.
-    pub max_body_bytes: usize,
-    /// Some rule looks at the SQL, or `kill_query` calls go to their query's owner, so new
-    /// queries' bodies must be read before routing.
-    pub reads_sql: bool,
-}
-
 const MIN_KEY_BYTES: usize = 32;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    clusters: Vec<RawCluster>,
-    groups: Vec<RawGroup>,
-    default_group: String,
-    #[serde(default)]
-    rules: Vec<RawRule>,
-    #[serde(default)]
-    routing_group_header: RawRoutingGroupHeader,
-    stickiness: RawStickiness,
-    #[serde(default = "default_cluster_header")]
-    cluster_header: String,
-    #[serde(default)]
-    health: RawHealth,
-    #[serde(default)]
-    sql_inspection: RawSqlInspection,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSqlInspection {
-    #[serde(default = "default_max_body")]
-    max_body_bytes: usize,
-    #[serde(default = "default_true")]
-    route_kill_query: bool,
-}
-
-impl Default for RawSqlInspection {
-    fn default() -> Self {
-        RawSqlInspection { max_body_bytes: default_max_body(), route_kill_query: true }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    name: String,
-    envoy_cluster: String,
-    #[serde(default = "default_mode")]
-    stickiness: StickinessMode,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGroup {
-    name: String,
-    members: Vec<RawMember>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMember {
-    cluster: String,
-    #[serde(default = "default_weight")]
-    weight: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    name: String,
-    #[serde(default)]
-    when: Option<serde_json::Value>,
-    route_to: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawRoutingGroupHeader {
-    #[serde(default)]
-    enabled: bool,
-    #[serde(default)]
-    allowed_groups: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStickiness {
-    signing_key: String,
-    #[serde(default)]
-    previous_signing_keys: Vec<String>,
-    #[serde(default = "default_marker")]
-    path_marker: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHealth {
-    #[serde(default = "default_hold")]
-    unhealthy_hold_seconds: u64,
-    #[serde(default = "default_poll")]
-    poll_interval_seconds: u64,
-}
-
-impl Default for RawHealth {
-    fn default() -> Self {
-        RawHealth { unhealthy_hold_seconds: default_hold(), poll_interval_seconds: default_poll() }
-    }
-}
-
-fn default_cluster_header() -> String {
-    "x-trino-router-cluster".to_string()
-}
-fn default_mode() -> StickinessMode {
-    StickinessMode::ForwardedPrefix
-}
-fn default_weight() -> u32 {
-    1
-}
-fn default_marker() -> String {
-    "trino-router".to_string()
-}
-fn default_hold() -> u64 {
-    10
-}
-fn default_poll() -> u64 {
-    5
-}
-fn default_true() -> bool {
-    true
-}
-fn default_max_body() -> usize {
-    128 * 1024
-}
 
 /// Envoy buffers a paused body up to its connection buffer limit (1 MiB by default) and
 /// answers 413 past it; the filter must decide before that.
 const MAX_BODY_LIMIT: usize = 1024 * 1024;
 
-impl Config {
-    /// Parses and validates a configuration; on error returns every problem found.
-    pub fn from_json(json: &[u8]) -> Result<Config, ConfigErrors> {
-        let de = &mut serde_json::Deserializer::from_slice(json);
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let inner = e.inner();
-            // Broken JSON is located by line and column; a wrong field by its path.
-            if inner.is_syntax() || inner.is_eof() {
-                return ConfigErrors(vec![ConfigError::new("", format!("invalid JSON: {inner}"))]);
-            }
-            let path = e.path().to_string();
-            let path = if path == "." || path == "?" { String::new() } else { path };
-            ConfigErrors(vec![ConfigError::new(path, strip_position(&inner.to_string()))])
-        })?;
-        let mut errors = Vec::new();
-        let config = compile(raw, &mut errors);
-        match config {
-            Some(c) if errors.is_empty() => Ok(c),
-            _ => Err(ConfigErrors(errors)),
-        }
-    }
-
-    pub fn cluster(&self, id: ClusterId) -> Option<&Cluster> {
-        self.clusters.get(id.0)
-    }
-
-    pub fn group(&self, id: GroupId) -> Option<&Group> {
-        self.groups.get(id.0)
-    }
-
-    pub fn cluster_by_name(&self, name: &str) -> Option<ClusterId> {
-        self.clusters.iter().position(|c| c.name == name).map(ClusterId)
-    }
-
-    pub fn group_by_name(&self, name: &str) -> Option<GroupId> {
-        self.groups.iter().position(|g| g.name == name).map(GroupId)
-    }
-}
-
-/// serde_json appends "at line 1 column 40"; the field path already says where.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg.get(..i).unwrap_or(msg).to_string(),
-        None => msg.to_string(),
-    }
-}
-
-fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
+pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
     let clusters = compile_clusters(&raw.clusters, errors);
-    let groups = compile_groups(&raw.groups, &clusters, errors);
-    let find_group = |name: &str| groups.iter().position(|g| g.name == name).map(GroupId);
+    let mut groups = compile_groups(&raw.groups, &clusters, errors);
+    let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    let find_group = |name: &str| names.iter().position(|g| g == name).map(GroupId);
+    link_fallbacks(&raw.groups, &mut groups, &find_group, errors);
 
     let default_group = find_group(&raw.default_group);
     if default_group.is_none() {
@@ -274,9 +36,8 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
         errors
             .push(ConfigError::new("sql_inspection.max_body_bytes", format!("must be between 1 and {MAX_BODY_LIMIT}")));
     }
-    if raw.health.poll_interval_seconds == 0 {
-        errors.push(ConfigError::new("health.poll_interval_seconds", "must be at least 1"));
-    }
+    let health = compile_health(&raw.health, errors);
+    let load = compile_load(raw.load, &health, errors);
     Some(Config {
         clusters,
         groups,
@@ -286,11 +47,78 @@ fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> {
         pin_keys: pin_keys?,
         path_marker: raw.stickiness.path_marker,
         cluster_header: raw.cluster_header.to_ascii_lowercase(),
-        unhealthy_hold_seconds: raw.health.unhealthy_hold_seconds,
-        poll_interval_seconds: raw.health.poll_interval_seconds,
+        health,
+        load,
         max_body_bytes: max_body,
         reads_sql,
     })
+}
+
+/// Resolves `fallback` names, and refuses chains that loop (a -> b -> a), which would
+/// otherwise be walked on every query that finds no usable cluster.
+fn link_fallbacks(
+    raw: &[RawGroup],
+    groups: &mut [Group],
+    find_group: &dyn Fn(&str) -> Option<GroupId>,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (i, (r, g)) in raw.iter().zip(groups.iter_mut()).enumerate() {
+        if let Some(name) = &r.fallback {
+            g.fallback = find_group(name);
+            if g.fallback.is_none() {
+                errors
+                    .push(ConfigError::new(field(&index("groups", i), "fallback"), format!("no group named `{name}`")));
+            }
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let mut seen = vec![i];
+        let mut next = g.fallback;
+        while let Some(GroupId(j)) = next {
+            if seen.contains(&j) {
+                let chain: Vec<&str> =
+                    seen.iter().chain([&j]).filter_map(|k| groups.get(*k)).map(|g| g.name.as_str()).collect();
+                errors.push(ConfigError::new(
+                    field(&index("groups", i), "fallback"),
+                    format!("fallbacks loop: {}", chain.join(" -> ")),
+                ));
+                break;
+            }
+            seen.push(j);
+            next = groups.get(j).and_then(|g| g.fallback);
+        }
+    }
+}
+
+fn compile_health(raw: &RawHealth, errors: &mut Vec<ConfigError>) -> Health {
+    let mut at_least = |name: &str, value: u64, min: u64| {
+        if value < min {
+            errors.push(ConfigError::new(field("health", name), format!("must be at least {min}")));
+        }
+    };
+    at_least("poll_interval_seconds", raw.poll_interval_seconds, 1);
+    at_least("poll_timeout_ms", raw.poll_timeout_ms, 1);
+    at_least("unhealthy_after", u64::from(raw.unhealthy_after), 1);
+    at_least("healthy_after", u64::from(raw.healthy_after), 1);
+    Health {
+        poll_interval_seconds: raw.poll_interval_seconds,
+        poll_timeout_ms: raw.poll_timeout_ms,
+        unhealthy_after: raw.unhealthy_after,
+        healthy_after: raw.healthy_after,
+        unhealthy_hold_seconds: raw.unhealthy_hold_seconds,
+    }
+}
+
+fn compile_load(raw: RawLoad, health: &Health, errors: &mut Vec<ConfigError>) -> Load {
+    if raw.source != LoadSource::None && raw.user.is_empty() {
+        errors.push(ConfigError::new("load.user", "must not be empty"));
+    }
+    // Three missed polls before figures count as stale, unless the operator says otherwise.
+    let stale = raw.stale_after_seconds.unwrap_or(health.poll_interval_seconds.saturating_mul(3));
+    if stale == 0 {
+        errors.push(ConfigError::new("load.stale_after_seconds", "must be at least 1"));
+    }
+    Load { source: raw.source, user: raw.user, password: raw.password, stale_after_seconds: stale }
 }
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {
@@ -312,7 +140,12 @@ fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cl
         }
     }
     raw.iter()
-        .map(|c| Cluster { name: c.name.clone(), envoy_cluster: c.envoy_cluster.clone(), stickiness: c.stickiness })
+        .map(|c| Cluster {
+            name: c.name.clone(),
+            envoy_cluster: c.envoy_cluster.clone(),
+            stickiness: c.stickiness,
+            state: c.state,
+        })
         .collect()
 }
 
@@ -350,7 +183,7 @@ fn compile_groups(raw: &[RawGroup], clusters: &[Cluster], errors: &mut Vec<Confi
                 }
                 members.push(Member { cluster: ClusterId(id), weight: m.weight });
             }
-            Group { name: g.name.clone(), members }
+            Group { name: g.name.clone(), members, selection: g.selection, fallback: None }
         })
         .collect()
 }

@@ -1,0 +1,182 @@
+//! The filter's configuration as routing uses it. `raw` is the JSON model users write;
+//! `compile` validates it (every error names its field) into the `Config` below.
+
+mod compile;
+mod raw;
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::pin::PinKeys;
+use crate::rules::Rules;
+use serde::Deserialize;
+
+/// Position of a cluster in `Config::clusters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClusterId(pub usize);
+
+/// Position of a group in `Config::groups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GroupId(pub usize);
+
+/// How follow-up requests of a query find their way back to its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StickinessMode {
+    /// Trino runs with `http-server.process-forwarded=true` and writes our
+    /// `X-Forwarded-Prefix` (which carries the pin token) into every URI it returns.
+    ForwardedPrefix,
+}
+
+/// The operator's say on a cluster, changed by a config push (blue/green, upgrades).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterState {
+    Active,
+    /// No new queries; follow-ups of its running queries still reach it.
+    Draining,
+    /// Nothing: follow-ups get an error naming the cluster.
+    Disabled,
+}
+
+/// How a group picks the cluster for a new query among its usable members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    WeightedRandom,
+    /// The member with the fewest queued (then running) queries.
+    LeastLoaded,
+    /// Two members drawn by weight; the less loaded of the two.
+    PowerOfTwo,
+}
+
+/// Where the filter reads queued and running query counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadSource {
+    None,
+    /// `/metrics` (OpenMetrics), `QueryManager_QueuedQueries` / `RunningQueries`.
+    Metrics,
+    /// `/ui/api/stats`, `queuedQueries` / `runningQueries`.
+    UiStats,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    /// The Envoy cluster that reaches this Trino coordinator.
+    pub envoy_cluster: String,
+    pub stickiness: StickinessMode,
+    pub state: ClusterState,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub members: Vec<Member>,
+    pub selection: Selection,
+    /// Used when no member can take a new query.
+    pub fallback: Option<GroupId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    pub cluster: ClusterId,
+    pub weight: u32,
+}
+
+/// Whether clients may pick a group with `X-Trino-Routing-Group`.
+#[derive(Debug, Clone)]
+pub enum RoutingGroupHeader {
+    Ignored,
+    /// Honoured for these groups; `None` means every group.
+    Allowed(Option<Vec<GroupId>>),
+}
+
+/// How the filter learns whether a cluster can take new queries.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub poll_interval_seconds: u64,
+    pub poll_timeout_ms: u64,
+    /// Failed `/v1/info` polls in a row before a cluster gets no new queries.
+    pub unhealthy_after: u32,
+    /// Good polls in a row before it gets them again.
+    pub healthy_after: u32,
+    /// How long a cluster gets no new queries after Envoy found it unreachable on live traffic.
+    pub unhealthy_hold_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub source: LoadSource,
+    /// Sent as X-Trino-User (and Basic auth when a password is set) on load polls.
+    pub user: String,
+    pub password: Option<String>,
+    /// Figures older than this are not trusted for load-aware choice.
+    pub stale_after_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub clusters: Vec<Cluster>,
+    pub groups: Vec<Group>,
+    pub default_group: GroupId,
+    pub rules: Rules<GroupId>,
+    pub routing_group_header: RoutingGroupHeader,
+    pub pin_keys: PinKeys,
+    /// First path segment of pinned URIs: `/<marker>/<token>/v1/statement/...`.
+    pub path_marker: String,
+    /// The request header the filter sets and the Envoy route reads (`cluster_header`).
+    pub cluster_header: String,
+    pub health: Health,
+    pub load: Load,
+    /// Longest body of a new query the filter reads for SQL rules.
+    pub max_body_bytes: usize,
+    /// Some rule looks at the SQL, or `kill_query` calls go to their query's owner, so new
+    /// queries' bodies must be read before routing.
+    pub reads_sql: bool,
+}
+
+impl Config {
+    /// Parses and validates a configuration; on error returns every problem found.
+    pub fn from_json(json: &[u8]) -> Result<Config, ConfigErrors> {
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let inner = e.inner();
+            // Broken JSON is located by line and column; a wrong field by its path.
+            if inner.is_syntax() || inner.is_eof() {
+                return ConfigErrors(vec![ConfigError::new("", format!("invalid JSON: {inner}"))]);
+            }
+            let path = e.path().to_string();
+            let path = if path == "." || path == "?" { String::new() } else { path };
+            ConfigErrors(vec![ConfigError::new(path, strip_position(&inner.to_string()))])
+        })?;
+        let mut errors = Vec::new();
+        match compile::compile(raw, &mut errors) {
+            Some(c) if errors.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    pub fn cluster(&self, id: ClusterId) -> Option<&Cluster> {
+        self.clusters.get(id.0)
+    }
+
+    pub fn group(&self, id: GroupId) -> Option<&Group> {
+        self.groups.get(id.0)
+    }
+
+    pub fn cluster_by_name(&self, name: &str) -> Option<ClusterId> {
+        self.clusters.iter().position(|c| c.name == name).map(ClusterId)
+    }
+
+    pub fn group_by_name(&self, name: &str) -> Option<GroupId> {
+        self.groups.iter().position(|g| g.name == name).map(GroupId)
+    }
+}
+
+/// serde_json appends "at line 1 column 40"; the field path already says where.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg.get(..i).unwrap_or(msg).to_string(),
+        None => msg.to_string(),
+    }
+}

@@ -1,0 +1,158 @@
+//! The configuration exactly as users write it (serde model with defaults). `compile.rs`
+//! validates it into the `Config` routing uses; nothing else reads these types.
+
+use super::{ClusterState, LoadSource, Selection, StickinessMode};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub clusters: Vec<RawCluster>,
+    pub groups: Vec<RawGroup>,
+    pub default_group: String,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub routing_group_header: RawRoutingGroupHeader,
+    pub stickiness: RawStickiness,
+    #[serde(default = "default_cluster_header")]
+    pub cluster_header: String,
+    #[serde(default)]
+    pub health: RawHealth,
+    #[serde(default)]
+    pub load: RawLoad,
+    #[serde(default)]
+    pub sql_inspection: RawSqlInspection,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub name: String,
+    pub envoy_cluster: String,
+    #[serde(default = "default_mode")]
+    pub stickiness: StickinessMode,
+    #[serde(default = "default_state")]
+    pub state: ClusterState,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub name: String,
+    pub members: Vec<RawMember>,
+    #[serde(default = "default_selection")]
+    pub selection: Selection,
+    #[serde(default)]
+    pub fallback: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMember {
+    pub cluster: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: String,
+    #[serde(default)]
+    pub when: Option<serde_json::Value>,
+    pub route_to: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoutingGroupHeader {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub allowed_groups: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStickiness {
+    pub signing_key: String,
+    #[serde(default)]
+    pub previous_signing_keys: Vec<String>,
+    #[serde(default = "default_marker")]
+    pub path_marker: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    pub poll_interval_seconds: u64,
+    pub poll_timeout_ms: u64,
+    pub unhealthy_after: u32,
+    pub healthy_after: u32,
+    pub unhealthy_hold_seconds: u64,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth {
+            poll_interval_seconds: 5,
+            poll_timeout_ms: 2000,
+            unhealthy_after: 2,
+            healthy_after: 1,
+            unhealthy_hold_seconds: 10,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLoad {
+    pub source: LoadSource,
+    pub user: String,
+    pub password: Option<String>,
+    pub stale_after_seconds: Option<u64>,
+}
+
+impl Default for RawLoad {
+    fn default() -> Self {
+        RawLoad {
+            source: LoadSource::None,
+            user: "trino-router".to_string(),
+            password: None,
+            stale_after_seconds: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSqlInspection {
+    pub max_body_bytes: usize,
+    pub route_kill_query: bool,
+}
+
+impl Default for RawSqlInspection {
+    fn default() -> Self {
+        RawSqlInspection { max_body_bytes: 128 * 1024, route_kill_query: true }
+    }
+}
+
+fn default_cluster_header() -> String {
+    "x-trino-router-cluster".to_string()
+}
+fn default_mode() -> StickinessMode {
+    StickinessMode::ForwardedPrefix
+}
+fn default_state() -> ClusterState {
+    ClusterState::Active
+}
+fn default_selection() -> Selection {
+    Selection::WeightedRandom
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_marker() -> String {
+    "trino-router".to_string()
+}

@@ -1,0 +1,81 @@
+//! Why the router decided what it did (for logs, metrics and `explain`), and the
+//! Trino-style plain-text errors it answers with.
+
+use crate::pin::PinError;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    Rule {
+        rule: String,
+        group: String,
+    },
+    DefaultGroup {
+        group: String,
+    },
+    RoutingGroupHeader {
+        group: String,
+    },
+    /// The chosen group had no usable cluster; its fallback (chain) took the query.
+    Fallback {
+        from: String,
+        to: String,
+        first: Box<Why>,
+    },
+    Pinned,
+    QueryId,
+    /// `CALL system.runtime.kill_query` goes to the cluster that runs the query it kills.
+    KillQuery,
+    ServerInfo {
+        group: String,
+    },
+    NoUsableCluster {
+        group: String,
+    },
+    BadToken(PinError),
+    PinnedClusterGone,
+    ClusterDisabled {
+        cluster: String,
+    },
+    UnknownQuery,
+    UnknownPath,
+    Internal,
+}
+
+impl fmt::Display for Why {
+    /// One short phrase for log lines; never includes a token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Rule { rule, group } => write!(f, "rule {rule} -> group {group}"),
+            Why::DefaultGroup { group } => write!(f, "no rule matched -> default group {group}"),
+            Why::RoutingGroupHeader { group } => write!(f, "X-Trino-Routing-Group -> group {group}"),
+            Why::Fallback { from, to, first } => write!(f, "{first}; no usable cluster in {from}, fallback group {to}"),
+            Why::Pinned => f.write_str("pinned by token"),
+            Why::QueryId => f.write_str("owner of the query id"),
+            Why::KillQuery => f.write_str("kill_query -> owner of the killed query"),
+            Why::ServerInfo { group } => write!(f, "server info -> group {group}"),
+            Why::NoUsableCluster { group } => write!(f, "no usable cluster in group {group} or its fallbacks"),
+            Why::BadToken(e) => write!(f, "{e}"),
+            Why::PinnedClusterGone => f.write_str("pinned cluster no longer configured"),
+            Why::ClusterDisabled { cluster } => write!(f, "cluster {cluster} is disabled"),
+            Why::UnknownQuery => f.write_str("no known owner for the query id"),
+            Why::UnknownPath => f.write_str("not a Trino client endpoint"),
+            Why::Internal => f.write_str("internal error"),
+        }
+    }
+}
+
+/// Trino answers protocol errors as `text/plain` `Error <code> <reason>: <message>`.
+pub fn trino_error(status: u16, message: &str) -> String {
+    let reason = match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    format!("Error {status} {reason}: trino-router: {message}")
+}

@@ -1,0 +1,129 @@
+//! Polls every coordinator through its Envoy cluster: `/v1/info` (reachable, starting,
+//! coordinator id) and, when configured, its load. One worker polls per interval for the
+//! whole Envoy process: the lease in shared data goes to whichever worker's tick wins it.
+
+use crate::host;
+use crate::shared_state;
+use proxy_wasm::types::LogLevel;
+use std::collections::HashMap;
+use std::time::Duration;
+use trino_router_core::config::{Config, LoadSource};
+use trino_router_core::protocol::{load_poll_request, parse_metrics_load, parse_server_info, parse_ui_stats_load};
+
+const POLL_LEASE_KEY: &str = "trino-router.poll-lease";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Info,
+    Load,
+}
+
+#[derive(Default)]
+pub struct Poller {
+    /// Calls under way: token -> (cluster name, what was asked).
+    in_flight: HashMap<u32, (String, Kind)>,
+}
+
+impl Poller {
+    /// Takes the poll lease if this round is due and no other worker took it.
+    pub fn due(&self, config: &Config) -> bool {
+        let Some(now) = host::now_ms() else { return false };
+        let (value, cas) = host::shared_get(POLL_LEASE_KEY);
+        let due: u64 = value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()).unwrap_or(0);
+        if now < due {
+            return false;
+        }
+        let next = now.saturating_add(config.health.poll_interval_seconds.saturating_mul(1000));
+        host::shared_set(POLL_LEASE_KEY, next.to_string().as_bytes(), cas).is_ok()
+    }
+
+    pub fn start(&mut self, config: &Config) {
+        let timeout = Duration::from_millis(config.health.poll_timeout_ms);
+        let load = load_poll_request(&config.load);
+        for cluster in &config.clusters {
+            self.dispatch(&cluster.name, &cluster.envoy_cluster, "/v1/info", &[], Kind::Info, timeout);
+            if let Some((path, headers)) = &load {
+                self.dispatch(&cluster.name, &cluster.envoy_cluster, path, headers, Kind::Load, timeout);
+            }
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        name: &str,
+        envoy_cluster: &str,
+        path: &str,
+        headers: &[(String, String)],
+        kind: Kind,
+        timeout: Duration,
+    ) {
+        match host::dispatch_get(envoy_cluster, path, headers, timeout) {
+            Ok(token) => {
+                self.in_flight.insert(token, (name.to_string(), kind));
+            }
+            Err(e) => host::log(
+                LogLevel::Warn,
+                &format!("trino-router: cannot poll {path} of cluster {name} via Envoy cluster {envoy_cluster}: {e:?}"),
+            ),
+        }
+    }
+
+    /// Handles an answer (or a timeout, which arrives as an answer without status).
+    pub fn on_response(&mut self, token: u32, body_size: usize, config: &Config) {
+        let Some((cluster, kind)) = self.in_flight.remove(&token) else { return };
+        let body = match host::http_call_status() {
+            Some(200) => host::http_call_body(body_size),
+            _ => None,
+        };
+        match kind {
+            Kind::Info => on_info(&cluster, body.as_deref().and_then(parse_server_info), config),
+            Kind::Load => on_load(&cluster, body.as_deref(), config),
+        }
+    }
+}
+
+fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>, config: &Config) {
+    let now_s = host::now_ms().unwrap_or(0) / 1000;
+    match info {
+        Some(info) => shared_state::update(cluster, |s| {
+            let was_usable = s.accepts_new_queries(now_s);
+            let changed = s.poll_succeeded(&info, &config.health);
+            if changed && !was_usable && s.accepts_new_queries(now_s) {
+                host::log(LogLevel::Info, &format!("trino-router: cluster {cluster} takes new queries again"));
+            }
+            changed
+        }),
+        None => shared_state::update(cluster, |s| {
+            let was_down = s.down;
+            let changed = s.poll_failed(&config.health);
+            if s.down && !was_down {
+                host::log(
+                    LogLevel::Warn,
+                    &format!(
+                        "trino-router: /v1/info of cluster {cluster} failed {} times; no new queries go there",
+                        s.failed_polls
+                    ),
+                );
+            }
+            changed
+        }),
+    }
+}
+
+fn on_load(cluster: &str, body: Option<&[u8]>, config: &Config) {
+    let figures = body.and_then(|b| match config.load.source {
+        LoadSource::Metrics => parse_metrics_load(b),
+        LoadSource::UiStats => parse_ui_stats_load(b),
+        LoadSource::None => None,
+    });
+    let Some((queued, running)) = figures else {
+        // Stale figures age out by themselves; load-aware choice then uses weights.
+        host::log(LogLevel::Debug, &format!("trino-router: no load figures from cluster {cluster}"));
+        return;
+    };
+    let now_s = host::now_ms().unwrap_or(0) / 1000;
+    shared_state::update(cluster, |s| {
+        s.record_load(queued, running, now_s);
+        true
+    });
+}
