@@ -66,6 +66,7 @@ fn weighted(members: &[Member], random: u64) -> Option<ClusterId> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

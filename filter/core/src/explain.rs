@@ -57,7 +57,7 @@ pub fn explain(config: Option<&Config>, head: &RequestHead, sql: &SqlFacts) -> E
         inner_statement_type: a.and_then(|a| a.inner_statement_type).map(|s| s.to_string()),
         catalogs: a.map(|a| a.catalogs.clone()).unwrap_or_default(),
         schemas: a.map(|a| a.schemas.clone()).unwrap_or_default(),
-        tables: a.map(|a| a.tables.iter().map(|t| t.name.to_string()).collect()).unwrap_or_default(),
+        tables: sql.tables.clone(),
         unresolved_names: a.is_some_and(|a| a.unresolved),
         kill_query_id: a.and_then(|a| a.kill_query_id.clone()),
         routing: config.map(|c| routing(c, head, sql)),

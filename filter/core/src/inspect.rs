@@ -20,6 +20,8 @@ pub enum SqlStatus {
 pub struct SqlFacts {
     pub status: SqlStatus,
     pub analysis: Option<Analysis>,
+    /// The analysis' tables as `catalog.schema.table`, made once for all rules to match.
+    pub tables: Vec<String>,
     /// The whole SQL text, when the body was read completely and is UTF-8.
     pub text: Option<String>,
     pub body_size: Option<usize>,
@@ -29,13 +31,21 @@ pub struct SqlFacts {
 
 impl SqlFacts {
     pub fn not_read() -> SqlFacts {
-        SqlFacts { status: SqlStatus::NotRead, analysis: None, text: None, body_size: None, problem: None }
+        SqlFacts {
+            status: SqlStatus::NotRead,
+            analysis: None,
+            tables: Vec::new(),
+            text: None,
+            body_size: None,
+            problem: None,
+        }
     }
 
     pub fn too_large(body_size: usize, limit: usize) -> SqlFacts {
         SqlFacts {
             status: SqlStatus::TooLarge,
             analysis: None,
+            tables: Vec::new(),
             text: None,
             body_size: Some(body_size),
             problem: Some(format!("body of {body_size} bytes is over the inspection limit of {limit}")),
@@ -47,6 +57,7 @@ impl SqlFacts {
         let unparseable = |text: Option<String>, problem: String| SqlFacts {
             status: SqlStatus::Unparseable,
             analysis: None,
+            tables: Vec::new(),
             text,
             body_size: Some(body.len()),
             problem: Some(problem),
@@ -61,6 +72,7 @@ impl SqlFacts {
         match analyze(text, &ctx) {
             Ok(analysis) => SqlFacts {
                 status: SqlStatus::Analysed,
+                tables: analysis.tables.iter().map(|t| t.name.to_string()).collect(),
                 analysis: Some(analysis),
                 text: Some(text.to_string()),
                 body_size: Some(body.len()),

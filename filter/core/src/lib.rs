@@ -13,6 +13,7 @@ pub mod observed;
 pub mod pin;
 pub mod protocol;
 pub mod request;
+pub mod rewrite;
 pub mod route;
 pub mod rules;
 pub mod sql;

@@ -85,6 +85,20 @@ fn follow_up(id: &str) -> Endpoint {
     QueryId::parse(id).map_or(Endpoint::Unknown, Endpoint::QueryFollowUp)
 }
 
+/// Whether the answer is a statement page (JSON with nextUri and friends): the POST of a
+/// new query, or a GET of a queued or executing nextUri.
+pub fn is_statement_page(method: &str, path_and_query: &str) -> bool {
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    match method {
+        "POST" => path == "/v1/statement",
+        "GET" => {
+            (path.starts_with("/v1/statement/queued/") || path.starts_with("/v1/statement/executing/"))
+                && !path.starts_with("/v1/statement/executing/partialCancel/")
+        }
+        _ => false,
+    }
+}
+
 /// Reads the query id from the start of a statement response page. Trino writes `id` as
 /// the first field, so the first few hundred bytes suffice and the page is never parsed.
 pub fn query_id_in_page(prefix: &[u8]) -> Option<QueryId> {
@@ -217,6 +231,17 @@ mod tests {
         assert_eq!(classify("GET", "/ui/query.html"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/etc/passwd"), Endpoint::Unknown);
         assert_eq!(classify("GET", ""), Endpoint::Unknown);
+    }
+
+    #[test]
+    fn statement_pages_are_posts_and_nexturi_gets() {
+        assert!(is_statement_page("POST", "/v1/statement"));
+        assert!(is_statement_page("GET", &format!("/v1/statement/queued/{ID}/y/1")));
+        assert!(is_statement_page("GET", &format!("/v1/statement/executing/{ID}/y/1")));
+        assert!(!is_statement_page("DELETE", &format!("/v1/statement/executing/{ID}/y/1")));
+        assert!(!is_statement_page("HEAD", &format!("/v1/statement/executing/{ID}/y/1")));
+        assert!(!is_statement_page("GET", &format!("/v1/statement/executing/partialCancel/{ID}/0/y/1")));
+        assert!(!is_statement_page("GET", &format!("/v1/query/{ID}")));
     }
 
     #[test]

@@ -105,3 +105,27 @@ pub fn define_counter(name: &str) -> HostResult<u32> {
 pub fn increment(metric: u32) {
     let _ = hostcalls::increment_metric(metric, 1);
 }
+
+/// Replaces the response body chunk Envoy holds now (`size` bytes from the start) with
+/// `data`; Envoy supports replacing from offset 0, which is all the rewrite needs.
+pub fn replace_response_body(size: usize, data: &[u8]) -> HostResult<()> {
+    hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, data)
+}
+
+pub fn request_header(name: &str) -> Option<Vec<u8>> {
+    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok()?
+}
+
+pub fn response_header(name: &str) -> Option<Vec<u8>> {
+    hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name).ok()?
+}
+
+pub fn remove_response_header(name: &str) -> HostResult<()> {
+    hostcalls::remove_map_value(MapType::HttpResponseHeaders, name)
+}
+
+/// Makes Envoy pick the route again after the filter changed the headers it routes on.
+/// Needed when an earlier filter (the compressor, for one) already resolved the route.
+pub fn clear_route_cache() -> HostResult<()> {
+    hostcalls::call_foreign_function("clear_route_cache", None).map(|_| ())
+}

@@ -4,6 +4,7 @@
 
 use crate::host;
 use crate::metrics::{self, Metrics};
+use crate::page::PageWork;
 use crate::shared_state::{self, SharedClusterView};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, LogLevel, Status};
@@ -11,12 +12,12 @@ use std::rc::Rc;
 use trino_router_core::config::{Config, LoadSource};
 use trino_router_core::inspect::{SqlFacts, SqlStatus};
 use trino_router_core::observed::{verdict_of, UpstreamVerdict};
-use trino_router_core::protocol::query_id_in_page;
 use trino_router_core::request::RequestHead;
+use trino_router_core::rewrite::UriRewriter;
 use trino_router_core::route::{decide, needs_body, trino_error, Decision, Forward, Reply, Why};
 
-/// The query id is the first field of a statement page; this is plenty to find it.
-const PAGE_PREFIX_BYTES: usize = 512;
+/// Set on requests to rewrite-mode (stock Trino) clusters; see `envoy/envoy.yaml`.
+const STRIP_FORWARDED_HEADER: &str = "x-trino-router-strip-forwarded";
 
 pub struct RequestFilter {
     config: Option<Rc<Config>>,
@@ -26,13 +27,12 @@ pub struct RequestFilter {
     waiting_for_body: Option<RequestHead>,
     /// The cluster this request was sent to, for learning from its response.
     cluster: Option<String>,
-    /// Still waiting to read the query id off the response of a new query.
-    learn_query_id: bool,
+    page: PageWork,
 }
 
 impl RequestFilter {
     pub fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>, random: u64) -> Self {
-        RequestFilter { config, metrics, random, waiting_for_body: None, cluster: None, learn_query_id: false }
+        RequestFilter { config, metrics, random, waiting_for_body: None, cluster: None, page: PageWork::default() }
     }
 
     /// Decides and applies the decision; the Action tells Envoy whether to go on.
@@ -66,13 +66,27 @@ impl RequestFilter {
             Some(prefix) => host::set_request_header("x-forwarded-prefix", prefix.as_bytes())?,
             None => host::remove_request_header("x-forwarded-prefix")?,
         }
-        if f.new_query {
-            // The first page of a new query is small; asking for it uncompressed lets the
-            // filter read the query id. Result pages keep the client's Accept-Encoding.
+        // Envoy needs x-forwarded-proto to match the route, so the filter only marks the
+        // request; a route matching the mark removes every X-Forwarded-* header upstream.
+        if f.strip_forwarded {
+            host::set_request_header(STRIP_FORWARDED_HEADER, b"true")?;
+        } else {
+            host::remove_request_header(STRIP_FORWARDED_HEADER)?;
+        }
+        if f.new_query || f.rewrite_prefix.is_some() {
+            // Pages the filter reads or rewrites must come uncompressed; Envoy's compressor
+            // compresses them again toward clients that asked for it.
             host::remove_request_header("accept-encoding")?;
         }
+        host::clear_route_cache()?;
         self.cluster = config.cluster(f.cluster).map(|c| c.name.clone());
-        self.learn_query_id = f.new_query;
+        if let (true, Some(cluster)) = (f.new_query, &self.cluster) {
+            self.page.learn_query_id(cluster);
+        }
+        if let Some(prefix) = &f.rewrite_prefix {
+            let authority = host::request_header(":authority").unwrap_or_default();
+            self.page.rewrite(UriRewriter::new(&authority, prefix.as_bytes()));
+        }
         if f.new_query && config.load.source != LoadSource::None {
             // Counted as queued until the next load poll, so a burst does not all pick
             // the cluster that looked idlest a poll ago.
@@ -101,27 +115,6 @@ impl RequestFilter {
             SqlStatus::Unparseable | SqlStatus::NotRead => metrics::SQL_UNPARSEABLE,
         });
         facts
-    }
-
-    fn learn_from_page(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(prefix) = host::response_body_prefix(PAGE_PREFIX_BYTES) else {
-            self.learn_query_id = false;
-            return Action::Continue;
-        };
-        let found = query_id_in_page(&prefix).and_then(|id| id.coordinator());
-        match (found, &self.cluster) {
-            (Some(coordinator), Some(cluster)) => {
-                shared_state::update(cluster, |s| s.learn_coordinator(&coordinator));
-                self.learn_query_id = false;
-                Action::Continue
-            }
-            // A first chunk too short to hold the id: let Envoy gather a little more.
-            _ if body_size < PAGE_PREFIX_BYTES && !end_of_stream => Action::Pause,
-            _ => {
-                self.learn_query_id = false;
-                Action::Continue
-            }
-        }
     }
 }
 
@@ -216,16 +209,16 @@ impl HttpContext for RequestFilter {
                 &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),
             );
             shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.health.unhealthy_hold_seconds));
-            self.learn_query_id = false;
-        } else if host::response_status() != Some(200) {
-            self.learn_query_id = false;
+        }
+        if !self.page.is_idle() {
+            self.page.on_headers();
         }
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if self.learn_query_id {
-            return self.learn_from_page(body_size, end_of_stream);
+        if !self.page.is_idle() {
+            self.page.on_chunk(body_size, end_of_stream);
         }
         Action::Continue
     }

@@ -5,6 +5,7 @@
 mod host;
 mod http;
 mod metrics;
+mod page;
 mod poller;
 mod root;
 mod shared_state;

@@ -11,14 +11,14 @@
 
 use std::sync::OnceLock;
 
-use trino_router_core::cluster_state::ClusterView;
-use trino_router_core::config::{ClusterId, Config};
+use trino_router_core::config::{ClusterId, ClusterState, Config};
 use trino_router_core::explain::explain;
 use trino_router_core::inspect::{SqlFacts, SqlStatus};
+use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::pin;
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
-use trino_router_core::route::{decide, needs_body, Decision};
+use trino_router_core::route::{decide, needs_body, Decision, Why};
 use trino_router_core::sql::{
     analyze, decode_prepared_statements, tokenize, SessionContext, MAX_PREPARED_SQL_BYTES, MAX_PREPARED_STATEMENTS,
     MAX_PREPARED_TOTAL_BYTES, MAX_TABLES,
@@ -137,17 +137,23 @@ pub fn prepared_header(data: &[u8]) {
     assert_ne!(facts.status, SqlStatus::NotRead);
 }
 
-/// The config `route_decide` routes with: the shape of `tests/common/mod.rs`, with header
-/// and SQL rules and the routing-group header honoured for `etl`.
+/// The config `route_decide` routes with: the shape of `tests/common/mod.rs`, plus a
+/// draining and a disabled cluster, every selection policy, a fallback chain, header and SQL
+/// rules, and the routing-group header honoured for two groups.
 pub const ROUTE_CONFIG: &str = r#"{
   "clusters": [
     {"name": "adhoc-1", "envoy_cluster": "trino_adhoc_1"},
     {"name": "adhoc-2", "envoy_cluster": "trino_adhoc_2"},
-    {"name": "etl-1", "envoy_cluster": "trino_etl_1", "stickiness": "forwarded_prefix"}
+    {"name": "etl-1", "envoy_cluster": "trino_etl_1", "stickiness": "forwarded_prefix"},
+    {"name": "etl-2", "envoy_cluster": "trino_etl_2", "state": "draining"},
+    {"name": "old-1", "envoy_cluster": "trino_old_1", "state": "disabled"}
   ],
   "groups": [
-    {"name": "adhoc", "members": [{"cluster": "adhoc-1"}, {"cluster": "adhoc-2", "weight": 3}]},
-    {"name": "etl", "members": [{"cluster": "etl-1"}]}
+    {"name": "adhoc", "selection": "power_of_two",
+      "members": [{"cluster": "adhoc-1"}, {"cluster": "adhoc-2", "weight": 3}]},
+    {"name": "etl", "selection": "least_loaded", "fallback": "adhoc",
+      "members": [{"cluster": "etl-1"}, {"cluster": "etl-2", "weight": 2}]},
+    {"name": "legacy", "fallback": "etl", "members": [{"cluster": "old-1"}]}
   ],
   "default_group": "adhoc",
   "rules": [
@@ -156,6 +162,7 @@ pub const ROUTE_CONFIG: &str = r#"{
       {"client_tags": {"any_of": ["nightly", "backfill"]}}]}, "route_to": "etl"},
     {"name": "big-session", "when": {"session_property": {"name": "query_max_memory", "value": {"in": ["1TB", "2TB"]}}},
       "route_to": "etl"},
+    {"name": "legacy-team", "when": {"header": {"name": "X-Team", "value": {"exact": "legacy"}}}, "route_to": "legacy"},
     {"name": "writes", "when": {"query_type": {"in": ["INSERT", "DELETE", "DATA_DEFINITION"]}}, "route_to": "etl"},
     {"name": "finance", "when": {"tables": {"any": {"glob": "hive.finance.*"}}}, "route_to": "etl"},
     {"name": "only-tpch", "when": {"catalogs": {"all": {"exact": "tpch"}}}, "route_to": "adhoc"},
@@ -164,7 +171,7 @@ pub const ROUTE_CONFIG: &str = r#"{
     {"name": "not-analysed", "when": {"not": {"sql_inspection": {"exact": "analysed"}}}, "route_to": "adhoc"},
     {"name": "header", "when": {"header": {"name": "X-Team", "value": {"exact": "data"}}}, "route_to": "etl"}
   ],
-  "routing_group_header": {"enabled": true, "allowed_groups": ["etl"]},
+  "routing_group_header": {"enabled": true, "allowed_groups": ["etl", "legacy"]},
   "stickiness": {"signing_key": "fuzz-signing-key-0123456789abcdefghij"},
   "sql_inspection": {"max_body_bytes": 2048}
 }"#;
@@ -174,18 +181,27 @@ fn route_config() -> Option<&'static Config> {
     CONFIG.get_or_init(|| Config::from_json(ROUTE_CONFIG.as_bytes()).ok()).as_ref()
 }
 
-/// Every cluster takes new queries; a coordinator id belongs to a cluster picked by its
-/// first letter, one of them past the end of the config, which must be handled too.
-struct EveryClusterUsable;
+/// Every cluster takes new queries (the config's states still apply). Load figures and
+/// the owner of a coordinator id come from a hash of the input: figures are missing for
+/// some inputs (load-aware choice falls back to weighted random) and tie for others, and
+/// one of the owners is past the end of the config, which must be handled too.
+struct EveryClusterUsable {
+    seed: u64,
+}
 
 impl ClusterView for EveryClusterUsable {
     fn accepts_new_queries(&self, _: ClusterId) -> bool {
         true
     }
 
+    fn load(&self, cluster: ClusterId) -> Option<LoadFigure> {
+        let bits = self.seed.checked_shr(u32::try_from(cluster.0 % 16).ok()?.saturating_mul(4))?;
+        (self.seed & 1 == 0).then_some(LoadFigure { queued: bits & 3, running: (bits >> 2) & 3 })
+    }
+
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
         let first = coordinator.as_str().bytes().next()?;
-        Some(ClusterId(usize::from(first % 4)))
+        Some(ClusterId(usize::from(first % 6)))
     }
 }
 
@@ -198,9 +214,10 @@ impl ClusterView for EveryClusterUsable {
 /// body                 (read as the SQL when `needs_body` says so)
 /// ```
 ///
-/// In the path, `@pin@` becomes a valid token for `etl-1` and `@gone@` a valid token for a
-/// cluster the config does not have, so the fuzzer reaches the pinned paths without
-/// forging an HMAC. The weighted choice's random number is a hash of the input.
+/// In the path, `@pin@` becomes a valid token for `etl-1`, `@old@` one for the disabled
+/// `old-1` and `@gone@` one for a cluster the config does not have, so the fuzzer reaches
+/// the pinned paths without forging an HMAC. The choice's random number and the view's
+/// load figures come from a hash of the input.
 pub fn route_decide(data: &[u8]) {
     let Some(config) = route_config() else {
         panic!("ROUTE_CONFIG does not load");
@@ -212,7 +229,9 @@ pub fn route_decide(data: &[u8]) {
     let mut lines = head_bytes.split(|&b| b == b'\n');
     let request_line = lines.next().unwrap_or_default();
     let (method, path) = match request_line.iter().position(|&b| b == b' ') {
-        Some(i) => (request_line.get(..i).unwrap_or_default(), request_line.get(i.saturating_add(1)..).unwrap_or_default()),
+        Some(i) => {
+            (request_line.get(..i).unwrap_or_default(), request_line.get(i.saturating_add(1)..).unwrap_or_default())
+        }
         None => (request_line, &b"/"[..]),
     };
     let path = with_tokens(config, path);
@@ -241,7 +260,8 @@ pub fn route_decide(data: &[u8]) {
     } else {
         SqlFacts::not_read()
     };
-    let decision = decide(config, &head, &sql, &EveryClusterUsable, fnv1a(data));
+    let seed = fnv1a(data);
+    let decision = decide(config, &head, &sql, &EveryClusterUsable { seed: seed.rotate_left(17) }, seed);
     let _ = explain(Some(config), &head, &sql);
     match decision {
         Decision::Forward(f) => {
@@ -249,6 +269,12 @@ pub fn route_decide(data: &[u8]) {
             assert!(cluster.is_some(), "forward to a cluster the config does not have: {f:?}");
             let Some(cluster) = cluster else { return };
             assert_eq!(f.envoy_cluster, cluster.envoy_cluster, "forward names the wrong Envoy cluster");
+            // Only follow-ups (and kill_query, which follows its query) may reach a cluster
+            // that is not active; a disabled one is never reached.
+            if !matches!(f.why, Why::Pinned | Why::QueryId | Why::KillQuery) {
+                assert_eq!(cluster.state, ClusterState::Active, "{} chosen for {}", cluster.name, f.why);
+            }
+            assert_ne!(cluster.state, ClusterState::Disabled, "disabled {} reached for {}", cluster.name, f.why);
             if let Some(prefix) = &f.forwarded_prefix {
                 let Some((token, rest)) = pin::split_prefix(&config.path_marker, prefix) else {
                     panic!("forwarded prefix {prefix:?} does not carry a token");
@@ -259,7 +285,7 @@ pub fn route_decide(data: &[u8]) {
             let _ = f.why.to_string();
         }
         Decision::Reply(r) => {
-            assert!(matches!(r.status, 400 | 404 | 500 | 503), "unexpected status {}", r.status);
+            assert!(matches!(r.status, 400 | 404 | 410 | 500 | 503), "unexpected status {}", r.status);
             assert!(r.body.starts_with("Error "), "reply body {:?} is not in Trino's form", r.body);
             let _ = r.why.to_string();
         }
@@ -272,7 +298,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn with_tokens(config: &Config, path: &[u8]) -> Vec<u8> {
     let mut out = path.to_vec();
-    for (placeholder, cluster) in [(&b"@pin@"[..], "etl-1"), (&b"@gone@"[..], "retired-1")] {
+    for (placeholder, cluster) in [(&b"@pin@"[..], "etl-1"), (&b"@old@"[..], "old-1"), (&b"@gone@"[..], "retired-1")] {
         let Some(token) = config.pin_keys.sign(cluster) else { continue };
         while let Some(i) = find(&out, placeholder) {
             out.splice(i..i.saturating_add(placeholder.len()), token.as_str().bytes());

@@ -24,6 +24,9 @@ pub enum StickinessMode {
     /// Trino runs with `http-server.process-forwarded=true` and writes our
     /// `X-Forwarded-Prefix` (which carries the pin token) into every URI it returns.
     ForwardedPrefix,
+    /// Stock Trino: no `X-Forwarded-*` header reaches it (it would answer 406), and the
+    /// filter writes the pin into the URIs of each statement page as it streams through.
+    Rewrite,
 }
 
 /// The operator's say on a cluster, changed by a config push (blue/green, upgrades).

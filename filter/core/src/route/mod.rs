@@ -11,7 +11,7 @@ use crate::config::{ClusterId, ClusterState, Config, GroupId, RoutingGroupHeader
 use crate::inspect::SqlFacts;
 use crate::observed::ClusterView;
 use crate::pin;
-use crate::protocol::{classify, Endpoint, QueryId};
+use crate::protocol::{classify, is_statement_page, Endpoint, QueryId};
 use crate::request::{RequestHead, TrinoFacts};
 use crate::rules::RuleInput;
 
@@ -30,6 +30,10 @@ pub struct Forward {
     pub path: Option<String>,
     /// `X-Forwarded-Prefix` for the coordinator; None removes any the client sent.
     pub forwarded_prefix: Option<String>,
+    /// Rewrite mode: remove every `X-Forwarded-*` header (stock Trino answers 406).
+    pub strip_forwarded: bool,
+    /// Rewrite mode, statement pages: insert this prefix into the URIs of the answer.
+    pub rewrite_prefix: Option<String>,
     /// This starts a query: learn its id from the response, count it toward the load.
     pub new_query: bool,
     pub why: Why,
@@ -61,7 +65,7 @@ pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn Cl
     let pinned = pin::split_prefix(&config.path_marker, &head.path);
     let path = pinned.map_or(head.path.as_str(), |(_, rest)| rest);
     let stripped = pinned.map(|(_, rest)| rest.to_string());
-    match (classify(&head.method, path), pinned) {
+    let decision = match (classify(&head.method, path), pinned) {
         // A token is never honoured on a new query: the rules decide every new query.
         (Endpoint::SubmitStatement, _) => new_query(config, RuleInput { head, sql }, view, random, stripped),
         (_, Some((token, rest))) => follow_pinned(config, token, rest),
@@ -71,6 +75,22 @@ pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn Cl
             reply(404, "spooled segment URI carries no routing token", Why::UnknownPath)
         }
         (Endpoint::Unknown, None) => reply(404, "not a Trino client endpoint", Why::UnknownPath),
+    };
+    with_page_rewrite(config, decision, &head.method, path)
+}
+
+/// In rewrite mode, the answer to a statement request carries URIs that must get the pin.
+fn with_page_rewrite(config: &Config, decision: Decision, method: &str, path: &str) -> Decision {
+    match decision {
+        Decision::Forward(mut f) => {
+            let rewrite = config.cluster(f.cluster).is_some_and(|c| c.stickiness == StickinessMode::Rewrite);
+            if rewrite && is_statement_page(method, path) {
+                f.rewrite_prefix =
+                    config.pin_keys.sign(&f.envoy_cluster_name(config)).map(|t| pin::prefix(&config.path_marker, &t));
+            }
+            Decision::Forward(f)
+        }
+        other => other,
     }
 }
 
@@ -203,8 +223,25 @@ fn forward(config: &Config, cluster: ClusterId, path: Option<String>, why: Why) 
     let c = config.cluster(cluster)?;
     let forwarded_prefix = match c.stickiness {
         StickinessMode::ForwardedPrefix => Some(pin::prefix(&config.path_marker, &config.pin_keys.sign(&c.name)?)),
+        StickinessMode::Rewrite => None,
     };
-    Some(Forward { cluster, envoy_cluster: c.envoy_cluster.clone(), path, forwarded_prefix, new_query: false, why })
+    Some(Forward {
+        cluster,
+        envoy_cluster: c.envoy_cluster.clone(),
+        path,
+        forwarded_prefix,
+        strip_forwarded: c.stickiness == StickinessMode::Rewrite,
+        rewrite_prefix: None,
+        new_query: false,
+        why,
+    })
+}
+
+impl Forward {
+    /// The configured name of the cluster (tokens carry names, not Envoy clusters).
+    fn envoy_cluster_name(&self, config: &Config) -> String {
+        config.cluster(self.cluster).map(|c| c.name.clone()).unwrap_or_default()
+    }
 }
 
 fn group_name(config: &Config, group: GroupId) -> String {

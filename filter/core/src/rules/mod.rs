@@ -97,10 +97,10 @@ impl Condition {
             Condition::StatementType(m) => analysis.is_some_and(|a| m.matches(a.statement_type.as_str())),
             Condition::QueryType(m) => analysis.and_then(|a| a.query_type).is_some_and(|q| m.matches(q.as_str())),
             Condition::Sql(set, q, m) => analysis.is_some_and(|a| {
-                let members: Vec<String> = match set {
-                    SqlSet::Tables => a.tables.iter().map(|t| t.name.to_string()).collect(),
-                    SqlSet::Catalogs => a.catalogs.clone(),
-                    SqlSet::Schemas => a.schemas.clone(),
+                let members: &[String] = match set {
+                    SqlSet::Tables => &input.sql.tables,
+                    SqlSet::Catalogs => &a.catalogs,
+                    SqlSet::Schemas => &a.schemas,
                 };
                 match q {
                     Quantifier::Any => members.iter().any(|v| m.matches(v)),
@@ -166,4 +166,5 @@ impl SqlStatus {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests;
