@@ -1,0 +1,53 @@
+# Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
+#   make run    three stand-in coordinators + Envoy with envoy/envoy.yaml, until Ctrl-C
+#   make test   lint + unit + wasm + standin + e2e
+
+PYTHON ?= python3
+CARGO ?= cargo
+VENV := .venv
+PY := $(VENV)/bin/python
+WASM := target/wasm32-wasip1/release/trino_router.wasm
+# Envoy compiles the module on every worker at start and on every config push: keep it small.
+WASM_MAX_BYTES := 2097152
+
+.PHONY: help venv wasm standin cli run lint unit e2e test
+
+help:
+	@echo "targets: venv wasm standin cli run lint unit e2e test"
+
+# The stamp makes this idempotent: pip runs again only when the requirements change.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+# CI adds the wasm target (.ci/run); here we only try, so an offline machine that has it still builds.
+wasm:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1 || true
+	$(CARGO) build --release --target wasm32-wasip1 -p trino-router-wasm
+	@size=$$(wc -c < $(WASM)); \
+	echo "$(WASM): $$size bytes (limit $(WASM_MAX_BYTES))"; \
+	if [ $$size -ge $(WASM_MAX_BYTES) ]; then echo "error: wasm module is $$size bytes, must be < 2 MiB" >&2; exit 1; fi
+
+standin:
+	$(CARGO) build --release -p trino-standin
+
+cli:
+	$(CARGO) build --release -p trino-router-cli
+
+run: venv wasm standin
+	$(PY) -m tests.harness.local_run
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy -p trino-router-core -p trino-router-wasm -p trino-router-cli --all-targets -- -D warnings
+	$(CARGO) clippy -p trino-router-wasm --target wasm32-wasip1 -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+e2e: venv wasm standin
+	$(PY) -m pytest tests/e2e -q
+
+test: lint unit wasm standin e2e

@@ -1,0 +1,1 @@
+"""End-to-end suites: real Envoy with the built wasm filter in front of stand-in coordinators."""

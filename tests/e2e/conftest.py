@@ -1,0 +1,168 @@
+"""Fixtures: three stand-in coordinators and an Envoy running the filter, per test module.
+
+A module picks its filter config by overriding the `filter_json` fixture; a test that
+needs its own Envoy (or two) uses `start_envoy`. Everything started is stopped in
+fixture teardown, also when a test fails; a failing test's report carries the tail
+of the Envoy logs, where the filter logs its decisions.
+"""
+
+import signal
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import pytest
+
+from harness import Envoy, Standin, build_config, free_port
+from harness.trino_http import coordinator_of
+
+from .configs import ENVOY_CLUSTER, STANDIN_NAMES, shipped_filter
+
+_RUNNING_ENVOYS: List[Envoy] = []
+
+
+class Stack:
+    """The stand-ins and the Envoy in front of them, with questions tests ask about traffic."""
+
+    def __init__(self, standins: Dict[str, Standin], envoy: Envoy):
+        self.standins = standins
+        self.envoy = envoy
+
+    @property
+    def url(self) -> str:
+        return self.envoy.url
+
+    def clear(self) -> None:
+        for s in self.standins.values():
+            if s.is_running():  # a test may have killed one on purpose
+                s.clear_requests()
+
+    def client_requests(self) -> Dict[str, list]:
+        """{stand-in name: requests other than health checks and polls}; [] for a stopped one."""
+        return {name: s.trino_requests() if s.is_running() else [] for name, s in self.standins.items()}
+
+    def receivers(self, method: str = "POST", path_prefix: str = "/v1/statement") -> List[str]:
+        """Names of the stand-ins that received `method` on a path starting with `path_prefix`."""
+        return sorted(name for name, reqs in self.client_requests().items()
+                      if any(r["method"] == method and r["path"].startswith(path_prefix) for r in reqs))
+
+    def owner(self, query_id: str) -> str:
+        """The stand-in whose coordinator id ends `query_id`."""
+        suffix = coordinator_of(query_id)
+        for name, s in self.standins.items():
+            if s.is_running() and s.state()["coordinatorId"] == suffix:
+                return name
+        raise AssertionError(f"no stand-in has coordinator id {suffix} (query {query_id})")
+
+
+@pytest.fixture(scope="session")
+def logs_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def module_logs(logs_root, request) -> Path:
+    path = logs_root / request.module.__name__.rsplit(".", 1)[-1]
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def standin_args() -> List[str]:
+    """Extra stand-in flags for every stand-in of a module (override in the module)."""
+    return []
+
+
+def forwarded_mode(filter_json: dict, cluster: str) -> str:
+    """How the stand-in treats X-Forwarded-*, as the real coordinator of that stickiness mode would.
+
+    forwarded_prefix needs `http-server.process-forwarded=true` (accept); rewrite mode is for
+    stock Trino, which answers any X-Forwarded-* header with 406 (reject), so a forwarded
+    header leaking through the router fails the test.
+    """
+    modes = {c["name"]: c.get("stickiness", "forwarded_prefix") for c in filter_json["clusters"]}
+    return "reject" if modes.get(cluster) == "rewrite" else "accept"
+
+
+@pytest.fixture(scope="module")
+def standins(module_logs, standin_args, filter_json):
+    started: Dict[str, Standin] = {}
+    try:
+        for name in STANDIN_NAMES:
+            started[name] = Standin(name, forwarded=forwarded_mode(filter_json, name), extra_args=standin_args,
+                                    log_dir=module_logs).start()
+        yield started
+    finally:
+        for s in started.values():
+            s.stop()
+
+
+@pytest.fixture(scope="module")
+def filter_json() -> dict:
+    """The filter config of a module's Envoy (override in the module)."""
+    return shipped_filter()
+
+
+def launch_envoy(standins: Dict[str, Standin], filter_json: dict, log_dir: Path) -> Envoy:
+    ports = {ENVOY_CLUSTER[name]: s.port for name, s in standins.items()}
+    config = build_config(free_port(), free_port(), ports, filter_json=filter_json)
+    # The filter logs each routing decision at debug; failing tests show those lines.
+    envoy = Envoy(config, log_dir=log_dir, extra_args=["--component-log-level", "wasm:debug"])
+    _RUNNING_ENVOYS.append(envoy)
+    try:
+        return envoy.start()
+    except BaseException:
+        _RUNNING_ENVOYS.remove(envoy)
+        raise
+
+
+def _stop(envoy: Envoy) -> None:
+    envoy.stop()
+    if envoy in _RUNNING_ENVOYS:
+        _RUNNING_ENVOYS.remove(envoy)
+
+
+@pytest.fixture(scope="module")
+def envoy(standins, filter_json, module_logs):
+    started = launch_envoy(standins, filter_json, module_logs)
+    yield started
+    _stop(started)
+
+
+@pytest.fixture
+def start_envoy(standins, module_logs) -> Callable[[dict], Envoy]:
+    """Starts extra Envoys (own config, or a second replica) that live for one test."""
+    started: List[Envoy] = []
+
+    def start(filter_json: dict) -> Envoy:
+        e = launch_envoy(standins, filter_json, module_logs)
+        started.append(e)
+        return e
+
+    yield start
+    for e in started:
+        _stop(e)
+
+
+@pytest.fixture
+def stack(standins, envoy) -> Stack:
+    """The module's stack with empty request logs, so a test sees only its own traffic."""
+    s = Stack(standins, envoy)
+    s.clear()
+    return s
+
+
+def pytest_configure(config):
+    # A CI timeout sends SIGTERM: turn it into Ctrl-C so fixture teardown stops every server.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when == "call":
+        for e in _RUNNING_ENVOYS:
+            report.sections.append((f"Envoy {e.url} log tail ({e.process.log_path})", e.process.log_tail(40)))
