@@ -373,3 +373,25 @@ fn least_loaded_sends_new_queries_to_the_cluster_with_fewer_queued() {
         assert_eq!(f.envoy_cluster, "trino_adhoc_2");
     }
 }
+
+#[test]
+fn a_decision_sums_up_in_one_token_free_line() {
+    use trino_router_core::route::summary;
+    let c = config(etl_rule());
+    let head = request("POST", "/v1/statement", &[("x-trino-user", "etl")]);
+    let sql = SqlFacts::from_body(b"SELECT 1", &head);
+    let d = decide(&c, &head, &sql, &FakeView::default(), 1);
+    assert_eq!(summary(&d, &c, &sql), "cluster=etl-1 group=etl rule=etl-workloads via=rule sql=analysed");
+    let path = pinned_path(&c, "adhoc-2", &format!("/v1/statement/executing/{ID}/{SLUG}/2"));
+    let d = decide(&c, &request("GET", &path, &[]), &SqlFacts::not_read(), &FakeView::default(), 1);
+    let line = summary(&d, &c, &SqlFacts::not_read());
+    assert_eq!(line, "cluster=adhoc-2 via=pinned");
+    let d = decide(
+        &c,
+        &request("GET", "/trino-router/AAAA/v1/query/x", &[]),
+        &SqlFacts::not_read(),
+        &FakeView::default(),
+        1,
+    );
+    assert_eq!(summary(&d, &c, &SqlFacts::not_read()), "reply=400 via=bad_token");
+}

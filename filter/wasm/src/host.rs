@@ -129,3 +129,13 @@ pub fn remove_response_header(name: &str) -> HostResult<()> {
 pub fn clear_route_cache() -> HostResult<()> {
     hostcalls::call_foreign_function("clear_route_cache", None).map(|_| ())
 }
+
+/// Puts a value in the request's filter state, where Envoy's access log reads it as
+/// `%FILTER_STATE(wasm.<name>:PLAIN)%`.
+pub fn set_filter_state(name: &str, value: &[u8]) -> HostResult<()> {
+    hostcalls::set_property(vec![name], Some(value))
+}
+
+pub fn add_response_header(name: &str, value: &[u8]) -> HostResult<()> {
+    hostcalls::add_map_value_bytes(MapType::HttpResponseHeaders, name, value)
+}

@@ -14,10 +14,13 @@ use trino_router_core::inspect::{SqlFacts, SqlStatus};
 use trino_router_core::observed::{verdict_of, UpstreamVerdict};
 use trino_router_core::request::RequestHead;
 use trino_router_core::rewrite::UriRewriter;
-use trino_router_core::route::{decide, needs_body, trino_error, Decision, Forward, Reply, Why};
+use trino_router_core::route::{decide, needs_body, summary, trino_error, Decision, Forward, Reply, Why};
 
 /// Set on requests to rewrite-mode (stock Trino) clusters; see `envoy/envoy.yaml`.
 const STRIP_FORWARDED_HEADER: &str = "x-trino-router-strip-forwarded";
+/// Filter state key (`%FILTER_STATE(wasm.trino_router_decision:PLAIN)%` in access logs).
+const DECISION_STATE: &str = "trino_router_decision";
+const DECISION_HEADER: &str = "x-trino-router-decision";
 
 pub struct RequestFilter {
     config: Option<Rc<Config>>,
@@ -28,11 +31,21 @@ pub struct RequestFilter {
     /// The cluster this request was sent to, for learning from its response.
     cluster: Option<String>,
     page: PageWork,
+    /// The decision line, kept for the debug response header when the config asks for it.
+    debug_line: Option<String>,
 }
 
 impl RequestFilter {
     pub fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>, random: u64) -> Self {
-        RequestFilter { config, metrics, random, waiting_for_body: None, cluster: None, page: PageWork::default() }
+        RequestFilter {
+            config,
+            metrics,
+            random,
+            waiting_for_body: None,
+            cluster: None,
+            page: PageWork::default(),
+            debug_line: None,
+        }
     }
 
     /// Decides and applies the decision; the Action tells Envoy whether to go on.
@@ -40,6 +53,7 @@ impl RequestFilter {
         let view = SharedClusterView { config, now_s: now_s() };
         let decision = decide(config, head, sql, &view, self.random);
         log_decision(head, sql, &decision, config);
+        self.record(config, sql, &decision);
         match &decision {
             Decision::Forward(f) => match self.apply_forward(config, f) {
                 Ok(()) => Action::Continue,
@@ -53,6 +67,23 @@ impl RequestFilter {
                 send(r);
                 Action::Pause
             }
+        }
+    }
+
+    /// Makes the decision visible: Envoy's access log (filter state), the counters, and the
+    /// debug header when configured.
+    fn record(&mut self, config: &Config, sql: &SqlFacts, decision: &Decision) {
+        let line = summary(decision, config, sql);
+        if let Err(e) = host::set_filter_state(DECISION_STATE, line.as_bytes()) {
+            host::log(LogLevel::Debug, &format!("trino-router: cannot store the decision for the access log: {e:?}"));
+        }
+        let cluster = match decision {
+            Decision::Forward(f) => config.cluster(f.cluster).map(|c| c.name.as_str()),
+            Decision::Reply(_) => None,
+        };
+        self.metrics.count_decision(decision, cluster);
+        if config.debug_response_header {
+            self.debug_line = Some(line);
         }
     }
 
@@ -199,6 +230,12 @@ impl HttpContext for RequestFilter {
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        // Also reached for the filter's own local replies.
+        if let Some(line) = &self.debug_line {
+            if let Err(e) = host::add_response_header(DECISION_HEADER, line.as_bytes()) {
+                host::log(LogLevel::Debug, &format!("trino-router: cannot add the decision header: {e:?}"));
+            }
+        }
         let (Some(cluster), Some(config)) = (&self.cluster, &self.config) else {
             return Action::Continue;
         };
@@ -209,6 +246,7 @@ impl HttpContext for RequestFilter {
                 &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),
             );
             shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.health.unhealthy_hold_seconds));
+            self.metrics.count(&format!("trino_router.cluster.{cluster}.unreachable"));
         }
         if !self.page.is_idle() {
             self.page.on_headers();

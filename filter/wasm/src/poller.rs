@@ -3,6 +3,7 @@
 //! whole Envoy process: the lease in shared data goes to whichever worker's tick wins it.
 
 use crate::host;
+use crate::metrics::Metrics;
 use crate::shared_state;
 use proxy_wasm::types::LogLevel;
 use std::collections::HashMap;
@@ -69,20 +70,20 @@ impl Poller {
     }
 
     /// Handles an answer (or a timeout, which arrives as an answer without status).
-    pub fn on_response(&mut self, token: u32, body_size: usize, config: &Config) {
+    pub fn on_response(&mut self, token: u32, body_size: usize, config: &Config, metrics: &Metrics) {
         let Some((cluster, kind)) = self.in_flight.remove(&token) else { return };
         let body = match host::http_call_status() {
             Some(200) => host::http_call_body(body_size),
             _ => None,
         };
         match kind {
-            Kind::Info => on_info(&cluster, body.as_deref().and_then(parse_server_info), config),
+            Kind::Info => on_info(&cluster, body.as_deref().and_then(parse_server_info), config, metrics),
             Kind::Load => on_load(&cluster, body.as_deref(), config),
         }
     }
 }
 
-fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>, config: &Config) {
+fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>, config: &Config, metrics: &Metrics) {
     let now_s = host::now_ms().unwrap_or(0) / 1000;
     match info {
         Some(info) => shared_state::update(cluster, |s| {
@@ -90,6 +91,7 @@ fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>,
             let changed = s.poll_succeeded(&info, &config.health);
             if changed && !was_usable && s.accepts_new_queries(now_s) {
                 host::log(LogLevel::Info, &format!("trino-router: cluster {cluster} takes new queries again"));
+                metrics.count(&format!("trino_router.cluster.{cluster}.usable"));
             }
             changed
         }),
@@ -104,6 +106,7 @@ fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>,
                         s.failed_polls
                     ),
                 );
+                metrics.count(&format!("trino_router.cluster.{cluster}.unusable"));
             }
             changed
         }),

@@ -38,7 +38,7 @@ impl Root {
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
         if let Some(config) = self.config.clone() {
-            self.poller.on_response(token, body_size, &config);
+            self.poller.on_response(token, body_size, &config, &self.metrics);
         }
     }
 }
@@ -68,7 +68,6 @@ impl RootContext for Root {
                     ),
                 );
                 self.config = Some(Rc::new(config));
-                self.metrics = Rc::new(Metrics::define());
                 if let Err(e) = host::set_tick_period(TICK) {
                     host::log(LogLevel::Warn, &format!("trino-router: no tick, so no polling: {e:?}"));
                 }

@@ -136,6 +136,9 @@ pub struct Config {
     /// Some rule looks at the SQL, or `kill_query` calls go to their query's owner, so new
     /// queries' bodies must be read before routing.
     pub reads_sql: bool,
+    /// Answer every request with `x-trino-router-decision` (for debugging; off by default,
+    /// since it tells clients about the routing setup).
+    pub debug_response_header: bool,
 }
 
 impl Config {

@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub load: RawLoad,
     #[serde(default)]
     pub sql_inspection: RawSqlInspection,
+    #[serde(default)]
+    pub debug_response_header: bool,
 }
 
 #[derive(Deserialize)]

@@ -2,8 +2,10 @@
 //! and the group's choice (with fallback groups); a follow-up goes where its pin token or
 //! query id says; anything the router cannot place gets a Trino-style error, not a guess.
 
+mod summary;
 mod why;
 
+pub use summary::summary;
 pub use why::{trino_error, Why};
 
 use crate::choose::pick;

@@ -79,3 +79,48 @@ pub fn trino_error(status: u16, message: &str) -> String {
     };
     format!("Error {status} {reason}: trino-router: {message}")
 }
+
+impl Why {
+    /// How the destination was found, as one word for access logs and metric names.
+    pub fn via(&self) -> &'static str {
+        match self {
+            Why::Rule { .. } => "rule",
+            Why::DefaultGroup { .. } => "default_group",
+            Why::RoutingGroupHeader { .. } => "routing_group_header",
+            Why::Fallback { .. } => "fallback",
+            Why::Pinned => "pinned",
+            Why::QueryId => "query_id",
+            Why::KillQuery => "kill_query",
+            Why::ServerInfo { .. } => "server_info",
+            Why::NoUsableCluster { .. } => "no_usable_cluster",
+            Why::BadToken(_) => "bad_token",
+            Why::PinnedClusterGone => "pinned_cluster_gone",
+            Why::ClusterDisabled { .. } => "cluster_disabled",
+            Why::UnknownQuery => "unknown_query",
+            Why::UnknownPath => "unknown_path",
+            Why::Internal => "internal",
+        }
+    }
+
+    /// The group that took (or could not take) a new query: after a fallback, the fallback.
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Why::Rule { group, .. }
+            | Why::DefaultGroup { group }
+            | Why::RoutingGroupHeader { group }
+            | Why::ServerInfo { group }
+            | Why::NoUsableCluster { group } => Some(group),
+            Why::Fallback { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
+    /// The rule that matched, also when its group fell back.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            Why::Rule { rule, .. } => Some(rule),
+            Why::Fallback { first, .. } => first.rule(),
+            _ => None,
+        }
+    }
+}
