@@ -1,6 +1,6 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
 #   make run    three stand-in coordinators + Envoy with envoy/envoy.yaml, until Ctrl-C
-#   make test   lint + unit + wasm + standin + e2e
+#   make test   lint + unit + wasm + standin + offline + e2e
 
 PYTHON ?= python3
 CARGO ?= cargo
@@ -10,10 +10,10 @@ WASM := target/wasm32-wasip1/release/trino_router.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli run lint unit e2e test
+.PHONY: help venv wasm standin cli run lint unit e2e offline test
 
 help:
-	@echo "targets: venv wasm standin cli run lint unit e2e test"
+	@echo "targets: venv wasm standin cli run lint unit e2e offline test"
 
 # The stamp makes this idempotent: pip runs again only when the requirements change.
 venv: $(VENV)/.installed
@@ -47,7 +47,11 @@ lint:
 unit:
 	$(CARGO) test --workspace
 
-e2e: venv wasm standin
+e2e: venv wasm standin cli
 	$(PY) -m pytest tests/e2e -q
 
-test: lint unit wasm standin e2e
+# docker-compose.yml and envoy/istio/ checked without Docker or Kubernetes (seconds).
+offline: venv wasm cli standin
+	$(PY) -m pytest tests/offline -q
+
+test: lint unit wasm standin offline e2e

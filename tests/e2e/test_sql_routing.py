@@ -29,7 +29,7 @@ def filter_json():
         {"name": "approx", "when": {"sql": {"search": "(?i)approx_distinct"}}, "route_to": "second"},
         {"name": "unreadable", "when": {"sql_inspection": {"in": ["too_large", "unparseable"]}}, "route_to": "second"},
     ]
-    config["sql_inspection"] = {"max_body_bytes": MAX_BODY}
+    config["sql_inspection"] = {"max_body_bytes": MAX_BODY, "route_kill_query": True}
     return config
 
 

@@ -68,7 +68,7 @@ class Envoy:
         return argv + self.extra_args + (["--mode", mode] if mode else [])
 
     def validate(self) -> subprocess.CompletedProcess:
-        """`envoy --mode validate`: checks the config (without loading the wasm module)."""
+        """`envoy --mode validate`: checks the config; it also loads the wasm and runs the filter's config check."""
         return subprocess.run(self.argv("validate"), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
 
     def start(self, timeout: float = 30.0, wait_healthy: bool = True) -> "Envoy":

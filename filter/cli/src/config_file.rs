@@ -8,11 +8,14 @@ use serde_yaml::Value;
 pub struct Found {
     pub location: String,
     pub json: String,
+    /// Whether Envoy lets the filter hold a request's headers while it reads the body
+    /// (`allow_on_headers_stop_iteration`); None when the file does not say (plain JSON).
+    pub holds_headers: Option<bool>,
 }
 
 pub fn find_configs(text: &str) -> Result<Vec<Found>, String> {
     if text.trim_start().starts_with('{') {
-        return Ok(vec![Found { location: "file".to_string(), json: text.to_string() }]);
+        return Ok(vec![Found { location: "file".to_string(), json: text.to_string(), holds_headers: None }]);
     }
     let mut found = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
@@ -32,16 +35,21 @@ fn walk(v: &Value, at: &str, found: &mut Vec<Found>) {
         Value::Mapping(m) => {
             let is_wasm = m.get("@type").and_then(Value::as_str).is_some_and(|t| t.ends_with(".wasm.v3.Wasm"));
             if is_wasm {
-                if let Some(json) = m.get("config").and_then(|c| c.get("configuration")).and_then(|c| c.get("value")) {
-                    if let Some(s) = json.as_str() {
-                        found.push(Found { location: format!("{at}: wasm filter"), json: s.to_string() });
-                    }
+                let config = m.get("config");
+                let holds = config.and_then(|c| c.get("allow_on_headers_stop_iteration")).and_then(Value::as_bool);
+                if let Some(s) =
+                    config.and_then(|c| c.get("configuration")).and_then(|c| c.get("value")).and_then(Value::as_str)
+                {
+                    let location = format!("{at}: wasm filter");
+                    found.push(Found { location, json: s.to_string(), holds_headers: Some(holds == Some(true)) });
                 }
             }
             if m.get("kind").and_then(Value::as_str) == Some("WasmPlugin") {
                 if let Some(pc) = m.get("spec").and_then(|s| s.get("pluginConfig")) {
                     if let Ok(json) = serde_json::to_string(pc) {
-                        found.push(Found { location: format!("{at}: WasmPlugin pluginConfig"), json });
+                        // A WasmPlugin cannot set allow_on_headers_stop_iteration.
+                        let location = format!("{at}: WasmPlugin pluginConfig");
+                        found.push(Found { location, json, holds_headers: Some(false) });
                     }
                 }
             }

@@ -45,6 +45,15 @@ fn validate(path: &str) -> Result<bool, String> {
     let mut ok = true;
     for found in configs {
         match Config::from_json(found.json.as_bytes()) {
+            Ok(c) if c.reads_sql && found.holds_headers == Some(false) => {
+                ok = false;
+                println!(
+                    "{path} ({}): rules / sql_inspection: this config reads the SQL of new queries (SQL \
+                     conditions or route_kill_query), but the wasm filter does not set \
+                     allow_on_headers_stop_iteration: true, so Envoy would hold every new query forever",
+                    found.location
+                );
+            }
             Ok(c) => println!(
                 "{path} ({}): valid: {} clusters, {} groups, {} rules",
                 found.location,

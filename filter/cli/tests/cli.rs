@@ -97,3 +97,17 @@ fn bad_usage_exits_2_with_the_usage() {
     assert_eq!(code, 2);
     assert!(err.contains("usage:"), "{err}");
 }
+
+#[test]
+fn validate_refuses_sql_rules_where_envoy_would_not_deliver_the_body() {
+    let yaml = std::fs::read_to_string(repo("envoy/envoy.yaml"))
+        .unwrap()
+        .replace("allow_on_headers_stop_iteration: true", "allow_on_headers_stop_iteration: false")
+        .replace(
+            r#""rules": ["#,
+            r#""rules": [{"name": "w", "when": {"query_type": {"exact": "INSERT"}}, "route_to": "etl"},"#,
+        );
+    let (code, out, _) = run(&["validate", &temp_file("no-stop.yaml", &yaml)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not set allow_on_headers_stop_iteration: true"), "{out}");
+}

@@ -269,7 +269,8 @@ fn server_info_goes_to_the_default_group_without_a_pin() {
 
 #[test]
 fn kill_query_goes_to_the_owner_of_the_query_it_kills() {
-    let c = config(etl_rule());
+    let c = config_with(|v| v["sql_inspection"] = json!({"route_kill_query": true}));
+    let off = config(etl_rule());
     let view = FakeView { owners: [("dup55".to_string(), 1)].into(), ..Default::default() };
     let head = request("POST", "/v1/statement", &[("x-trino-user", "etl")]);
     let sql = SqlFacts::from_body(
@@ -284,18 +285,20 @@ fn kill_query_goes_to_the_owner_of_the_query_it_kills() {
         "trino_etl_1",
         "unknown owner: rules decide"
     );
+    assert_eq!(forward(decide(&off, &head, &sql, &view, 1)).envoy_cluster, "trino_etl_1", "off by default");
 }
 
 #[test]
 fn the_body_is_read_only_for_new_queries_that_need_it() {
     use trino_router_core::route::needs_body;
     let c = config(etl_rule());
-    assert!(needs_body(&c, &request("POST", "/v1/statement", &[])), "route_kill_query is on by default");
-    assert!(!needs_body(&c, &request("GET", &format!("/v1/query/{ID}"), &[])));
+    assert!(!needs_body(&c, &request("POST", "/v1/statement", &[])), "header rules only: the body is not read");
     let mut v = common::config_json(etl_rule(), json!({}));
-    v["sql_inspection"] = json!({"route_kill_query": false});
-    let headers_only = Config::from_json(v.to_string().as_bytes()).unwrap();
-    assert!(!needs_body(&headers_only, &request("POST", "/v1/statement", &[])));
+    v["sql_inspection"] = json!({"route_kill_query": true});
+    let kill = Config::from_json(v.to_string().as_bytes()).unwrap();
+    assert!(needs_body(&kill, &request("POST", "/v1/statement", &[])));
+    assert!(!needs_body(&kill, &request("GET", &format!("/v1/query/{ID}"), &[])));
+    v["sql_inspection"] = json!({});
     v["rules"] = json!([{"name": "w", "when": {"query_type": {"exact": "INSERT"}}, "route_to": "etl"}]);
     let sql_rules = Config::from_json(v.to_string().as_bytes()).unwrap();
     assert!(needs_body(&sql_rules, &request("POST", "/v1/statement", &[])));

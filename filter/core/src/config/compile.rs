@@ -51,6 +51,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         load,
         max_body_bytes: max_body,
         reads_sql,
+        route_kill_query: raw.sql_inspection.route_kill_query,
         debug_response_header: raw.debug_response_header,
     })
 }

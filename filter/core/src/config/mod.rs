@@ -134,8 +134,11 @@ pub struct Config {
     /// Longest body of a new query the filter reads for SQL rules.
     pub max_body_bytes: usize,
     /// Some rule looks at the SQL, or `kill_query` calls go to their query's owner, so new
-    /// queries' bodies must be read before routing.
+    /// queries' bodies must be read before routing (and Envoy must allow the filter to
+    /// hold the headers: `allow_on_headers_stop_iteration`).
     pub reads_sql: bool,
+    /// Send `CALL system.runtime.kill_query(...)` to the cluster that runs the query.
+    pub route_kill_query: bool,
     /// Answer every request with `x-trino-router-decision` (for debugging; off by default,
     /// since it tells clients about the routing setup).
     pub debug_response_header: bool,

@@ -136,7 +136,7 @@ pub struct RawSqlInspection {
 
 impl Default for RawSqlInspection {
     fn default() -> Self {
-        RawSqlInspection { max_body_bytes: 128 * 1024, route_kill_query: true }
+        RawSqlInspection { max_body_bytes: 128 * 1024, route_kill_query: false }
     }
 }
 

@@ -139,6 +139,9 @@ fn server_info(config: &Config, view: &dyn ClusterView, random: u64) -> Decision
 
 /// The owner of the query a `kill_query` call names, if known and not disabled.
 fn kill_target(config: &Config, sql: &SqlFacts, view: &dyn ClusterView) -> Option<ClusterId> {
+    if !config.route_kill_query {
+        return None;
+    }
     let id = QueryId::parse(sql.analysis.as_ref()?.kill_query_id.as_deref()?)?;
     let owner = view.owner_of(&id.coordinator()?)?;
     (config.cluster(owner)?.state != ClusterState::Disabled).then_some(owner)
