@@ -66,3 +66,45 @@ def one_cluster_per_group() -> dict:
         "stickiness": dict(_STICKINESS),
         "health": dict(_HEALTH),
     }
+
+
+def with_fallback() -> dict:
+    """adhoc = adhoc-1 + adhoc-2 (weighted random); etl = etl-1 alone, falling back to adhoc.
+
+    User `etl` goes to the etl group; any group may be asked for with the routing-group
+    header. One failed poll stops new queries (`unhealthy_after: 1`), so failover shows
+    within a poll interval or two.
+    """
+    return {
+        "clusters": copy.deepcopy(_CLUSTERS),
+        "groups": [
+            {"name": "adhoc", "members": [{"cluster": "adhoc-1"}, {"cluster": "adhoc-2"}]},
+            {"name": "etl", "members": [{"cluster": "etl-1"}], "fallback": "adhoc"},
+        ],
+        "default_group": "adhoc",
+        "rules": [{"name": "etl-workloads", "when": {"user": {"exact": "etl"}}, "route_to": "etl"}],
+        "routing_group_header": {"enabled": True},
+        "stickiness": dict(_STICKINESS),
+        "health": {"poll_interval_seconds": 1, "unhealthy_after": 1, "healthy_after": 1, "unhealthy_hold_seconds": 2},
+    }
+
+
+def load_aware(source: str) -> dict:
+    """Load-aware groups over figures polled from `source` (`metrics` or `ui_stats`) as user `router`.
+
+    `adhoc` (the default) is least_loaded over adhoc-1 and adhoc-2; `spread` is
+    power_of_two over all three clusters.
+    """
+    members = [{"cluster": n} for n in STANDIN_NAMES]
+    return {
+        "clusters": copy.deepcopy(_CLUSTERS),
+        "groups": [
+            {"name": "adhoc", "selection": "least_loaded", "members": members[:2]},
+            {"name": "spread", "selection": "power_of_two", "members": members},
+        ],
+        "default_group": "adhoc",
+        "routing_group_header": {"enabled": True},
+        "stickiness": dict(_STICKINESS),
+        "health": dict(_HEALTH),
+        "load": {"source": source, "user": "router"},
+    }

@@ -7,12 +7,14 @@ of the Envoy logs, where the filter logs its decisions.
 """
 
 import signal
+import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Union
 
 import pytest
 
 from harness import Envoy, Standin, build_config, free_port
+from harness.live_config import FilterConfigFile, LiveEnvoy, build_live_config
 from harness.trino_http import coordinator_of
 
 from .configs import ENVOY_CLUSTER, STANDIN_NAMES, shipped_filter
@@ -67,8 +69,8 @@ def module_logs(logs_root, request) -> Path:
 
 
 @pytest.fixture(scope="module")
-def standin_args() -> List[str]:
-    """Extra stand-in flags for every stand-in of a module (override in the module)."""
+def standin_args() -> Union[List[str], Dict[str, List[str]]]:
+    """Extra stand-in flags for every stand-in of a module, or {stand-in name: flags} (override in the module)."""
     return []
 
 
@@ -88,7 +90,8 @@ def standins(module_logs, standin_args, filter_json):
     started: Dict[str, Standin] = {}
     try:
         for name in STANDIN_NAMES:
-            started[name] = Standin(name, forwarded=forwarded_mode(filter_json, name), extra_args=standin_args,
+            args = standin_args.get(name, []) if isinstance(standin_args, dict) else standin_args
+            started[name] = Standin(name, forwarded=forwarded_mode(filter_json, name), extra_args=args,
                                     log_dir=module_logs).start()
         yield started
     finally:
@@ -102,14 +105,22 @@ def filter_json() -> dict:
     return shipped_filter()
 
 
-def launch_envoy(standins: Dict[str, Standin], filter_json: dict, log_dir: Path) -> Envoy:
+def launch_envoy(standins: Dict[str, Standin], filter_json: dict, log_dir: Path, live: bool = False,
+                 wait_healthy: bool = True) -> Envoy:
+    """`live`: envoy-live.yaml, the filter config discovered from a file (LiveEnvoy.push_filter_config).
+    `wait_healthy=False`: returns once Envoy is live, even if some coordinator is down."""
     ports = {ENVOY_CLUSTER[name]: s.port for name, s in standins.items()}
-    config = build_config(free_port(), free_port(), ports, filter_json=filter_json)
     # The filter logs each routing decision at debug; failing tests show those lines.
-    envoy = Envoy(config, log_dir=log_dir, extra_args=["--component-log-level", "wasm:debug"])
+    args = dict(log_dir=log_dir, extra_args=["--component-log-level", "wasm:debug"])
+    if live:
+        filter_file = FilterConfigFile(Path(tempfile.mkdtemp(prefix="ecds-", dir=log_dir)))
+        filter_file.write(filter_json)
+        envoy = LiveEnvoy(build_live_config(free_port(), free_port(), ports, filter_file), filter_file, **args)
+    else:
+        envoy = Envoy(build_config(free_port(), free_port(), ports, filter_json=filter_json), **args)
     _RUNNING_ENVOYS.append(envoy)
     try:
-        return envoy.start()
+        return envoy.start(wait_healthy=wait_healthy)
     except BaseException:
         _RUNNING_ENVOYS.remove(envoy)
         raise
@@ -122,19 +133,25 @@ def _stop(envoy: Envoy) -> None:
 
 
 @pytest.fixture(scope="module")
-def envoy(standins, filter_json, module_logs):
-    started = launch_envoy(standins, filter_json, module_logs)
+def live_filter_config() -> bool:
+    """True: the module's Envoy discovers the filter config (ECDS) and tests push new versions."""
+    return False
+
+
+@pytest.fixture(scope="module")
+def envoy(standins, filter_json, module_logs, live_filter_config):
+    started = launch_envoy(standins, filter_json, module_logs, live=live_filter_config)
     yield started
     _stop(started)
 
 
 @pytest.fixture
-def start_envoy(standins, module_logs) -> Callable[[dict], Envoy]:
+def start_envoy(standins, module_logs) -> Callable[..., Envoy]:
     """Starts extra Envoys (own config, or a second replica) that live for one test."""
     started: List[Envoy] = []
 
-    def start(filter_json: dict) -> Envoy:
-        e = launch_envoy(standins, filter_json, module_logs)
+    def start(filter_json: dict, wait_healthy: bool = True) -> Envoy:
+        e = launch_envoy(standins, filter_json, module_logs, wait_healthy=wait_healthy)
         started.append(e)
         return e
 

@@ -26,11 +26,21 @@ def _http_connection_manager(config: dict) -> dict:
     return listener["filter_chains"][0]["filters"][0]["typed_config"]
 
 
-def _wasm_filter(config: dict) -> dict:
+def router_http_filter(config: dict) -> dict:
+    """The `trino_router` entry of the listener's http_filters (inline or discovered config)."""
     for f in _http_connection_manager(config)["http_filters"]:
         if f["name"] == FILTER_NAME:
-            return f["typed_config"]["config"]
+            return f
     raise KeyError(f"no http filter named {FILTER_NAME} in the Envoy config")
+
+
+def discovers_filter_config(config: dict) -> bool:
+    """True for envoy-live.yaml: the filter's config comes through ECDS, not inline."""
+    return "config_discovery" in router_http_filter(config)
+
+
+def _wasm_filter(config: dict) -> dict:
+    return router_http_filter(config)["typed_config"]["config"]
 
 
 def filter_config(config: Optional[dict] = None) -> dict:
@@ -59,10 +69,15 @@ def build_config(
     listener = config["static_resources"]["listeners"][0]
     listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": listener_port}
 
-    wasm = _wasm_filter(config)
-    wasm["vm_config"]["code"]["local"]["filename"] = str(Path(wasm_path).resolve())
-    if filter_json is not None:
-        wasm["configuration"]["value"] = json.dumps(filter_json)
+    if discovers_filter_config(config):
+        # The discovered resource names the wasm and holds the JSON: see live_config.py.
+        if filter_json is not None:
+            raise ValueError("an ECDS config gets its filter JSON from the watched file, not build_config")
+    else:
+        wasm = _wasm_filter(config)
+        wasm["vm_config"]["code"]["local"]["filename"] = str(Path(wasm_path).resolve())
+        if filter_json is not None:
+            wasm["configuration"]["value"] = json.dumps(filter_json)
 
     missing = [c["name"] for c in config["static_resources"]["clusters"] if c["name"] not in cluster_ports]
     if missing:

@@ -97,6 +97,12 @@ class Standin:
         """Requests other than the health checks and polls that Envoy and the filter send on their own."""
         return [r for r in self.requests() if not _is_background(r)]
 
+    def forwarded_header_requests(self) -> list:
+        """Requests that reached this coordinator carrying any X-Forwarded-* header (a stock
+        Trino answers those with 406), as "METHOD path: header names"."""
+        return [f"{r['method']} {r['path']}: {sorted(h for h in r['headers'] if h.startswith('x-forwarded-'))}"
+                for r in self.requests() if any(h.startswith("x-forwarded-") for h in r["headers"])]
+
     def clear_requests(self) -> None:
         requests.delete(f"{self.url}/_standin/requests", timeout=_TIMEOUT).raise_for_status()
 

@@ -151,6 +151,29 @@ pub fn load_poll_request(load: &Load) -> Option<(&'static str, Vec<(String, Stri
     Some((path, headers))
 }
 
+/// A statement page that ends a query with an error, shaped like Trino's own FAILED pages
+/// (no nextUri), so clients raise a query error with `message` instead of an HTTP error.
+pub fn failed_page(query_id: &str, error_name: &str, message: &str) -> String {
+    let page = serde_json::json!({
+        "id": query_id,
+        "stats": {
+            "state": "FAILED", "queued": false, "scheduled": false, "nodes": 0, "totalSplits": 0,
+            "queuedSplits": 0, "runningSplits": 0, "completedSplits": 0, "cpuTimeMillis": 0,
+            "wallTimeMillis": 0, "queuedTimeMillis": 0, "elapsedTimeMillis": 0, "processedRows": 0,
+            "processedBytes": 0, "physicalInputBytes": 0, "peakMemoryBytes": 0, "spilledBytes": 0
+        },
+        "error": {
+            "message": message,
+            // Trino's EXTERNAL error codes start at 0x0100_0000; this one is the router's.
+            "errorCode": 0x0100_0000 + 0x0100,
+            "errorName": error_name,
+            "errorType": "EXTERNAL"
+        },
+        "warnings": []
+    });
+    page.to_string()
+}
+
 /// Queued and running query counts from Trino's `/metrics` (OpenMetrics text).
 pub fn parse_metrics_load(text: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(text).ok()?;
@@ -264,6 +287,15 @@ mod tests {
         assert!(info.starting);
         assert_eq!(info.coordinator_id.unwrap().as_str(), "dup55");
         assert!(parse_server_info(b"not json").is_none());
+    }
+
+    #[test]
+    fn a_failed_page_reads_like_trinos() {
+        let page: serde_json::Value = serde_json::from_str(&failed_page(ID, "X_GONE", "gone \"now\"")).unwrap();
+        assert_eq!(page["id"], ID);
+        assert_eq!(page["stats"]["state"], "FAILED");
+        assert_eq!(page["error"]["message"], "gone \"now\"");
+        assert!(page.get("nextUri").is_none());
     }
 
     #[test]

@@ -139,3 +139,7 @@ pub fn set_filter_state(name: &str, value: &[u8]) -> HostResult<()> {
 pub fn add_response_header(name: &str, value: &[u8]) -> HostResult<()> {
     hostcalls::add_map_value_bytes(MapType::HttpResponseHeaders, name, value)
 }
+
+pub fn set_response_header(name: &str, value: &[u8]) -> HostResult<()> {
+    hostcalls::set_map_value_bytes(MapType::HttpResponseHeaders, name, Some(value))
+}

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use trino_router_core::config::{Config, LoadSource};
 use trino_router_core::inspect::{SqlFacts, SqlStatus};
 use trino_router_core::observed::{verdict_of, UpstreamVerdict};
+use trino_router_core::protocol::{classify, failed_page, is_statement_page, Endpoint};
 use trino_router_core::request::RequestHead;
 use trino_router_core::rewrite::UriRewriter;
 use trino_router_core::route::{decide, needs_body, summary, trino_error, Decision, Forward, Reply, Why};
@@ -33,6 +34,11 @@ pub struct RequestFilter {
     page: PageWork,
     /// The decision line, kept for the debug response header when the config asks for it.
     debug_line: Option<String>,
+    /// A nextUri GET: the query it polls, so a coordinator lost meanwhile can be reported
+    /// as a failed query rather than a bare 503.
+    polled_query: Option<String>,
+    /// Set when Envoy answered instead of the lost coordinator: the page that replaces it.
+    failed_page: Option<String>,
 }
 
 impl RequestFilter {
@@ -45,6 +51,8 @@ impl RequestFilter {
             cluster: None,
             page: PageWork::default(),
             debug_line: None,
+            polled_query: None,
+            failed_page: None,
         }
     }
 
@@ -54,6 +62,9 @@ impl RequestFilter {
         let decision = decide(config, head, sql, &view, self.random);
         log_decision(head, sql, &decision, config);
         self.record(config, sql, &decision);
+        if let Decision::Forward(f) = &decision {
+            self.polled_query = polled_query(head, f);
+        }
         match &decision {
             Decision::Forward(f) => match self.apply_forward(config, f) {
                 Ok(()) => Action::Continue,
@@ -146,6 +157,18 @@ impl RequestFilter {
             SqlStatus::Unparseable | SqlStatus::NotRead => metrics::SQL_UNPARSEABLE,
         });
         facts
+    }
+}
+
+/// The query a follow-up GET of a statement page polls, if that is what it is.
+fn polled_query(head: &RequestHead, f: &Forward) -> Option<String> {
+    let path = f.path.as_deref().unwrap_or(&head.path);
+    if f.new_query || !is_statement_page(&head.method, path) {
+        return None;
+    }
+    match classify(&head.method, path) {
+        Endpoint::QueryFollowUp(id) => Some(id.as_str().to_string()),
+        _ => None,
     }
 }
 
@@ -247,6 +270,22 @@ impl HttpContext for RequestFilter {
             );
             shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.health.unhealthy_hold_seconds));
             self.metrics.count(&format!("trino_router.cluster.{cluster}.unreachable"));
+            if let Some(query) = self.polled_query.take() {
+                // The coordinator that ran this query is gone, and with it the query: say so
+                // the way Trino reports a failed query, which clients turn into a clear error.
+                let message = format!(
+                    "trino-router: the coordinator of cluster {cluster} that ran query {query} cannot be reached; the query is lost"
+                );
+                self.failed_page = Some(failed_page(&query, "TRINO_ROUTER_COORDINATOR_LOST", &message));
+                self.page = PageWork::default();
+                let headers = [(":status", &b"200"[..]), ("content-type", b"application/json")];
+                for (name, value) in headers {
+                    if let Err(e) = host::set_response_header(name, value) {
+                        host::log(LogLevel::Warn, &format!("trino-router: cannot report the lost query: {e:?}"));
+                    }
+                }
+                let _ = host::remove_response_header("content-length");
+            }
         }
         if !self.page.is_idle() {
             self.page.on_headers();
@@ -255,6 +294,14 @@ impl HttpContext for RequestFilter {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if let Some(page) = &self.failed_page {
+            // Envoy's own short error body is dropped; the failed page goes out at its end.
+            let replacement = if end_of_stream { page.as_bytes() } else { &b""[..] };
+            if let Err(e) = host::replace_response_body(body_size, replacement) {
+                host::log(LogLevel::Warn, &format!("trino-router: cannot report the lost query: {e:?}"));
+            }
+            return Action::Continue;
+        }
         if !self.page.is_idle() {
             self.page.on_chunk(body_size, end_of_stream);
         }

@@ -38,11 +38,15 @@ impl Poller {
         host::shared_set(POLL_LEASE_KEY, next.to_string().as_bytes(), cas).is_ok()
     }
 
-    pub fn start(&mut self, config: &Config) {
+    pub fn start(&mut self, config: &Config, metrics: &Metrics) {
         let timeout = Duration::from_millis(config.health.poll_timeout_ms);
         let load = load_poll_request(&config.load);
         for cluster in &config.clusters {
-            self.dispatch(&cluster.name, &cluster.envoy_cluster, "/v1/info", &[], Kind::Info, timeout);
+            if !self.dispatch(&cluster.name, &cluster.envoy_cluster, "/v1/info", &[], Kind::Info, timeout) {
+                // Envoy refuses the call at once when its health check has the host down:
+                // that is a failed poll too, or the cluster would never count as down.
+                on_info(&cluster.name, None, config, metrics);
+            }
             if let Some((path, headers)) = &load {
                 self.dispatch(&cluster.name, &cluster.envoy_cluster, path, headers, Kind::Load, timeout);
             }
@@ -57,15 +61,21 @@ impl Poller {
         headers: &[(String, String)],
         kind: Kind,
         timeout: Duration,
-    ) {
+    ) -> bool {
         match host::dispatch_get(envoy_cluster, path, headers, timeout) {
             Ok(token) => {
                 self.in_flight.insert(token, (name.to_string(), kind));
+                true
             }
-            Err(e) => host::log(
-                LogLevel::Warn,
-                &format!("trino-router: cannot poll {path} of cluster {name} via Envoy cluster {envoy_cluster}: {e:?}"),
-            ),
+            Err(e) => {
+                host::log(
+                    LogLevel::Debug,
+                    &format!(
+                        "trino-router: cannot poll {path} of cluster {name} via Envoy cluster {envoy_cluster}: {e:?}"
+                    ),
+                );
+                false
+            }
         }
     }
 

@@ -84,7 +84,7 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         let Some(config) = self.config.clone() else { return };
         if self.poller.due(&config) {
-            self.poller.start(&config);
+            self.poller.start(&config, &self.metrics);
         }
     }
 

@@ -8,6 +8,7 @@ use crate::ids;
 use crate::introspect::RequestLog;
 use crate::queries::Registry;
 use crate::slug::SlugKey;
+use crate::spooling::SpoolStore;
 
 pub struct App {
     pub config: Config,
@@ -20,6 +21,8 @@ pub struct App {
     starting_until: Mutex<Instant>,
     registry: Mutex<Registry>,
     pub requests: RequestLog,
+    /// Spooling protocol state: which queries spool, which segments exist.
+    pub spool: SpoolStore,
 }
 
 impl App {
@@ -37,6 +40,7 @@ impl App {
             started: now,
             registry: Mutex::new(registry),
             requests: RequestLog::default(),
+            spool: SpoolStore::default(),
         }
     }
 

@@ -22,6 +22,20 @@ pub struct Config {
     pub latency_ms: u64,
     pub queued_polls: u64,
     pub starting_secs: u64,
+    /// Answer clients that send `X-Trino-Query-Data-Encoding` with the spooling protocol.
+    pub spooling: bool,
+    /// Segments whose encoded size is at most this are inlined; larger ones are spooled.
+    pub spool_inline_bytes: usize,
+    /// Rows per segment; 0 = one segment per data page.
+    pub spool_segment_rows: u64,
+    /// Every Nth spooled segment points at pre-signed "storage" instead of the coordinator.
+    pub spool_external_every: u64,
+    /// Write response bodies in frames of at most this many bytes, flushed one by one (0 = whole).
+    pub chunk_bytes: usize,
+    /// Send JSON with a Content-Length instead of chunked.
+    pub content_length: bool,
+    /// Benchmark upstream: statement pages from precomputed bytes, no per-query state (fast.rs).
+    pub fast: bool,
 }
 
 impl Default for Config {
@@ -38,6 +52,13 @@ impl Default for Config {
             latency_ms: 0,
             queued_polls: 2,
             starting_secs: 0,
+            spooling: false,
+            spool_inline_bytes: 4096,
+            spool_segment_rows: 0,
+            spool_external_every: 0,
+            chunk_bytes: 0,
+            content_length: false,
+            fast: false,
         }
     }
 }
@@ -56,6 +77,13 @@ usage: trino-standin --port PORT --name CLUSTER_NAME [options]
   --latency-ms N            delay before answering statement requests (default 0)
   --queued-polls N          queued tokens before executing (default 2, min 1)
   --starting-secs N         report starting:true for the first N seconds (default 0)
+  --spooling                spooling protocol for clients sending X-Trino-Query-Data-Encoding
+  --spool-inline-bytes N    inline segments up to N encoded bytes, spool larger ones (default 4096)
+  --spool-segment-rows N    rows per segment, 0 = one segment per page (default 0)
+  --spool-external-every N  every Nth spooled segment gets a pre-signed storage URI (default 0 = none)
+  --chunk-bytes N           write bodies in flushed frames of N bytes (default 0 = one frame)
+  --content-length          JSON answers with Content-Length instead of chunked
+  --fast                    benchmark upstream: precomputed pages, the token picks the page
 ";
 
 /// Parses the arguments after the program name. `Err` carries a message for
@@ -111,6 +139,13 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config, String> 
             "--latency-ms" => config.latency_ms = number(&flag, &value()?)?,
             "--queued-polls" => config.queued_polls = number(&flag, &value()?)?,
             "--starting-secs" => config.starting_secs = number(&flag, &value()?)?,
+            "--spooling" => config.spooling = true,
+            "--spool-inline-bytes" => config.spool_inline_bytes = number(&flag, &value()?)?,
+            "--spool-segment-rows" => config.spool_segment_rows = number(&flag, &value()?)?,
+            "--spool-external-every" => config.spool_external_every = number(&flag, &value()?)?,
+            "--chunk-bytes" => config.chunk_bytes = number(&flag, &value()?)?,
+            "--content-length" => config.content_length = true,
+            "--fast" => config.fast = true,
             _ => return Err(format!("unknown argument {arg:?}\n\n{USAGE}")),
         }
     }
@@ -172,6 +207,38 @@ mod tests {
         assert_eq!((c.rows, c.page_rows, c.row_bytes), (7, 3, 1000));
         assert_eq!((c.latency_ms, c.queued_polls, c.starting_secs), (5, 1, 9));
         assert_eq!(c.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn parses_spooling_and_framing_flags() {
+        let c = parse(args(&["--port", "0", "--name", "n"])).unwrap();
+        assert!(!c.spooling && !c.content_length);
+        assert_eq!((c.chunk_bytes, c.spool_segment_rows, c.spool_external_every), (0, 0, 0));
+        let c = parse(args(&[
+            "--port",
+            "0",
+            "--name",
+            "n",
+            "--spooling",
+            "--spool-inline-bytes=100",
+            "--spool-segment-rows",
+            "5",
+            "--spool-external-every",
+            "3",
+            "--chunk-bytes",
+            "7",
+            "--content-length",
+        ]))
+        .unwrap();
+        assert!(c.spooling && c.content_length);
+        assert_eq!((c.spool_inline_bytes, c.spool_segment_rows, c.spool_external_every), (100, 5, 3));
+        assert_eq!(c.chunk_bytes, 7);
+    }
+
+    #[test]
+    fn parses_fast_mode() {
+        assert!(!parse(args(&["--port", "0", "--name", "n"])).unwrap().fast);
+        assert!(parse(args(&["--port", "0", "--name", "n", "--fast"])).unwrap().fast);
     }
 
     #[test]

@@ -17,8 +17,10 @@ use tokio::net::TcpStream;
 
 use crate::app::App;
 use crate::cluster;
+use crate::framing;
 use crate::introspect::{self, LoggedRequest};
 use crate::respond::{self, Payload};
+use crate::spooling;
 use crate::statement;
 use crate::uris;
 
@@ -30,7 +32,7 @@ pub async fn serve_connection(app: Arc<App>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |req: Request<Incoming>| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(serve_request(&app, req).await) }
+        async move { Ok::<_, Infallible>(framing::apply(serve_request(&app, req).await, &app.config)) }
     });
     // Errors here are client-side disconnects or malformed HTTP; hyper has
     // already answered what it could, so there is nothing left to do.
@@ -73,6 +75,10 @@ fn record(app: &App, parts: &Parts, status: StatusCode) {
 
 async fn route(app: &App, parts: &Parts, body: &Bytes) -> Response<Payload> {
     let headers = &parts.headers;
+    // Pre-signed segment URIs lead to object storage, not to Trino.
+    if let Some(resp) = spooling::storage(app, &parts.method, parts.uri.path(), parts.uri.query(), headers) {
+        return resp;
+    }
     // Jetty rejects forwarded headers before any resource sees the request.
     if let Some(name) = uris::rejected_header(app.config.forwarded, headers) {
         return respond::text(StatusCode::NOT_ACCEPTABLE, uris::reject_message(&name));
@@ -84,6 +90,9 @@ async fn route(app: &App, parts: &Parts, body: &Bytes) -> Response<Payload> {
 
     if let Some(target) = statement::parse_target(path) {
         return statement::handle(app, method, target, headers, body, &base).await;
+    }
+    if let Some(resp) = spooling::coordinator(app, method, path, headers) {
+        return resp;
     }
     let readable = *method == Method::GET || *method == Method::HEAD;
     let known = match path {

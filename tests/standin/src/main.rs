@@ -10,6 +10,8 @@ mod app;
 mod args;
 mod auth;
 mod cluster;
+mod fast;
+mod framing;
 mod http;
 mod ids;
 mod introspect;
@@ -19,8 +21,10 @@ mod queries;
 mod respond;
 mod rows;
 mod slug;
+mod spooling;
 mod statement;
 mod uris;
+mod zstd_frame;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -63,10 +67,15 @@ async fn run(config: args::Config) -> std::io::Result<()> {
     drop(out);
 
     tokio::spawn(purge_loop(app.clone()));
+    // Fast mode renders its pages once, here, before the first request.
+    let fast = app.config.fast.then(|| Arc::new(fast::FastServer::new(app.clone())));
     loop {
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                tokio::spawn(http::serve_connection(app.clone(), stream));
+                match &fast {
+                    Some(server) => tokio::spawn(fast::serve_connection(server.clone(), stream)),
+                    None => tokio::spawn(http::serve_connection(app.clone(), stream)),
+                };
             }
             Err(e) => {
                 // Usually fd exhaustion under load: back off instead of spinning.

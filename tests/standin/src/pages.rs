@@ -79,7 +79,15 @@ pub fn push_json_string(out: &mut String, text: &str) {
 
 pub fn render(page: &Page, sql_hash: u64, row_bytes: usize) -> String {
     let rows = page.data.map_or(0, |(s, e)| e.saturating_sub(s)) as usize;
-    let mut out = String::with_capacity(1500 + rows * (row_bytes + 64));
+    render_with(page, 1500 + rows * (row_bytes + 64), |out, start, end| {
+        rows::write_rows(out, sql_hash, start, end, row_bytes)
+    })
+}
+
+/// Like [`render`], with `write_data` writing the `data` value for the page's row range
+/// (the spooling protocol writes segments there instead of rows).
+pub fn render_with(page: &Page, capacity: usize, write_data: impl FnOnce(&mut String, u64, u64)) -> String {
+    let mut out = String::with_capacity(capacity);
     out.push_str("{\"id\":");
     push_json_string(&mut out, page.id);
     out.push_str(",\"infoUri\":");
@@ -98,7 +106,7 @@ pub fn render(page: &Page, sql_hash: u64, row_bytes: usize) -> String {
     }
     if let Some((start, end)) = page.data {
         out.push_str(",\"data\":");
-        rows::write_rows(&mut out, sql_hash, start, end, row_bytes);
+        write_data(&mut out, start, end);
     }
     out.push_str(",\"stats\":");
     write_stats(&mut out, page.stats);

@@ -38,6 +38,11 @@ impl Payload {
         Payload { data: None, chunked: false }
     }
 
+    /// The body, and whether it goes chunked: for re-framing on the way out (framing.rs).
+    pub fn into_parts(self) -> (Option<Bytes>, bool) {
+        (self.data, self.chunked)
+    }
+
     #[cfg(test)]
     /// The bytes still to be sent (tests read responses through this).
     pub fn bytes(&self) -> Bytes {

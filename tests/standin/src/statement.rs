@@ -17,6 +17,7 @@ use crate::plan::Plan;
 use crate::queries::Refusal;
 use crate::respond::{self, Payload};
 use crate::slug::Context;
+use crate::spooling::{self, Encoding};
 use crate::uris::Base;
 
 /// A parsed `/v1/statement/...` path.
@@ -128,7 +129,18 @@ fn post(app: &App, headers: &HeaderMap, body: &Bytes, base: &Base, gzip_ok: bool
         return respond::error_page(StatusCode::BAD_REQUEST, "SQL statement is empty");
     }
     let plan = app.registry().register(&sql, &user, Instant::now());
+    if let Some(encoding) = spooling_encoding(app, headers) {
+        app.spool.set_encoding(&plan.id, encoding);
+    }
     respond::json(StatusCode::OK, render_plan(app, base, &plan), gzip_ok)
+}
+
+/// With `--spooling`, the encoding Trino would pick from the client's list on the POST.
+fn spooling_encoding(app: &App, headers: &HeaderMap) -> Option<Encoding> {
+    if !app.config.spooling {
+        return None;
+    }
+    Encoding::choose(headers.get(spooling::ENCODING_HEADER)?.to_str().ok()?)
 }
 
 fn context_not_found(context: Context) -> Refusal {
@@ -181,7 +193,18 @@ pub fn render_plan(app: &App, base: &Base, plan: &Plan) -> String {
         stats: plan.stats,
         error: plan.error.clone(),
     };
-    pages::render(&page, plan.sql_hash, app.config.row_bytes)
+    match plan.data.and_then(|_| app.spool.encoding_of(id)) {
+        // Inline segments are base64: a third larger than the rows they hold.
+        Some(encoding) => pages::render_with(
+            &page,
+            4096 + app.config.page_rows as usize * (app.config.row_bytes + 64) * 4 / 3,
+            |out, start, end| {
+                let rows = spooling::PageRows { query_id: id, sql_hash: plan.sql_hash, range: (start, end) };
+                spooling::write_data(out, app, base, encoding, rows)
+            },
+        ),
+        None => pages::render(&page, plan.sql_hash, app.config.row_bytes),
+    }
 }
 
 #[cfg(test)]
