@@ -1,6 +1,7 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
 #   make run    three stand-in coordinators + Envoy with envoy/envoy.yaml, until Ctrl-C
-#   make test   lint + unit + wasm + standin + offline + e2e
+#   make test   lint + unit + wasm + standin + offline + bench-quick + e2e
+#   make bench  plain Envoy vs the filter under wrk; writes target/bench/report.md (minutes)
 
 PYTHON ?= python3
 CARGO ?= cargo
@@ -10,10 +11,10 @@ WASM := target/wasm32-wasip1/release/trino_router.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli run lint unit e2e offline test
+.PHONY: help venv wasm standin cli run lint unit e2e offline test bench bench-quick
 
 help:
-	@echo "targets: venv wasm standin cli run lint unit e2e offline test"
+	@echo "targets: venv wasm standin cli run lint unit e2e offline test bench bench-quick"
 
 # The stamp makes this idempotent: pip runs again only when the requirements change.
 venv: $(VENV)/.installed
@@ -54,4 +55,12 @@ e2e: venv wasm standin cli
 offline: venv wasm cli standin
 	$(PY) -m pytest tests/offline -q
 
-test: lint unit wasm standin offline e2e
+# Needs wrk (`apt-get install wrk`; .ci/run installs it). Timings are reported, never enforced.
+bench: venv wasm standin
+	$(PY) -m tests.bench
+
+# Seconds: proves every scenario runs through every Envoy variant without errors.
+bench-quick: venv wasm standin
+	$(PY) -m tests.bench --quick
+
+test: lint unit wasm standin offline bench-quick e2e

@@ -100,6 +100,54 @@ impl PinKeys {
     }
 }
 
+/// Every configured cluster's token under every key, made once per config: a token is a
+/// pure function of key and name, so new queries need no HMAC and a follow-up's token is
+/// found by comparison (constant-time, so timing reveals nothing about a valid token).
+#[derive(Debug, Clone, Default)]
+pub struct PinBook {
+    /// (token, cluster index, signed with the current key)
+    entries: Vec<(String, usize, bool)>,
+    /// `/<marker>/<current token>` per cluster index.
+    prefixes: Vec<String>,
+}
+
+impl PinBook {
+    pub fn new(keys: &PinKeys, marker: &str, clusters: &[&str]) -> Option<PinBook> {
+        let mut book = PinBook::default();
+        for (i, name) in clusters.iter().enumerate() {
+            for (k, key) in keys.keys.iter().enumerate() {
+                let token = PinKeys { keys: vec![key.clone()] }.sign(name)?;
+                if k == 0 {
+                    book.prefixes.push(prefix(marker, &token));
+                }
+                book.entries.push((token.0, i, k == 0));
+            }
+        }
+        Some(book)
+    }
+
+    /// The prefix that pins to the cluster at `index`, with the current key.
+    pub fn prefix(&self, index: usize) -> Option<&str> {
+        self.prefixes.get(index).map(String::as_str)
+    }
+
+    /// The cluster index a token names, when it is one this book made.
+    pub fn lookup(&self, token: &str) -> Option<usize> {
+        let mut found = None;
+        // Compare with every entry, so the time does not depend on which one matches.
+        for (t, index, _) in &self.entries {
+            if constant_time_eq(t.as_bytes(), token.as_bytes()) {
+                found = Some(*index);
+            }
+        }
+        found
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn payload(cluster: &str) -> Option<Vec<u8>> {
     let len = u8::try_from(cluster.len()).ok()?;
     let mut p = Vec::with_capacity(cluster.len().saturating_add(2 + MAC_LEN));
@@ -168,6 +216,20 @@ mod tests {
         }
         let v2 = URL_SAFE_NO_PAD.encode([2u8, 1, b'a']);
         assert_eq!(keys().verify(&v2), Err(PinError::UnknownVersion));
+    }
+
+    #[test]
+    fn the_book_knows_every_clusters_token_under_every_key() {
+        let rotated =
+            PinKeys::new(b"another key of enough length!!!!", &[b"0123456789abcdef0123456789abcdef"]).unwrap();
+        let book = PinBook::new(&rotated, "tr", &["a", "b"]).unwrap();
+        let old = keys().sign("b").unwrap();
+        assert_eq!(book.lookup(old.as_str()), Some(1), "a token of the previous key");
+        let current = rotated.sign("a").unwrap();
+        assert_eq!(book.lookup(current.as_str()), Some(0));
+        assert_eq!(book.prefix(0), Some(format!("/tr/{}", current.as_str()).as_str()));
+        assert_eq!(book.lookup(&current.as_str()[1..]), None);
+        assert_eq!(book.lookup(""), None);
     }
 
     #[test]

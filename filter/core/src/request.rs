@@ -22,6 +22,15 @@ impl Headers {
         )
     }
 
+    /// Takes Envoy's own list without copying: names are lowercased in place (Envoy already
+    /// sends them lowercase, so this is a scan).
+    pub fn from_owned(mut pairs: Vec<(String, Vec<u8>)>) -> Self {
+        for (name, _) in &mut pairs {
+            name.make_ascii_lowercase();
+        }
+        Headers(pairs)
+    }
+
     pub fn push(&mut self, name: &str, value: impl Into<Vec<u8>>) {
         self.0.push((name.to_ascii_lowercase(), value.into()));
     }

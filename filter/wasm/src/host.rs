@@ -14,8 +14,18 @@ pub fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
+thread_local! {
+    /// Envoy's log level for this VM, read on configure and every tick rather than per request.
+    static DEBUG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+pub fn refresh_log_level() {
+    let debug = hostcalls::get_log_level().is_ok_and(|l| l as u32 <= LogLevel::Debug as u32);
+    DEBUG.with(|d| d.set(debug));
+}
+
 pub fn debug_enabled() -> bool {
-    hostcalls::get_log_level().is_ok_and(|l| l as u32 <= LogLevel::Debug as u32)
+    DEBUG.with(|d| d.get())
 }
 
 /// Milliseconds since the Unix epoch, as Envoy's clock says; None if the host would not tell.
@@ -33,7 +43,7 @@ pub fn set_tick_period(period: Duration) -> HostResult<()> {
 }
 
 pub fn request_headers() -> HostResult<Headers> {
-    Ok(Headers::from_pairs(hostcalls::get_map_bytes(MapType::HttpRequestHeaders)?))
+    Ok(Headers::from_owned(hostcalls::get_map_bytes(MapType::HttpRequestHeaders)?))
 }
 
 pub fn set_request_header(name: &str, value: &[u8]) -> HostResult<()> {
@@ -110,10 +120,6 @@ pub fn increment(metric: u32) {
 /// `data`; Envoy supports replacing from offset 0, which is all the rewrite needs.
 pub fn replace_response_body(size: usize, data: &[u8]) -> HostResult<()> {
     hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, data)
-}
-
-pub fn request_header(name: &str) -> Option<Vec<u8>> {
-    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok()?
 }
 
 pub fn response_header(name: &str) -> Option<Vec<u8>> {

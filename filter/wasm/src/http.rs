@@ -58,7 +58,7 @@ impl RequestFilter {
 
     /// Decides and applies the decision; the Action tells Envoy whether to go on.
     fn route(&mut self, config: &Config, head: &RequestHead, sql: &SqlFacts) -> Action {
-        let view = SharedClusterView { config, now_s: now_s() };
+        let view = SharedClusterView::new(config);
         let decision = decide(config, head, sql, &view, self.random);
         log_decision(head, sql, &decision, config);
         self.record(config, sql, &decision);
@@ -66,7 +66,7 @@ impl RequestFilter {
             self.polled_query = polled_query(head, f);
         }
         match &decision {
-            Decision::Forward(f) => match self.apply_forward(config, f) {
+            Decision::Forward(f) => match self.apply_forward(config, head, f) {
                 Ok(()) => Action::Continue,
                 Err(e) => {
                     host::log(LogLevel::Warn, &format!("trino-router: cannot rewrite the request: {e:?}"));
@@ -98,7 +98,10 @@ impl RequestFilter {
         }
     }
 
-    fn apply_forward(&mut self, config: &Config, f: &Forward) -> Result<(), Status> {
+    /// Every hostcall costs about half a microsecond, so headers the request does not carry
+    /// are not removed.
+    fn apply_forward(&mut self, config: &Config, head: &RequestHead, f: &Forward) -> Result<(), Status> {
+        let has = |name: &str| head.headers.get(name).is_some();
         host::set_request_header(&config.cluster_header, f.envoy_cluster.as_bytes())?;
         if let Some(path) = &f.path {
             host::set_request_header(":path", path.as_bytes())?;
@@ -106,16 +109,17 @@ impl RequestFilter {
         // Always set or clear it: a client must not choose the prefix Trino writes into URIs.
         match &f.forwarded_prefix {
             Some(prefix) => host::set_request_header("x-forwarded-prefix", prefix.as_bytes())?,
-            None => host::remove_request_header("x-forwarded-prefix")?,
+            None if has("x-forwarded-prefix") => host::remove_request_header("x-forwarded-prefix")?,
+            None => {}
         }
         // Envoy needs x-forwarded-proto to match the route, so the filter only marks the
         // request; a route matching the mark removes every X-Forwarded-* header upstream.
         if f.strip_forwarded {
             host::set_request_header(STRIP_FORWARDED_HEADER, b"true")?;
-        } else {
+        } else if has(STRIP_FORWARDED_HEADER) {
             host::remove_request_header(STRIP_FORWARDED_HEADER)?;
         }
-        if f.new_query || f.rewrite_prefix.is_some() {
+        if (f.new_query || f.rewrite_prefix.is_some()) && has("accept-encoding") {
             // Pages the filter reads or rewrites must come uncompressed; Envoy's compressor
             // compresses them again toward clients that asked for it.
             host::remove_request_header("accept-encoding")?;
@@ -126,8 +130,8 @@ impl RequestFilter {
             self.page.learn_query_id(cluster);
         }
         if let Some(prefix) = &f.rewrite_prefix {
-            let authority = host::request_header(":authority").unwrap_or_default();
-            self.page.rewrite(UriRewriter::new(&authority, prefix.as_bytes()));
+            let authority = head.headers.get(":authority").unwrap_or_default();
+            self.page.rewrite(UriRewriter::new(authority, prefix.as_bytes()));
         }
         if f.new_query && config.load.source != LoadSource::None {
             // Counted as queued until the next load poll, so a burst does not all pick
@@ -262,8 +266,11 @@ impl HttpContext for RequestFilter {
         let (Some(cluster), Some(config)) = (&self.cluster, &self.config) else {
             return Action::Continue;
         };
-        let details = host::property(&["response", "code_details"]).unwrap_or_default();
-        if verdict_of(&String::from_utf8_lossy(&details)) == UpstreamVerdict::Unreachable {
+        // Envoy's verdicts on an unreachable cluster all answer 503; other answers need no
+        // further hostcall.
+        let server_error = host::response_status().is_some_and(|s| s >= 500);
+        let details = if server_error { host::property(&["response", "code_details"]) } else { None };
+        if verdict_of(&String::from_utf8_lossy(&details.unwrap_or_default())) == UpstreamVerdict::Unreachable {
             host::log(
                 LogLevel::Info,
                 &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),

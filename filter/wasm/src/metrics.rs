@@ -47,8 +47,10 @@ impl Metrics {
                 self.count(&format!("trino_router.queries.rule.{}", f.why.rule().unwrap_or("none")));
                 self.count(&format!("trino_router.queries.via.{}", f.why.via()));
             }
+            // The hot path: a name per kind, no formatting.
             Decision::Forward(f) => match f.why {
-                Why::Pinned | Why::QueryId => self.count(&format!("trino_router.followups.{}", f.why.via())),
+                Why::Pinned => self.count("trino_router.followups.pinned"),
+                Why::QueryId => self.count("trino_router.followups.query_id"),
                 _ => self.count(&format!("trino_router.other.{}", f.why.via())),
             },
             Decision::Reply(r) => self.count(&format!("trino_router.refused.{}", r.why.via())),

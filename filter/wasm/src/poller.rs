@@ -42,9 +42,10 @@ impl Poller {
         let timeout = Duration::from_millis(config.health.poll_timeout_ms);
         let load = load_poll_request(&config.load);
         for cluster in &config.clusters {
+            // Envoy refuses the call at once when no host of the cluster is healthy (also
+            // at start, until the first health check passes; `unhealthy_after` absorbs that):
+            // it is a failed poll like any other.
             if !self.dispatch(&cluster.name, &cluster.envoy_cluster, "/v1/info", &[], Kind::Info, timeout) {
-                // Envoy refuses the call at once when its health check has the host down:
-                // that is a failed poll too, or the cluster would never count as down.
                 on_info(&cluster.name, None, config, metrics);
             }
             if let Some((path, headers)) = &load {

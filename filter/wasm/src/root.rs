@@ -68,6 +68,7 @@ impl RootContext for Root {
                     ),
                 );
                 self.config = Some(Rc::new(config));
+                host::refresh_log_level();
                 if let Err(e) = host::set_tick_period(TICK) {
                     host::log(LogLevel::Warn, &format!("trino-router: no tick, so no polling: {e:?}"));
                 }
@@ -82,6 +83,7 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        host::refresh_log_level();
         let Some(config) = self.config.clone() else { return };
         if self.poller.due(&config) {
             self.poller.start(&config, &self.metrics);

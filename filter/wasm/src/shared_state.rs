@@ -37,15 +37,26 @@ pub fn update(cluster: &str, mut change: impl FnMut(&mut Observed) -> bool) {
     }
 }
 
-/// What routing sees of the clusters right now.
+/// What routing sees of the clusters right now. The clock is read only if a decision
+/// needs it (follow-ups do not).
 pub struct SharedClusterView<'c> {
     pub config: &'c Config,
-    pub now_s: u64,
+    now_s: std::cell::OnceCell<u64>,
+}
+
+impl<'c> SharedClusterView<'c> {
+    pub fn new(config: &'c Config) -> Self {
+        SharedClusterView { config, now_s: std::cell::OnceCell::new() }
+    }
+
+    fn now_s(&self) -> u64 {
+        *self.now_s.get_or_init(|| host::now_ms().unwrap_or(0) / 1000)
+    }
 }
 
 impl ClusterView for SharedClusterView<'_> {
     fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
-        self.config.cluster(cluster).is_some_and(|c| load(&c.name).accepts_new_queries(self.now_s))
+        self.config.cluster(cluster).is_some_and(|c| load(&c.name).accepts_new_queries(self.now_s()))
     }
 
     fn load(&self, cluster: ClusterId) -> Option<LoadFigure> {
@@ -53,7 +64,7 @@ impl ClusterView for SharedClusterView<'_> {
             return None;
         }
         let c = self.config.cluster(cluster)?;
-        load(&c.name).load(self.now_s, self.config.load.stale_after_seconds)
+        load(&c.name).load(self.now_s(), self.config.load.stale_after_seconds)
     }
 
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {

@@ -4,7 +4,7 @@
 use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
 use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, RoutingGroupHeader};
 use crate::error::{field, index, ConfigError};
-use crate::pin::PinKeys;
+use crate::pin::{PinBook, PinKeys};
 use crate::rules::{parse_condition, Rule, Rules};
 use std::collections::HashSet;
 
@@ -36,6 +36,8 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         errors
             .push(ConfigError::new("sql_inspection.max_body_bytes", format!("must be between 1 and {MAX_BODY_LIMIT}")));
     }
+    let names: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+    let pins = pin_keys.as_ref().and_then(|k| PinBook::new(k, &raw.stickiness.path_marker, &names)).unwrap_or_default();
     let health = compile_health(&raw.health, errors);
     let load = compile_load(raw.load, &health, errors);
     Some(Config {
@@ -45,6 +47,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         rules,
         routing_group_header,
         pin_keys: pin_keys?,
+        pins,
         path_marker: raw.stickiness.path_marker,
         cluster_header: raw.cluster_header.to_ascii_lowercase(),
         health,

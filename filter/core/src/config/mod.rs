@@ -5,7 +5,7 @@ mod compile;
 mod raw;
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::pin::PinKeys;
+use crate::pin::{PinBook, PinKeys};
 use crate::rules::Rules;
 use serde::Deserialize;
 
@@ -125,6 +125,8 @@ pub struct Config {
     pub rules: Rules<GroupId>,
     pub routing_group_header: RoutingGroupHeader,
     pub pin_keys: PinKeys,
+    /// Every cluster's token, made once: routing signs nothing per request.
+    pub pins: PinBook,
     /// First path segment of pinned URIs: `/<marker>/<token>/v1/statement/...`.
     pub path_marker: String,
     /// The request header the filter sets and the Envoy route reads (`cluster_header`).

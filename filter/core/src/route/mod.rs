@@ -87,8 +87,7 @@ fn with_page_rewrite(config: &Config, decision: Decision, method: &str, path: &s
         Decision::Forward(mut f) => {
             let rewrite = config.cluster(f.cluster).is_some_and(|c| c.stickiness == StickinessMode::Rewrite);
             if rewrite && is_statement_page(method, path) {
-                f.rewrite_prefix =
-                    config.pin_keys.sign(&f.envoy_cluster_name(config)).map(|t| pin::prefix(&config.path_marker, &t));
+                f.rewrite_prefix = config.pins.prefix(f.cluster.0).map(str::to_string);
             }
             Decision::Forward(f)
         }
@@ -190,14 +189,19 @@ fn pick_with_fallback(
 }
 
 fn follow_pinned(config: &Config, token: &str, rest: &str) -> Decision {
+    // Every token this config mints is in the book; only others need the full check,
+    // which tells a forged token from one for a cluster since removed from the config.
+    if let Some(index) = config.pins.lookup(token) {
+        return follow_to(config, ClusterId(index), Some(rest.to_string()), Why::Pinned);
+    }
     let name = match config.pin_keys.verify(token) {
         Ok(name) => name,
         Err(e) => return reply(400, &format!("invalid routing token: {e}"), Why::BadToken(e)),
     };
-    let Some(cluster) = config.cluster_by_name(&name) else {
-        return reply(404, "the cluster that ran this query is no longer configured", Why::PinnedClusterGone);
-    };
-    follow_to(config, cluster, Some(rest.to_string()), Why::Pinned)
+    match config.cluster_by_name(&name) {
+        Some(cluster) => follow_to(config, cluster, Some(rest.to_string()), Why::Pinned),
+        None => reply(404, "the cluster that ran this query is no longer configured", Why::PinnedClusterGone),
+    }
 }
 
 fn follow_query_id(config: &Config, view: &dyn ClusterView, id: &QueryId) -> Decision {
@@ -227,7 +231,7 @@ fn follow_to(config: &Config, cluster: ClusterId, path: Option<String>, why: Why
 fn forward(config: &Config, cluster: ClusterId, path: Option<String>, why: Why) -> Option<Forward> {
     let c = config.cluster(cluster)?;
     let forwarded_prefix = match c.stickiness {
-        StickinessMode::ForwardedPrefix => Some(pin::prefix(&config.path_marker, &config.pin_keys.sign(&c.name)?)),
+        StickinessMode::ForwardedPrefix => Some(config.pins.prefix(cluster.0)?.to_string()),
         StickinessMode::Rewrite => None,
     };
     Some(Forward {
@@ -240,13 +244,6 @@ fn forward(config: &Config, cluster: ClusterId, path: Option<String>, why: Why) 
         new_query: false,
         why,
     })
-}
-
-impl Forward {
-    /// The configured name of the cluster (tokens carry names, not Envoy clusters).
-    fn envoy_cluster_name(&self, config: &Config) -> String {
-        config.cluster(self.cluster).map(|c| c.name.clone()).unwrap_or_default()
-    }
 }
 
 fn group_name(config: &Config, group: GroupId) -> String {

@@ -1,0 +1,66 @@
+"""Before measuring: one whole query through each Envoy, checked, and the page paths to load.
+
+This proves the mode does what it claims (the filter pins every URI, or plain Envoy
+passes them through untouched) and gives the paths the GET scenarios repeat: the
+pinned small data page, and the same query's 1 MB page (executing token 1000 of the
+fast stand-in).
+"""
+
+from dataclasses import dataclass
+from typing import List, Optional
+from urllib.parse import urlsplit
+
+import requests
+
+from .configs import STATEMENT_SQL
+
+LARGE_TOKEN = 1000  # tests/standin/src/fast.rs LARGE_FROM
+CLIENT_HEADERS = {"X-Trino-User": "bench", "X-Trino-Source": "trino-bench",
+                  "X-Trino-Catalog": "hive", "X-Trino-Schema": "web"}
+_TIMEOUT = 10.0
+
+
+@dataclass
+class Paths:
+    small_page: str
+    large_page: str
+
+
+def _path(uri: str) -> str:
+    parts = urlsplit(uri)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def probe(url: str, marker: Optional[str]) -> Paths:
+    """Runs one query through `url`; `marker` is the prefix every nextUri must (or, None, must not) carry."""
+    with requests.Session() as http:
+        resp = http.post(f"{url}/v1/statement", data=STATEMENT_SQL.read_bytes(),
+                         headers=CLIENT_HEADERS, timeout=_TIMEOUT)
+        pages = [_checked(resp, "POST /v1/statement")]
+        next_paths: List[str] = []
+        while "nextUri" in pages[-1]:
+            path = _path(pages[-1]["nextUri"])
+            pinned = marker is not None and path.startswith(marker)
+            if pinned != (marker is not None):
+                raise AssertionError(f"nextUri {path!r} through {url}: expected "
+                                     f"{'a ' + marker if marker else 'no'} routing prefix")
+            next_paths.append(path)
+            pages.append(_checked(http.get(f"{url}{path}", headers=CLIENT_HEADERS, timeout=_TIMEOUT), path))
+            if len(pages) > 20:
+                raise AssertionError(f"query through {url} did not end after 20 pages")
+        states = [p["stats"]["state"] for p in pages]
+        if states != ["QUEUED", "QUEUED"] + ["RUNNING"] * 4 + ["FINISHED"]:
+            raise AssertionError(f"unexpected page states through {url}: {states}")
+        # POST -> queued/1 -> executing/0 -> executing/1: the first data page.
+        small = next_paths[2]
+        large = small.rsplit("/", 1)[0] + f"/{LARGE_TOKEN}"
+        big = http.get(f"{url}{large}", headers=CLIENT_HEADERS, timeout=_TIMEOUT)
+        if big.status_code != 200 or len(big.content) < 1_000_000:
+            raise AssertionError(f"GET {large} through {url}: {big.status_code}, {len(big.content)} bytes")
+        return Paths(small_page=small, large_page=large)
+
+
+def _checked(resp: requests.Response, what: str) -> dict:
+    if resp.status_code != 200:
+        raise AssertionError(f"{what}: HTTP {resp.status_code}: {resp.text[:300]}")
+    return resp.json()
