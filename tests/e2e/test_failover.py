@@ -64,9 +64,11 @@ def test_a_killed_coordinator_costs_only_its_running_queries(stack):
 
         # Running queries: those on adhoc-1 finish, those on adhoc-2 end with a query error
         # that says what happened (the filter turns Envoy's 503 into a failed-query page).
-        lost = [r for r in running if r.query_id.endswith(dead_id)]
+        # A query on adhoc-2 may have finished before the kill (the wait for both clusters to
+        # run one can outlast a query on a busy machine); the others were cut off.
+        lost = [r for r in running if r.query_id.endswith(dead_id) and not r.ok]
         kept = [r for r in running if not r.query_id.endswith(dead_id)]
-        assert lost and kept, f"expected queries on both clusters: {running}"
+        assert lost and kept, f"expected queries on both clusters, some cut off: {running}"
         assert all(r.ok and r.rows == 200 for r in kept), f"queries on the surviving adhoc-1 failed: {kept}"
         for r in lost:
             assert isinstance(r.error, trino.exceptions.TrinoQueryError), f"{r}: {type(r.error)}"

@@ -6,9 +6,9 @@ default) shows the same line.
 import re
 
 import requests
-import trino
 
 from harness import wait_until
+from harness.client_runs import fetch_rows
 from harness.trino_http import post_statement
 
 from .configs import shipped_filter
@@ -19,19 +19,12 @@ def decision_lines(envoy) -> list:
     return [line for line in envoy.log_text().splitlines() if line.startswith("[20") and '"' in line[:40]]
 
 
-def run_query(port: int, user: str, sql: str = "SELECT 1 /* rows=100 */") -> str:
-    conn = trino.dbapi.connect(host="127.0.0.1", port=port, user=user)
-    cursor = conn.cursor()
-    cursor.execute(sql)
-    cursor.fetchall()
-    return cursor.query_id
-
-
 def test_a_scripted_run_shows_exact_counts_and_decisions_in_the_access_log(start_envoy, standins):
     config = shipped_filter()
     config["debug_response_header"] = True
     envoy = start_envoy(config)
-    query_ids = [run_query(envoy.port, "etl"), run_query(envoy.port, "alice"), run_query(envoy.port, "bob")]
+    sql = "SELECT 1 /* rows=100 */"
+    query_ids = [fetch_rows(envoy.port, sql, user)[0] for user in ("etl", "alice", "bob")]
     forged = requests.get(envoy.url + "/trino-router/AQVldGwtMfQPi6PzK99FzPugD_FTxdX/v1/query/x", timeout=5)
     unknown = requests.get(envoy.url + "/nope", timeout=5)
     by_id = requests.get(f"{envoy.url}/v1/query/{query_ids[1]}", headers={"X-Trino-User": "alice"}, timeout=5)

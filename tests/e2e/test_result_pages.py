@@ -8,6 +8,7 @@ import pytest
 import trino
 
 from harness.trino_http import run_query
+from harness.client_runs import fetch_rows
 
 from .configs import shipped_filter
 
@@ -26,27 +27,14 @@ def filter_json():
     return shipped_filter()
 
 
-def fetch_all(port: int, user: str, sql: str = SQL):
-    """Runs `sql` with the real Trino Python client (gzip, absolute nextUri, retries)."""
-    conn = trino.dbapi.connect(host="127.0.0.1", port=port, user=user, http_scheme="http",
-                               request_timeout=30)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        rows = cur.fetchall()
-        return cur.query_id, rows
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("user, cluster_group", [("demo", ("adhoc-1", "adhoc-2")), ("etl", ("etl-1",))])
 def test_a_thousand_rows_over_many_pages_come_back_exactly_as_the_coordinator_sent_them(
         stack, user, cluster_group):
-    query_id, through_router = fetch_all(stack.envoy.port, user)
+    query_id, through_router = fetch_rows(stack.envoy.port, SQL, user)
     owner = stack.owner(query_id)
     assert owner in cluster_group, f"user {user} ran on {owner}, expected one of {cluster_group}"
 
-    _, direct = fetch_all(stack.standins[owner].port, user)
+    _, direct = fetch_rows(stack.standins[owner].port, SQL, user)
     assert len(direct) == ROWS, f"the stand-in itself returned {len(direct)} rows"
     assert len(through_router) == ROWS, f"through the router: {len(through_router)} rows, expected {ROWS}"
     first_diff = next((i for i, (a, b) in enumerate(zip(through_router, direct)) if a != b), None)
@@ -72,5 +60,5 @@ def test_data_pages_reach_a_client_that_accepts_gzip_compressed(stack, user):
 
 def test_a_failing_query_reports_the_coordinators_error_through_the_router(stack):
     with pytest.raises(trino.exceptions.TrinoUserError) as failure:
-        fetch_all(stack.envoy.port, "demo", "SELECT broken /* fail */")
+        fetch_rows(stack.envoy.port, "SELECT broken /* fail */", "demo")
     assert "SYNTAX_ERROR" in str(failure.value) or "syntax" in str(failure.value).lower(), str(failure.value)

@@ -9,10 +9,10 @@ in infoUri, partialCancelUri and nextUri; rows that look like URIs, JSON or `"ne
 """
 
 import pytest
-import trino
 
 from harness import page_compare, tokens
 from harness.trino_http import QUERY_ID, coordinator_of, run_query
+from harness.client_runs import fetch_rows
 
 from .configs import SIGNING_KEY, one_cluster_per_group
 
@@ -49,24 +49,12 @@ def no_forwarded_header_reaches_a_stock_coordinator(stack):
     assert not any(leaked.values()), f"X-Forwarded-* headers reached stock coordinators: {leaked}"
 
 
-def fetch_all(port: int, group: str):
-    """The real Trino Python client (gzip, absolute nextUri, retries) with a routing group."""
-    conn = trino.dbapi.connect(host="127.0.0.1", port=port, user="demo", http_scheme="http", request_timeout=30,
-                               http_headers={"X-Trino-Routing-Group": group})
-    try:
-        cur = conn.cursor()
-        cur.execute(SQL)
-        return cur.query_id, cur.fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("group", GROUPS)
 def test_the_python_client_reads_the_coordinators_rows_through_rewrite_mode(stack, group):
-    query_id, through_router = fetch_all(stack.envoy.port, group)
+    query_id, through_router = fetch_rows(stack.envoy.port, SQL, headers={"X-Trino-Routing-Group": group})
     owner = stack.owner(query_id)
     assert owner == GROUPS[group], f"group {group} ran on {owner}"
-    _, direct = fetch_all(stack.standins[owner].port, group)
+    _, direct = fetch_rows(stack.standins[owner].port, SQL)
     assert len(direct) == ROWS and len(through_router) == ROWS, f"{len(through_router)} rows, direct {len(direct)}"
     first_diff = next((i for i, (a, b) in enumerate(zip(through_router, direct)) if a != b), None)
     assert first_diff is None, f"row {first_diff}: {through_router[first_diff]!r} vs {direct[first_diff]!r}"

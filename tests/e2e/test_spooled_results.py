@@ -13,9 +13,9 @@ import json
 
 import pytest
 import requests
-import trino
 
 from harness import page_compare, wait_until
+from harness.client_runs import fetch_rows
 
 from .configs import shipped_filter
 
@@ -54,20 +54,9 @@ def segment_requests(standin) -> dict:
             for kind, prefix in kinds.items()}
 
 
-def fetch_all(port: int, user: str):
-    """The real Python client, with its default encodings (json+zstd, json+lz4, json)."""
-    conn = trino.dbapi.connect(host="127.0.0.1", port=port, user=user, http_scheme="http", request_timeout=30)
-    try:
-        cur = conn.cursor()
-        cur.execute(SQL)
-        return cur.query_id, cur.fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("user", USERS)
 def test_the_python_client_downloads_and_acknowledges_every_segment_on_the_owner(stack, user):
-    query_id, through_router = fetch_all(stack.envoy.port, user)
+    query_id, through_router = fetch_rows(stack.envoy.port, SQL, user)
     owner = stack.owner(query_id)
     assert owner in USERS[user], f"user {user} ran on {owner}"
     assert len(through_router) == ROWS, f"{len(through_router)} rows through the router"
@@ -83,7 +72,7 @@ def test_the_python_client_downloads_and_acknowledges_every_segment_on_the_owner
     others = {n: segment_requests(s) for n, s in stack.standins.items() if n != owner}
     assert not any(any(v.values()) for v in others.values()), f"segment requests reached others: {others}"
 
-    _, direct = fetch_all(stack.standins[owner].port, user)
+    _, direct = fetch_rows(stack.standins[owner].port, SQL, user)
     first_diff = next((i for i, (a, b) in enumerate(zip(through_router, direct)) if a != b), None)
     assert len(direct) == ROWS and first_diff is None, f"row {first_diff} differs from the coordinator's own"
 

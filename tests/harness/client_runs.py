@@ -7,7 +7,7 @@ the killed coordinator raised Http503Error".
 
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import trino
 
@@ -30,6 +30,20 @@ class ClientQuery:
     def __repr__(self) -> str:
         outcome = f"{self.rows} rows" if self.ok else f"{type(self.error).__name__}: {self.error}"
         return f"ClientQuery({self.query_id or 'no id'}, user={self.user}, {outcome})"
+
+
+def fetch_rows(port: int, sql: str, user: str = "demo", headers: Optional[dict] = None) -> Tuple[str, list]:
+    """Runs `sql` to the end with the real client (gzip, absolute nextUri, its retries) through
+    127.0.0.1:port; returns (query id, rows). The client's errors are raised."""
+    conn = trino.dbapi.connect(host="127.0.0.1", port=port, user=user, http_scheme="http", request_timeout=30,
+                               http_headers=headers)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        rows = cur.fetchall()
+        return cur.query_id, rows
+    finally:
+        conn.close()
 
 
 def run_client_query(port: int, sql: str, user: str = "demo", routing_group: Optional[str] = None,

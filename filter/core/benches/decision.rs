@@ -10,13 +10,8 @@
 //! In both 50-rule configs the first 47 rules never match the benchmark requests, so
 //! `first_match` walks them all. Run with `cargo bench -p trino-router-core --bench decision`.
 // Bench code: a panic here fails the benchmark, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::hint::black_box;
 

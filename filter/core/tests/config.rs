@@ -1,13 +1,8 @@
 //! Config validation: a good config compiles; every bad one is rejected with errors that
 //! name the offending field, all of them at once.
 // Test code: a panic here fails a test, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod common;
 

@@ -2,13 +2,8 @@
 //! very functions the cargo-fuzz targets call (`fuzz/src/targets.rs`, included below), on
 //! stable, in the normal test run. A seed or saved crash that panics fails this test.
 // Test code: a panic here fails a test, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 #[path = "../fuzz/src/targets.rs"]
 #[allow(dead_code)]

@@ -1,13 +1,8 @@
 //! Scenarios for `route::decide`: where new queries and follow-ups go, and what the
 //! router answers when it cannot place a request.
 // Test code: a panic here fails a test, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod common;
 

@@ -10,13 +10,8 @@
 //! `procedure`, `prepared_name` (absent: none); `metadata` (checked only when present); or `error`
 //! with an error kind, in which case nothing else is checked.
 // Test code: a panic here fails a test, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::path::Path;
 

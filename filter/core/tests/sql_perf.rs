@@ -2,13 +2,8 @@
 //! (`cargo test --release -p trino-router-core --test sql_perf -- --nocapture`);
 //! the assertion only catches gross regressions, even in debug builds.
 // Test code: a panic here fails a test, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::time::{Duration, Instant};
 

@@ -2,13 +2,8 @@
 //! every prefix of every corpus statement, mutated statements and pathological shapes.
 //! A panic here would be a dead Envoy worker in production.
 // Test code: a panic here fails a test, not an Envoy worker.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

@@ -2,13 +2,8 @@
 //! run's, requests built from header lists, and an in-memory view of cluster states.
 // Test code: a panic here fails a test, not an Envoy worker.
 #![allow(dead_code)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::collections::{HashMap, HashSet};
 use trino_router_core::config::{ClusterId, Config};
