@@ -126,7 +126,7 @@ impl<'t> Cursor<'t> {
         hit
     }
 
-    pub fn expect(&mut self, kw: &'static str) -> Result<(), SqlError> {
+    pub fn require(&mut self, kw: &'static str) -> Result<(), SqlError> {
         if self.eat(kw) {
             Ok(())
         } else {

@@ -185,13 +185,13 @@ fn role(out: &mut Collector<'_>, c: &Cursor<'_>, st: S) -> Outcome {
 fn branch(out: &mut Collector<'_>, c: &mut Cursor<'_>, st: S) -> Res {
     let in_at = c.find_top_level("in").ok_or_else(|| c.syntax("IN TABLE"))?;
     c.pos = in_at.saturating_add(1);
-    c.expect("table")?;
+    c.require("table")?;
     out.table(&c.name()?, Access::Write)?;
     Ok(Outcome::of(st))
 }
 
 pub(crate) fn comment(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
-    c.expect("on")?;
+    c.require("on")?;
     if c.eat("column") {
         let mut parts: Vec<Ident> = c.name()?;
         if parts.len() < 2 {
@@ -208,7 +208,7 @@ pub(crate) fn comment(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
 }
 
 pub(crate) fn truncate(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
-    c.expect("table")?;
+    c.require("table")?;
     out.table(&c.name()?, Access::Write)?;
     Ok(Outcome::of(S::Truncate))
 }

@@ -92,7 +92,7 @@ fn table_after_from(out: &mut Collector<'_>, c: &mut Cursor<'_>, table_keyword: 
         return Err(c.syntax("FROM or IN"));
     }
     if table_keyword {
-        c.expect("table")?;
+        c.require("table")?;
     }
     out.table(&c.name()?, Access::Metadata)?;
     Ok(())
@@ -100,7 +100,7 @@ fn table_after_from(out: &mut Collector<'_>, c: &mut Cursor<'_>, table_keyword: 
 
 /// `SHOW STATS FOR t` or `SHOW STATS FOR (query)`: planned, not run.
 fn stats_target(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<(), SqlError> {
-    c.expect("for")?;
+    c.require("for")?;
     if c.peek().is_some_and(|t| t.is_op("(")) {
         scan_query(c.toks, c.pos, out, Access::Metadata, false)
     } else {

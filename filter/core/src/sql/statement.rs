@@ -82,7 +82,7 @@ fn query(out: &mut Collector<'_>, toks: &[Token]) -> Result<Outcome, SqlError> {
 }
 
 fn insert(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, SqlError> {
-    c.expect("into")?;
+    c.require("into")?;
     let target = c.name()?;
     out.table(&target, Access::Write)?;
     scan_query(c.toks, c.pos, out, Access::Read, false)?;
@@ -97,7 +97,7 @@ fn update(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, SqlErr
 }
 
 fn delete(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, SqlError> {
-    c.expect("from")?;
+    c.require("from")?;
     let target = c.name()?;
     out.table(&target, Access::Write)?;
     scan_query(c.toks, c.pos, out, Access::Read, false)?;
@@ -105,7 +105,7 @@ fn delete(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, SqlErr
 }
 
 fn merge(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, SqlError> {
-    c.expect("into")?;
+    c.require("into")?;
     let target = c.name()?;
     out.table(&target, Access::Write)?;
     let using = c.find_top_level("using").ok_or_else(|| c.syntax("USING"))?;
@@ -165,7 +165,7 @@ fn execute(out: &mut Collector<'_>, c: &mut Cursor<'_>, src: Src<'_>) -> Result<
 /// PREPARE only stores the statement: nothing it names is touched until EXECUTE.
 fn prepare(out: &mut Collector<'_>, c: &mut Cursor<'_>, src: Src<'_>) -> Result<Outcome, SqlError> {
     let name = prepared_name(c, src)?;
-    c.expect("from")?;
+    c.require("from")?;
     out.set_prepared(&name, false);
     let saved = out.mode;
     out.mode = Mode::Silent;
@@ -176,7 +176,7 @@ fn prepare(out: &mut Collector<'_>, c: &mut Cursor<'_>, src: Src<'_>) -> Result<
 }
 
 fn deallocate(out: &mut Collector<'_>, c: &mut Cursor<'_>, src: Src<'_>) -> Result<Outcome, SqlError> {
-    c.expect("prepare")?;
+    c.require("prepare")?;
     let name = prepared_name(c, src)?;
     out.set_prepared(&name, false);
     Ok(Outcome::of(S::Deallocate))
