@@ -34,6 +34,11 @@ pub fn now_ms() -> Option<u64> {
     u64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()
 }
 
+/// Unix seconds, for the cluster states; 0 if the host would not tell.
+pub fn now_s() -> u64 {
+    now_ms().unwrap_or(0) / 1000
+}
+
 pub fn plugin_configuration() -> HostResult<Option<Vec<u8>>> {
     hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
 }

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use trino_router_core::config::{Config, LoadSource};
 use trino_router_core::inspect::{SqlFacts, SqlStatus};
 use trino_router_core::observed::{verdict_of, UpstreamVerdict};
-use trino_router_core::protocol::{classify, failed_page, is_statement_page, Endpoint};
+use trino_router_core::protocol::{failed_page, QueryId};
 use trino_router_core::request::RequestHead;
 use trino_router_core::rewrite::UriRewriter;
 use trino_router_core::route::{decide, needs_body, summary, trino_error, Decision, Forward, Reply, Why};
@@ -36,7 +36,7 @@ pub struct RequestFilter {
     debug_line: Option<String>,
     /// A nextUri GET: the query it polls, so a coordinator lost meanwhile can be reported
     /// as a failed query rather than a bare 503.
-    polled_query: Option<String>,
+    polled_query: Option<QueryId>,
     /// Set when Envoy answered instead of the lost coordinator: the page that replaces it.
     failed_page: Option<String>,
 }
@@ -63,7 +63,7 @@ impl RequestFilter {
         log_decision(head, sql, &decision, config);
         self.record(config, sql, &decision);
         if let Decision::Forward(f) = &decision {
-            self.polled_query = polled_query(head, f);
+            self.polled_query = f.polled_query.clone();
         }
         match &decision {
             Decision::Forward(f) => match self.apply_forward(config, head, f) {
@@ -164,22 +164,6 @@ impl RequestFilter {
     }
 }
 
-/// The query a follow-up GET of a statement page polls, if that is what it is.
-fn polled_query(head: &RequestHead, f: &Forward) -> Option<String> {
-    let path = f.path.as_deref().unwrap_or(&head.path);
-    if f.new_query || !is_statement_page(&head.method, path) {
-        return None;
-    }
-    match classify(&head.method, path) {
-        Endpoint::QueryFollowUp(id) => Some(id.as_str().to_string()),
-        _ => None,
-    }
-}
-
-fn now_s() -> u64 {
-    host::now_ms().unwrap_or(0) / 1000
-}
-
 fn internal(status: u16, message: &str) -> Reply {
     Reply { status, body: trino_error(status, message), retry_after_seconds: None, why: Why::Internal }
 }
@@ -275,15 +259,16 @@ impl HttpContext for RequestFilter {
                 LogLevel::Info,
                 &format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries"),
             );
-            shared_state::update(cluster, |s| s.mark_unreachable(now_s(), config.health.unhealthy_hold_seconds));
+            shared_state::update(cluster, |s| s.mark_unreachable(host::now_s(), config.health.unhealthy_hold_seconds));
             self.metrics.count(&format!("trino_router.cluster.{cluster}.unreachable"));
             if let Some(query) = self.polled_query.take() {
                 // The coordinator that ran this query is gone, and with it the query: say so
                 // the way Trino reports a failed query, which clients turn into a clear error.
                 let message = format!(
-                    "trino-router: the coordinator of cluster {cluster} that ran query {query} cannot be reached; the query is lost"
+                    "trino-router: the coordinator of cluster {cluster} that ran query {} cannot be reached; the query is lost",
+                    query.as_str()
                 );
-                self.failed_page = Some(failed_page(&query, "TRINO_ROUTER_COORDINATOR_LOST", &message));
+                self.failed_page = Some(failed_page(query.as_str(), "TRINO_ROUTER_COORDINATOR_LOST", &message));
                 self.page = PageWork::default();
                 let headers = [(":status", &b"200"[..]), ("content-type", b"application/json")];
                 for (name, value) in headers {

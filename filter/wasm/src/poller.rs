@@ -95,7 +95,7 @@ impl Poller {
 }
 
 fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>, config: &Config, metrics: &Metrics) {
-    let now_s = host::now_ms().unwrap_or(0) / 1000;
+    let now_s = host::now_s();
     match info {
         Some(info) => shared_state::update(cluster, |s| {
             let was_usable = s.accepts_new_queries(now_s);
@@ -135,7 +135,7 @@ fn on_load(cluster: &str, body: Option<&[u8]>, config: &Config) {
         host::log(LogLevel::Debug, &format!("trino-router: no load figures from cluster {cluster}"));
         return;
     };
-    let now_s = host::now_ms().unwrap_or(0) / 1000;
+    let now_s = host::now_s();
     shared_state::update(cluster, |s| {
         s.record_load(queued, running, now_s);
         true

@@ -50,7 +50,7 @@ impl<'c> SharedClusterView<'c> {
     }
 
     fn now_s(&self) -> u64 {
-        *self.now_s.get_or_init(|| host::now_ms().unwrap_or(0) / 1000)
+        *self.now_s.get_or_init(host::now_s)
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Forward {
     pub rewrite_prefix: Option<String>,
     /// This starts a query: learn its id from the response, count it toward the load.
     pub new_query: bool,
+    /// A nextUri GET: the query it polls, so a coordinator lost meanwhile can be reported
+    /// as a failed query.
+    pub polled_query: Option<QueryId>,
     pub why: Why,
 }
 
@@ -67,7 +70,13 @@ pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn Cl
     let pinned = pin::split_prefix(&config.path_marker, &head.path);
     let path = pinned.map_or(head.path.as_str(), |(_, rest)| rest);
     let stripped = pinned.map(|(_, rest)| rest.to_string());
-    let decision = match (classify(&head.method, path), pinned) {
+    let endpoint = classify(&head.method, path);
+    let statement_page = is_statement_page(&head.method, path);
+    let polled = match &endpoint {
+        Endpoint::QueryFollowUp(id) if statement_page => Some(id.clone()),
+        _ => None,
+    };
+    let decision = match (endpoint, pinned) {
         // A token is never honoured on a new query: the rules decide every new query.
         (Endpoint::SubmitStatement, _) => new_query(config, RuleInput { head, sql }, view, random, stripped),
         (_, Some((token, rest))) => follow_pinned(config, token, rest),
@@ -78,15 +87,17 @@ pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn Cl
         }
         (Endpoint::Unknown, None) => reply(404, "not a Trino client endpoint", Why::UnknownPath),
     };
-    with_page_rewrite(config, decision, &head.method, path)
+    with_page_work(config, decision, statement_page, polled)
 }
 
-/// In rewrite mode, the answer to a statement request carries URIs that must get the pin.
-fn with_page_rewrite(config: &Config, decision: Decision, method: &str, path: &str) -> Decision {
+/// What the answer to a statement page needs: in rewrite mode its URIs must get the pin,
+/// and a nextUri GET names the query it polls.
+fn with_page_work(config: &Config, decision: Decision, statement_page: bool, polled: Option<QueryId>) -> Decision {
     match decision {
         Decision::Forward(mut f) => {
+            f.polled_query = polled;
             let rewrite = config.cluster(f.cluster).is_some_and(|c| c.stickiness == StickinessMode::Rewrite);
-            if rewrite && is_statement_page(method, path) {
+            if rewrite && statement_page {
                 f.rewrite_prefix = config.pins.prefix(f.cluster.0).map(str::to_string);
             }
             Decision::Forward(f)
@@ -242,6 +253,7 @@ fn forward(config: &Config, cluster: ClusterId, path: Option<String>, why: Why) 
         strip_forwarded: c.stickiness == StickinessMode::Rewrite,
         rewrite_prefix: None,
         new_query: false,
+        polled_query: None,
         why,
     })
 }
