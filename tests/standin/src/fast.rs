@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 use crate::app::App;
 use crate::http;
 use crate::ids;
-use crate::pages::{self, Page};
+use crate::pages;
 use crate::plan::{Plan, Shape};
 use crate::respond::{self, Payload};
 use crate::slug::Context;
@@ -116,21 +116,7 @@ enum Answer<'a> {
 /// Renders a plan like the normal mode does, with [`BASE_MARK`] where the base URI goes.
 fn render(app: &App, plan: &Plan, row_bytes: usize) -> String {
     let base = Base { scheme: "fastbase".to_string(), authority: "base-mark".to_string(), prefix: String::new() };
-    let id = plan.id.as_str();
-    let page = Page {
-        id,
-        info_uri: base.uri(&format!("/ui/query.html?{id}")),
-        partial_cancel_uri: plan.partial_cancel.map(|token| {
-            let slug = app.slugs.make(id, Context::Executing, token);
-            base.uri(&format!("/v1/statement/executing/partialCancel/{id}/0/{slug}/{token}"))
-        }),
-        next_uri: plan.next.map(|(context, token)| statement::statement_uri(&base, app, id, context, token)),
-        columns: plan.columns,
-        data: plan.data,
-        stats: plan.stats,
-        error: plan.error.clone(),
-    };
-    pages::render(&page, plan.sql_hash, row_bytes)
+    pages::render(&statement::page_of(app, &base, plan), plan.sql_hash, row_bytes)
 }
 
 /// A page cut at every base URI: `pieces[0] base pieces[1] base ... tail`.

@@ -177,9 +177,10 @@ pub fn statement_uri(base: &Base, app: &App, id: &str, context: Context, token: 
     base.uri(&format!("/v1/statement/{segment}/{id}/{slug}/{token}"))
 }
 
-pub fn render_plan(app: &App, base: &Base, plan: &Plan) -> String {
+/// The page a plan describes, with every URI built on `base`.
+pub fn page_of<'p>(app: &App, base: &Base, plan: &'p Plan) -> Page<'p> {
     let id = plan.id.as_str();
-    let page = Page {
+    Page {
         id,
         // The 476 form; 483 switched to /ui#/queries/{id}.
         info_uri: base.uri(&format!("/ui/query.html?{id}")),
@@ -192,7 +193,12 @@ pub fn render_plan(app: &App, base: &Base, plan: &Plan) -> String {
         data: plan.data,
         stats: plan.stats,
         error: plan.error.clone(),
-    };
+    }
+}
+
+pub fn render_plan(app: &App, base: &Base, plan: &Plan) -> String {
+    let id = plan.id.as_str();
+    let page = page_of(app, base, plan);
     match plan.data.and_then(|_| app.spool.encoding_of(id)) {
         // Inline segments are base64: a third larger than the rows they hold.
         Some(encoding) => pages::render_with(
