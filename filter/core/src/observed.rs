@@ -22,6 +22,8 @@ pub struct Observed {
     pub good_polls: u32,
     /// The last `/v1/info` said `"starting": true`.
     pub starting: bool,
+    /// Envoy refused the last poll: by its own health checks no host is healthy.
+    pub refused: bool,
     /// Newest first.
     pub coordinators: Vec<String>,
     pub queued: u64,
@@ -50,7 +52,7 @@ impl Observed {
     }
 
     pub fn accepts_new_queries(&self, now: u64) -> bool {
-        !self.starting && !self.down && now >= self.unreachable_until
+        !self.starting && !self.down && !self.refused && now >= self.unreachable_until
     }
 
     pub fn owns(&self, coordinator: &CoordinatorId) -> bool {
@@ -80,6 +82,7 @@ impl Observed {
     pub fn poll_succeeded(&mut self, info: &ServerInfo, health: &Health) -> bool {
         let before = self.clone();
         self.failed_polls = 0;
+        self.refused = false;
         self.good_polls = self.good_polls.saturating_add(1);
         if self.good_polls >= health.healthy_after {
             self.down = false;
@@ -101,6 +104,14 @@ impl Observed {
             self.down = true;
         }
         *self != before
+    }
+
+    /// Envoy refused the poll outright: by its own health checks (already debounced by
+    /// their thresholds) no host is healthy. Envoy would refuse live traffic too, so the
+    /// cluster takes no new queries until a poll gets through; it also counts as failed.
+    pub fn poll_refused(&mut self, health: &Health) -> bool {
+        let was_refused = std::mem::replace(&mut self.refused, true);
+        self.poll_failed(health) || !was_refused
     }
 
     pub fn record_load(&mut self, queued: u64, running: u64, now: u64) {
@@ -198,6 +209,17 @@ mod tests {
         s.poll_succeeded(&info(false), &h);
         assert!(s.accepts_new_queries(0));
         assert!(s.owns(&id("dup55")));
+    }
+
+    #[test]
+    fn a_refused_poll_keeps_new_queries_away_until_a_poll_gets_through() {
+        let h = health(3, 1);
+        let mut s = Observed::default();
+        s.poll_refused(&h);
+        assert!(!s.accepts_new_queries(100), "Envoy has no healthy host: neither has the router");
+        assert!(!s.down, "one refusal is one failed poll of three");
+        s.poll_succeeded(&info(false), &h);
+        assert!(s.accepts_new_queries(100));
     }
 
     #[test]

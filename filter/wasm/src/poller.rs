@@ -9,9 +9,12 @@ use proxy_wasm::types::LogLevel;
 use std::collections::HashMap;
 use std::time::Duration;
 use trino_router_core::config::{Config, LoadSource};
-use trino_router_core::protocol::{load_poll_request, parse_metrics_load, parse_server_info, parse_ui_stats_load};
+use trino_router_core::protocol::{
+    load_poll_request, parse_metrics_load, parse_server_info, parse_ui_stats_load, ServerInfo,
+};
 
 const POLL_LEASE_KEY: &str = "trino-router.poll-lease";
+const REFUSED_RETRY_MS: u64 = 1000;
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -41,15 +44,24 @@ impl Poller {
     pub fn start(&mut self, config: &Config, metrics: &Metrics) {
         let timeout = Duration::from_millis(config.health.poll_timeout_ms);
         let load = load_poll_request(&config.load);
+        let mut any_refused = false;
         for cluster in &config.clusters {
             // Envoy refuses the call at once when no host of the cluster is healthy (also
-            // at start, until the first health check passes; `unhealthy_after` absorbs that):
-            // it is a failed poll like any other.
+            // at start, until its first health check passes).
             if !self.dispatch(&cluster.name, &cluster.envoy_cluster, "/v1/info", &[], Kind::Info, timeout) {
-                on_info(&cluster.name, None, config, metrics);
+                on_info(&cluster.name, Poll::Refused, config, metrics);
+                any_refused = true;
             }
             if let Some((path, headers)) = &load {
                 self.dispatch(&cluster.name, &cluster.envoy_cluster, path, headers, Kind::Load, timeout);
+            }
+        }
+        if any_refused {
+            // A refused cluster takes no new queries until a poll gets through: ask again at
+            // the next tick rather than a whole interval later. Refusals cost no network.
+            if let Some(now) = host::now_ms() {
+                let _ =
+                    host::shared_set(POLL_LEASE_KEY, now.saturating_add(REFUSED_RETRY_MS).to_string().as_bytes(), None);
             }
         }
     }
@@ -88,16 +100,28 @@ impl Poller {
             _ => None,
         };
         match kind {
-            Kind::Info => on_info(&cluster, body.as_deref().and_then(parse_server_info), config, metrics),
+            Kind::Info => {
+                let outcome = body.as_deref().and_then(parse_server_info).map_or(Poll::Failed, Poll::Answered);
+                on_info(&cluster, outcome, config, metrics)
+            }
             Kind::Load => on_load(&cluster, body.as_deref(), config),
         }
     }
 }
 
-fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>, config: &Config, metrics: &Metrics) {
+/// How a `/v1/info` poll went.
+enum Poll {
+    Answered(ServerInfo),
+    /// No answer, not 200, or not Trino's `/v1/info`.
+    Failed,
+    /// Envoy would not send it: no host of the cluster is healthy by its checks.
+    Refused,
+}
+
+fn on_info(cluster: &str, outcome: Poll, config: &Config, metrics: &Metrics) {
     let now_s = host::now_s();
-    match info {
-        Some(info) => shared_state::update(cluster, |s| {
+    match outcome {
+        Poll::Answered(info) => shared_state::update(cluster, |s| {
             let was_usable = s.accepts_new_queries(now_s);
             let changed = s.poll_succeeded(&info, &config.health);
             if changed && !was_usable && s.accepts_new_queries(now_s) {
@@ -106,9 +130,12 @@ fn on_info(cluster: &str, info: Option<trino_router_core::protocol::ServerInfo>,
             }
             changed
         }),
-        None => shared_state::update(cluster, |s| {
+        failed => shared_state::update(cluster, |s| {
             let was_down = s.down;
-            let changed = s.poll_failed(&config.health);
+            let changed = match failed {
+                Poll::Refused => s.poll_refused(&config.health),
+                _ => s.poll_failed(&config.health),
+            };
             if s.down && !was_down {
                 host::log(
                     LogLevel::Warn,
