@@ -35,7 +35,8 @@ def test_a_starting_coordinator_gets_no_new_queries_until_it_is_ready(stack):
     stack.standins["adhoc-2"].set_starting(120)
     try:
         stack.envoy.wait_cluster_unhealthy("trino_adhoc_2", timeout=10)
-        wait_until(lambda: all(lands_on(stack, "demo") == "adhoc-1" for _ in range(5)), 10,
+        # Twenty in a row: five would happen by chance (1 in 32) before the router's first poll.
+        wait_until(lambda: all(lands_on(stack, "demo") == "adhoc-1" for _ in range(20)), 15,
                    "new adhoc queries to avoid the starting adhoc-2")
         landed = [lands_on(stack, "demo") for _ in range(20)]
         assert set(landed) == {"adhoc-1"}, f"with adhoc-2 starting, 20 queries landed on {landed}"
