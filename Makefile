@@ -1,6 +1,6 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
-#   make run    three stand-in coordinators + Envoy with envoy/envoy.yaml, until Ctrl-C
-#   make test   lint + unit + wasm + standin + offline + bench-quick + e2e
+#   make run    three real Trino 476 servers (stand-ins without a JDK 24+) + Envoy with envoy/envoy.yaml
+#   make test   lint + unit + wasm + standin + offline + bench-quick + e2e + e2e-trino
 #   make bench  plain Envoy vs the filter under wrk; writes target/bench/report.md (minutes)
 
 PYTHON ?= python3
@@ -11,10 +11,10 @@ WASM := target/wasm32-wasip1/release/trino_router.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli run lint unit e2e offline test bench bench-quick
+.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick
 
 help:
-	@echo "targets: venv wasm standin cli run lint unit e2e offline test bench bench-quick"
+	@echo "targets: venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
 
 # The stamp makes this idempotent: pip runs again only when the requirements change.
 venv: $(VENV)/.installed
@@ -37,6 +37,15 @@ standin:
 cli:
 	$(CARGO) build --release -p trino-router-cli
 
+# Trino 476 server + tpch/memory plugins from Maven Central into ~/.cache/trino-router (once, ~250 MB).
+trino: venv
+	$(PY) -m tests.harness.fetch_trino
+
+# The real clients the real-Trino suites drive: Trino CLI and JDBC jars, the JDBC driver program, npm trino-client.
+clients: venv
+	bash tests/clients/prepare.sh
+
+# Real Trino when a JDK 24+ is found (fetched on first use), else the stand-ins; see local_run.py.
 run: venv wasm standin
 	$(PY) -m tests.harness.local_run
 
@@ -51,6 +60,10 @@ unit:
 e2e: venv wasm standin cli
 	$(PY) -m pytest tests/e2e -q
 
+# Real Trino servers (started once for the session, in parallel) with the four real clients.
+e2e-trino: venv wasm standin cli trino clients
+	$(PY) -m pytest tests/real_trino -q -rxX
+
 # docker-compose.yml and envoy/istio/ checked without Docker or Kubernetes (seconds).
 offline: venv wasm cli standin
 	$(PY) -m pytest tests/offline -q
@@ -63,4 +76,4 @@ bench: venv wasm standin
 bench-quick: venv wasm standin
 	$(PY) -m tests.bench --quick
 
-test: lint unit wasm standin offline bench-quick e2e
+test: lint unit wasm standin offline bench-quick e2e e2e-trino

@@ -7,19 +7,15 @@ of the Envoy logs, where the filter logs its decisions.
 """
 
 import signal
-import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Union
 
 import pytest
 
-from harness import Envoy, Standin, build_config, free_port
-from harness.live_config import FilterConfigFile, LiveEnvoy, build_live_config
+from harness import Envoy, Standin, envoys
 from harness.trino_http import coordinator_of
 
 from .configs import ENVOY_CLUSTER, STANDIN_NAMES, shipped_filter
-
-_RUNNING_ENVOYS: List[Envoy] = []
 
 
 class Stack:
@@ -107,29 +103,12 @@ def filter_json() -> dict:
 
 def launch_envoy(standins: Dict[str, Standin], filter_json: dict, log_dir: Path, live: bool = False,
                  wait_healthy: bool = True) -> Envoy:
-    """`live`: envoy-live.yaml, the filter config discovered from a file (LiveEnvoy.push_filter_config).
-    `wait_healthy=False`: returns once Envoy is live, even if some coordinator is down."""
+    """An Envoy in front of `standins` (see harness.envoys.launch_envoy)."""
     ports = {ENVOY_CLUSTER[name]: s.port for name, s in standins.items()}
-    # The filter logs each routing decision at debug; failing tests show those lines.
-    args = dict(log_dir=log_dir, extra_args=["--component-log-level", "wasm:debug"])
-    if live:
-        filter_file = FilterConfigFile(Path(tempfile.mkdtemp(prefix="ecds-", dir=log_dir)))
-        filter_file.write(filter_json)
-        envoy = LiveEnvoy(build_live_config(free_port(), free_port(), ports, filter_file), filter_file, **args)
-    else:
-        envoy = Envoy(build_config(free_port(), free_port(), ports, filter_json=filter_json), **args)
-    _RUNNING_ENVOYS.append(envoy)
-    try:
-        return envoy.start(wait_healthy=wait_healthy)
-    except BaseException:
-        _RUNNING_ENVOYS.remove(envoy)
-        raise
+    return envoys.launch_envoy(ports, filter_json, log_dir, live=live, wait_healthy=wait_healthy)
 
 
-def _stop(envoy: Envoy) -> None:
-    envoy.stop()
-    if envoy in _RUNNING_ENVOYS:
-        _RUNNING_ENVOYS.remove(envoy)
+_stop = envoys.stop_envoy
 
 
 @pytest.fixture(scope="module")
@@ -181,5 +160,4 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and report.when == "call":
-        for e in _RUNNING_ENVOYS:
-            report.sections.append((f"Envoy {e.url} log tail ({e.process.log_path})", e.process.log_tail(40)))
+        report.sections.extend(envoys.log_tails())

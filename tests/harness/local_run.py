@@ -1,8 +1,10 @@
-"""`make run`: three stand-in coordinators and Envoy with envoy/envoy.yaml as shipped.
+"""`make run`: three Trino clusters and Envoy with envoy/envoy.yaml as shipped, until Ctrl-C.
 
-Shows a newcomer the router working end to end on their machine: it runs a query as
-a normal user and one as `etl`, says which cluster served each, and stays up so they
-can try their own client until Ctrl-C. It builds nothing; make does that first.
+Shows a newcomer the router working end to end on their machine. With a JDK 24+ the
+clusters are real Trino 476 servers (fetched from Maven Central on the first run) that
+answer TPC-H queries; without one, the stand-in coordinators take their places. It runs a
+query as a normal user and one as `etl`, says which cluster served each, and stays up so
+they can try their own client. It builds nothing; make does that first.
 """
 
 import signal
@@ -14,19 +16,23 @@ from pathlib import Path
 import trino
 import trino.exceptions
 
+from .artifacts import ArtifactError
 from .envoy import Envoy
 from .envoy_config import filter_config
 from .paths import SHIPPED_ENVOY_YAML
 from .ports import port_is_free
 from .standin import Standin
+from .trino_server import JdkMissing, TrinoServer, start_all, trino_jdk
 
 # The addresses envoy/envoy.yaml expects; the shipped file is used unchanged.
-STANDINS = [("adhoc-1", 18081), ("adhoc-2", 18082), ("etl-1", 18083)]
+CLUSTERS = [("adhoc-1", 18081), ("adhoc-2", 18082), ("etl-1", 18083)]
 LISTENER_PORT, ADMIN_PORT = 8080, 9901
+REAL_SAMPLE = ("SELECT count(*) FROM tpch.tiny.lineitem", "60175 rows in tpch.tiny.lineitem")
+STANDIN_SAMPLE = ("SELECT n, s FROM demo /* rows=100 */", "100 rows")
 
 
 def check_ports_free() -> None:
-    taken = [p for p in [LISTENER_PORT, ADMIN_PORT] + [p for _, p in STANDINS] if not port_is_free(p)]
+    taken = [p for p in [LISTENER_PORT, ADMIN_PORT] + [p for _, p in CLUSTERS] if not port_is_free(p)]
     if taken:
         sys.exit(f"make run: port(s) {', '.join(map(str, taken))} on 127.0.0.1 already in use "
                  f"(another `make run`, Envoy or Trino?). Stop whatever listens there and retry.")
@@ -37,22 +43,47 @@ def stickiness_modes() -> dict:
     return {c["name"]: c.get("stickiness", "forwarded_prefix") for c in filter_config()["clusters"]}
 
 
-def served_by(query_id: str, standins: list) -> str:
-    """A Trino query id ends with the coordinator id of the cluster that ran it."""
-    for s in standins:
-        if query_id.endswith("_" + s.state()["coordinatorId"]):
-            return s.name
-    return "an unknown cluster (!)"
+def start_real_trino(log_dir: Path, modes: dict) -> list:
+    """Real Trino on the shipped ports: process-forwarded for forwarded_prefix, stock for rewrite mode."""
+    print("starting three Trino 476 servers (the first run downloads about 250 MB from Maven Central; "
+          "startup takes about a minute)...", flush=True)
+    servers = [TrinoServer(name, port=port, process_forwarded=modes.get(name) != "rewrite", log_dir=log_dir)
+               for name, port in CLUSTERS]
+    start_all(servers)
+    for s in servers:
+        print(f"Trino {s.name} on {s.url} ({modes.get(s.name, '?')} mode), coordinator id {s.coordinator_id}")
+    return servers
 
 
-def sample_query(user: str, standins: list) -> None:
-    conn = trino.dbapi.connect(host="127.0.0.1", port=LISTENER_PORT, user=user, http_scheme="http")
+def start_standins(log_dir: Path, modes: dict) -> list:
+    standins = []
+    for name, port in CLUSTERS:
+        # Like the real thing: stock Trino (406 on any X-Forwarded-* header) for rewrite mode.
+        forwarded = "reject" if modes.get(name) == "rewrite" else "accept"
+        standins.append(Standin(name, port=port, forwarded=forwarded, log_dir=log_dir).start())
+        print(f"stand-in coordinator {name} on {standins[-1].url} ({modes.get(name, '?')} mode)")
+    return standins
+
+
+def coordinator_ids(clusters: list) -> dict:
+    """{coordinator id: cluster name}; a Trino query id ends with its coordinator's id."""
+    ids = {}
+    for c in clusters:
+        cid = c.coordinator_id if isinstance(c, TrinoServer) else c.state()["coordinatorId"]
+        ids[cid] = c.name
+    return ids
+
+
+def sample_query(user: str, sql: str, ids: dict) -> None:
+    # max_attempts: the client retries a 503 with Retry-After, as it would against Trino.
+    conn = trino.dbapi.connect(host="127.0.0.1", port=LISTENER_PORT, user=user, http_scheme="http", max_attempts=10)
     try:
         cur = conn.cursor()
-        cur.execute("SELECT n, s FROM demo /* rows=100 */")
+        cur.execute(sql)
         rows = cur.fetchall()
-        print(f"  user {user!r}: query {cur.query_id} returned {len(rows)} rows, served by "
-              f"{served_by(cur.query_id, standins)}")
+        served = ids.get(cur.query_id.rsplit("_", 1)[-1], "an unknown cluster (!)")
+        answer = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else f"{len(rows)} rows"
+        print(f"  user {user!r}: {sql}\n    -> {answer} (query {cur.query_id}, served by {served})")
     finally:
         conn.close()
 
@@ -72,31 +103,36 @@ def wait_for_stop(processes: list) -> None:
 def main() -> int:
     check_ports_free()
     log_dir = Path(tempfile.mkdtemp(prefix="trino-router-run-"))
-    standins, envoy = [], None
+    clusters, envoy = [], None
     try:
         modes = stickiness_modes()
-        for name, port in STANDINS:
-            # Like the real thing: process-forwarded Trino for forwarded_prefix, stock Trino
-            # (406 on any X-Forwarded-* header) for clusters the filter runs in rewrite mode.
-            forwarded = "reject" if modes.get(name) == "rewrite" else "accept"
-            standins.append(Standin(name, port=port, forwarded=forwarded, log_dir=log_dir).start())
-            print(f"stand-in coordinator {name} on {standins[-1].url} ({modes.get(name, '?')} mode)")
+        try:
+            trino_jdk()
+            real = True
+        except JdkMissing as exc:
+            print(f"make run: {exc}; using the stand-in coordinators instead of real Trino.")
+            real = False
+        clusters = start_real_trino(log_dir, modes) if real else start_standins(log_dir, modes)
         # Generous: with the shipped health-check settings a slow first check can delay health.
         envoy = Envoy(config_path=SHIPPED_ENVOY_YAML, log_dir=log_dir).start(timeout=90)
         print("Sample queries through the router:")
-        sample_query("demo", standins)
-        sample_query("etl", standins)
+        sql = REAL_SAMPLE[0] if real else STANDIN_SAMPLE[0]
+        ids = coordinator_ids(clusters)
+        sample_query("demo", sql, ids)
+        sample_query("etl", sql, ids)
         print(f"\nEnvoy listens on {envoy.url} (admin {envoy.admin_url})")
         print(f"Logs in {log_dir}")
         print("Try it:")
-        print(f"  trino --server {envoy.url} --user demo --execute 'SELECT 1'")
         print(f"  .venv/bin/python -c \"import trino; c = trino.dbapi.connect(host='127.0.0.1', "
-              f"port={LISTENER_PORT}, user='etl').cursor(); c.execute('SELECT 1'); print(c.fetchall())\"")
+              f"port={LISTENER_PORT}, user='etl').cursor(); c.execute('SELECT * FROM tpch.tiny.nation'); "
+              f"print(c.fetchall())\"")
+        print(f"  java -jar trino-cli-476-executable.jar --server {envoy.url} --user demo --execute 'SELECT 1'")
         print("Ctrl-C stops everything.", flush=True)
-        wait_for_stop([("Envoy", envoy)] + [(f"stand-in {s.name}", s) for s in standins])
-    except (AssertionError, RuntimeError, trino.exceptions.TrinoException) as exc:
+        wait_for_stop([("Envoy", envoy)] + [(f"{c.name}", c) for c in clusters])
+    except (AssertionError, RuntimeError, ArtifactError, trino.exceptions.Error, trino.exceptions.HttpError,
+            OSError) as exc:
         # Startup problems are the user's to fix (a missing build, a busy port): no traceback.
-        print(f"make run: {exc}", file=sys.stderr)
+        print(f"make run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
@@ -104,8 +140,8 @@ def main() -> int:
         print("stopping...", flush=True)
         if envoy:
             envoy.stop()
-        for s in standins:
-            s.stop()
+        for c in clusters:
+            c.stop()
     return 0
 
 

@@ -1,0 +1,142 @@
+"""Fixtures: three real Trino servers for the whole session, an Envoy with the filter per module.
+
+The servers start once, in parallel, when the first test needs them (about a minute on
+2 cores); a module picks its filter config by overriding `filter_json`. Every process is
+stopped in teardown, also on failure, SIGTERM or a killed pytest.
+"""
+
+import json
+import signal
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import pytest
+
+from harness import Envoy, envoys
+from harness.trino_server import TrinoServer, start_all
+
+from .configs import CLUSTER_NAMES, ENVOY_CLUSTER, STOCK, shipped
+
+
+class TrinoStack:
+    """The real coordinators and the Envoy in front of them, with what tests ask about them."""
+
+    def __init__(self, servers: Dict[str, TrinoServer], envoy: Envoy):
+        self.servers = servers
+        self.envoy = envoy
+
+    @property
+    def url(self) -> str:
+        return self.envoy.url
+
+    def ran_on(self, marker: str) -> List[str]:
+        """Names of the coordinators that ran a query whose SQL contains `marker`."""
+        return sorted(name for name, s in self.servers.items() if s.is_running() and s.queries_with(marker))
+
+    def owner(self, query_id: str) -> str:
+        for name, s in self.servers.items():
+            if s.owns(query_id):
+                return name
+        raise AssertionError(f"no running coordinator issued {query_id}")
+
+
+@pytest.fixture(scope="session")
+def logs_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+# User `queue-me` runs one query at a time per coordinator and queues the rest: how a test
+# gives a coordinator a queued load that /metrics reports (everyone else: no limit to speak of).
+RESOURCE_GROUPS = {
+    "resource-groups.properties": "resource-groups.configuration-manager=file\n"
+                                  "resource-groups.config-file=@ETC@/resource-groups.json\n",
+    "resource-groups.json": json.dumps({
+        "rootGroups": [
+            {"name": "global", "softMemoryLimit": "100%", "hardConcurrencyLimit": 100, "maxQueued": 1000},
+            {"name": "one-at-a-time", "softMemoryLimit": "100%", "hardConcurrencyLimit": 1, "maxQueued": 100},
+        ],
+        "selectors": [{"user": "queue-me", "group": "one-at-a-time"}, {"group": "global"}],
+    }),
+}
+
+
+@pytest.fixture(scope="session")
+def trino_servers(logs_root) -> Dict[str, TrinoServer]:
+    servers = [TrinoServer(name, process_forwarded=name not in STOCK, log_dir=logs_root / "trino",
+                           extra_files=RESOURCE_GROUPS) for name in CLUSTER_NAMES]
+    started = start_all(servers)
+    yield started
+    for s in started.values():
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def module_logs(logs_root, request) -> Path:
+    path = logs_root / request.module.__name__.rsplit(".", 1)[-1]
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def filter_json() -> dict:
+    """The filter config of a module's Envoy (override in the module)."""
+    return shipped()
+
+
+@pytest.fixture(scope="module")
+def live_filter_config() -> bool:
+    """True: the module's Envoy discovers the filter config (ECDS) and tests push new versions."""
+    return False
+
+
+def upstream_ports(servers: Dict[str, TrinoServer]) -> Dict[str, int]:
+    return {ENVOY_CLUSTER[name]: s.port for name, s in servers.items()}
+
+
+@pytest.fixture(scope="module")
+def envoy(trino_servers, filter_json, module_logs, live_filter_config):
+    started = envoys.launch_envoy(upstream_ports(trino_servers), filter_json, module_logs, live=live_filter_config)
+    yield started
+    envoys.stop_envoy(started)
+
+
+@pytest.fixture
+def start_envoy(trino_servers, module_logs) -> Callable[..., Envoy]:
+    """Starts extra Envoys (own config, or a second replica) that live for one test."""
+    started: List[Envoy] = []
+
+    def start(filter_json: dict, wait_healthy: bool = True) -> Envoy:
+        e = envoys.launch_envoy(upstream_ports(trino_servers), filter_json, module_logs, wait_healthy=wait_healthy)
+        started.append(e)
+        return e
+
+    yield start
+    for e in started:
+        envoys.stop_envoy(e)
+
+
+@pytest.fixture
+def stack(trino_servers, envoy) -> TrinoStack:
+    return TrinoStack(trino_servers, envoy)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "restarts_coordinators: kills or restarts shared servers; runs last")
+    # A CI timeout sends SIGTERM: turn it into Ctrl-C so fixture teardown stops every server.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Modules that kill or restart a shared server run after all the others (stable otherwise)."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_coordinators") is not None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when == "call":
+        report.sections.extend(envoys.log_tails())

@@ -1,0 +1,53 @@
+"""Two Envoy replicas with no shared state in front of real Trino, and the Web UI query page.
+
+Each follow-up of a query goes to the other replica in turn; only the routing token brings
+it back to the coordinator that owns the query, which a real Trino proves by answering
+(another coordinator answers 404 for a query it does not know).
+"""
+
+import uuid
+
+import requests
+
+from harness import wait_until
+from harness.trino_http import run_query
+
+from .configs import shipped
+
+SQL = "SELECT orderkey, totalprice FROM tpch.tiny.orders ORDER BY orderkey /* {marker} */"
+
+
+def test_queries_alternating_between_two_envoys_stay_on_their_coordinators_in_both_modes(stack, start_envoy):
+    replica_b = start_envoy(shipped())
+    replicas = [stack.url, replica_b.url]
+    runs = []
+    for i in range(6):
+        # Every third query as etl: the shipped config sends it to etl-1, stock Trino in rewrite mode.
+        user = "etl" if i % 3 == 2 else "demo"
+        marker = f"replicas-{uuid.uuid4().hex}"
+        run = run_query(replicas[i % 2:] + replicas[:i % 2], SQL.format(marker=marker), user=user)
+        assert run.error is None, f"query {i} ({run.query_id}) failed: {run.error}"
+        assert len(run.rows) == 15000, f"query {i} ({run.query_id}) returned {len(run.rows)} rows"
+        hosts = {url.split("/")[2] for _, url, _ in run.requested}
+        assert len(hosts) == 2 and len(run.requested) > 3, f"query {i} did not alternate: {run.requested}"
+        assert stack.ran_on(marker) == [stack.owner(run.query_id)]
+        runs.append((user, run))
+    assert {stack.owner(r.query_id) for u, r in runs if u == "etl"} == {"etl-1"}
+    assert {stack.owner(r.query_id) for u, r in runs if u == "demo"} <= {"adhoc-1", "adhoc-2"}
+
+
+def test_the_info_uri_through_the_router_reaches_the_coordinator_that_ran_the_query(stack):
+    for user in ("demo", "etl"):  # forwarded-prefix (Trino writes the pin) and rewrite mode (the filter does)
+        run = run_query([stack.url], f"SELECT 1 /* ui-{uuid.uuid4().hex} */", user=user)
+        info_uri = run.pages[0]["infoUri"]
+        assert info_uri.startswith(stack.url + "/trino-router/"), f"infoUri not pinned to the router: {info_uri}"
+        response = requests.get(info_uri, allow_redirects=False, timeout=10)
+        # Without a UI login Trino redirects to its login page: the coordinator answered, not the router.
+        assert response.status_code in (200, 303), f"{info_uri}: {response.status_code} {response.text[:200]}"
+        owner = stack.servers[stack.owner(run.query_id)]
+        page = f"/ui/query.html?{run.query_id}"
+        wait_until(lambda: any(path == page for _, path, _ in owner.http_requests()), 10,
+                   f"{owner.name} to log GET {page}")
+        others = [s.name for s in stack.servers.values() if s is not owner
+                  and any(path == page for _, path, _ in s.http_requests())]
+        assert not others, f"{page} also reached {others}"
