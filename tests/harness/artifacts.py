@@ -76,6 +76,8 @@ def maven_artifact(coords: str) -> Path:
     target_dir.mkdir(parents=True, exist_ok=True)
     argv = ["mvn", "--batch-mode", "--quiet", "dependency:copy", f"-Dartifact={coords}",
             f"-DoutputDirectory={target_dir}", "-Dmdep.overWriteReleases=true", "-Dmaven.artifact.threads=4"]
+    if os.environ.get("MAVEN_REPO_LOCAL"):
+        argv.append(f"-Dmaven.repo.local={os.environ['MAVEN_REPO_LOCAL']}")
     done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, cwd=target_dir)
     if done.returncode != 0 or not target.is_file():
         raise ArtifactError(f"fetching {coords} with Maven failed (exit {done.returncode}):\n"

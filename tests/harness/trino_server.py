@@ -69,7 +69,9 @@ class TrinoServer:
         (etc / "catalog").mkdir(parents=True, exist_ok=True)
         (self.home / "data").mkdir(parents=True, exist_ok=True)
         _write_properties(etc / "node.properties", {
-            "node.environment": "router_test", "node.id": self.name, "node.data-dir": str(self.home / "data")})
+            "node.environment": "router_test", "node.id": self.name, "node.data-dir": str(self.home / "data"),
+            # Loopback only: without these Trino listens on every interface and announces the host's IP.
+            "node.bind-ip": "127.0.0.1", "node.internal-address": "127.0.0.1"})
         config = {
             "coordinator": "true",
             "node-scheduler.include-coordinator": "true",

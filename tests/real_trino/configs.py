@@ -28,13 +28,12 @@ def shipped() -> dict:
 
 
 def one_cluster_per_group() -> dict:
-    """Each group one cluster (see e2e/configs.py), plus SQL rules: writes to the memory catalog
-    go to `second` (adhoc-2), reads of tpch.sf1 go to `etl` (etl-1), and CALL kill_query to its owner."""
+    """Each group one cluster (see e2e/configs.py), plus SQL rules first: anything touching the
+    memory catalog goes to `second` (adhoc-2, where its tables live), reads of tpch.sf1 go to
+    `etl` (etl-1), and CALL kill_query to the query's owner."""
     config = on_real_trino(standin_configs.one_cluster_per_group())
     config["rules"] = [
-        {"name": "memory-writes", "when": {"all": [{"catalogs": {"any": {"exact": "memory"}}},
-                                                   {"query_type": {"in": ["INSERT", "DATA_DEFINITION"]}}]},
-         "route_to": "second"},
+        {"name": "memory-catalog", "when": {"catalogs": {"any": {"exact": "memory"}}}, "route_to": "second"},
         {"name": "big-tpch", "when": {"schemas": {"any": {"exact": "tpch.sf1"}}}, "route_to": "etl"},
         *config["rules"],
     ]

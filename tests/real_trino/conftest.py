@@ -13,6 +13,7 @@ from typing import Callable, Dict, List
 import pytest
 
 from harness import Envoy, envoys
+from harness.s3_server import S3Server, new_shared_secret, spooling_config
 from harness.trino_server import TrinoServer, start_all
 
 from .configs import CLUSTER_NAMES, ENVOY_CLUSTER, STOCK, shipped
@@ -60,10 +61,27 @@ RESOURCE_GROUPS = {
 }
 
 
+# Spooled results: adhoc-1 speaks only the direct protocol; adhoc-2 (forwarded-prefix) has clients
+# download segments through the coordinator, etl-1 (stock, rewrite mode) hands out pre-signed
+# URIs of the object store. Clients that ask for an encoding get segments for results over 2 MB.
+SPOOLING = {"adhoc-2": "coordinator_proxy", "etl-1": "storage"}
+
+
 @pytest.fixture(scope="session")
-def trino_servers(logs_root) -> Dict[str, TrinoServer]:
-    servers = [TrinoServer(name, process_forwarded=name not in STOCK, log_dir=logs_root / "trino",
-                           extra_files=RESOURCE_GROUPS) for name in CLUSTER_NAMES]
+def s3(logs_root) -> S3Server:
+    server = S3Server(logs_root / "s3").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def trino_servers(logs_root, s3) -> Dict[str, TrinoServer]:
+    secret = new_shared_secret()
+    servers = []
+    for name in CLUSTER_NAMES:
+        config, files = spooling_config(s3, SPOOLING[name], secret) if name in SPOOLING else ({}, {})
+        servers.append(TrinoServer(name, process_forwarded=name not in STOCK, log_dir=logs_root / "trino",
+                                   config=config, extra_files={**RESOURCE_GROUPS, **files}))
     started = start_all(servers)
     yield started
     for s in started.values():

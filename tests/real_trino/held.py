@@ -22,8 +22,10 @@ class HeldQuery:
     """A query of the real Python client, read 10 rows into; `finish()` reads the rest (or the error)."""
 
     def __init__(self, port: int, user: str = "demo", sql: str = LONG_SQL):
+        # encoding=None: the direct protocol, so the query runs until its pages are read (with
+        # spooling a coordinator may finish it early, its rows parked in object storage).
         self.connection = trino.dbapi.connect(host="127.0.0.1", port=port, user=user, request_timeout=30,
-                                              max_attempts=5)
+                                              max_attempts=5, encoding=None)
         self.cursor = self.connection.cursor()
         self.cursor.execute(sql.format(marker=uuid.uuid4().hex))
         self.rows = len(self.cursor.fetchmany(10))
