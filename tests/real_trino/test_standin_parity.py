@@ -26,6 +26,8 @@ SMALL_SQL = "SELECT 1"
 QUERY_ID = re.compile(r"\d{8}_\d{6}_\d{5}_[a-z0-9]{5}")
 SLUG = re.compile(r"y[0-9a-f]{40}")
 MISSING_USER = "Basic authentication or X-Trino-Original-User or X-Trino-User must be sent"
+# 476 shapes; one queued poll, as an idle Trino dispatches at once; 300-byte rows, so a page of
+# 40 rows passes 8 KiB and goes chunked like Trino's large pages.
 STANDIN_476 = ["--trino-version", "476", "--queued-polls", "1", "--row-bytes", "300"]
 
 
@@ -77,7 +79,7 @@ def keys(obj: dict) -> str:
 
 
 def page_shape(r: requests.Response, side: Side) -> str:
-    """A statement page as the router sees it: framing, fields in order, state, URI forms."""
+    """A statement page as the router sees it: status, type, headers, fields in order, state, URIs."""
     page = r.json()
     uris = {k: side.norm(page[k]) for k in ("infoUri", "partialCancelUri", "nextUri") if k in page}
     return (f"{r.status_code} {r.headers.get('Content-Type')} {headers_of(r, 'Vary', 'X-Content-Type-Options')} "
@@ -119,8 +121,8 @@ def queued_gauge(side: Side) -> float:
 
 
 # --- the facts -------------------------------------------------------------------------------
-# Each probe takes a Side and returns a string; real Trino and the stand-in must return the same
-# one, and where `expected` is given, that exact string.
+# Each probe takes a Side and describes what it saw; real Trino and the stand-in must describe the same
+# thing, and where `expected` is given, exactly that.
 
 def p_post_without_user(s):
     r = call("POST", s.url + "/v1/statement", body=b"SELECT 1")
@@ -135,6 +137,28 @@ def p_post_with_password(s):
 def p_post_with_empty_basic_user(s):
     r = call("POST", s.url + "/v1/statement", {"Authorization": "Basic Og=="}, b"SELECT 1")  # ":"
     return text_answer(r) + " " + headers_of(r, "WWW-Authenticate")
+
+
+def p_post_with_bad_base64(s):
+    r = call("POST", s.url + "/v1/statement", {"Authorization": "Basic !!!"}, b"SELECT 1")
+    return text_answer(r) + " " + headers_of(r, "WWW-Authenticate")
+
+
+def p_original_user_alone(s):
+    r = call("POST", s.url + "/v1/statement", {"X-Trino-Original-User": "alice"}, SMALL_SQL.encode())
+    page = r.json()
+    get(page["nextUri"])
+    user = call("GET", f"{s.url}/v1/query/{page['id']}", USER).json()["session"]["user"]
+    metrics = call("GET", s.url + "/metrics", {"X-Trino-Original-User": "alice"}).status_code
+    return f"POST {r.status_code}, session user {user}, /metrics {metrics}"
+
+
+def p_sql_over_a_million_characters(s):
+    page = post(s, "SELECT 1 --" + "é" * 1_000_000)
+    failed = get(page["nextUri"]).json()
+    error = failed["error"]
+    return (f"fields={keys(failed)} state={failed['stats']['state']} {error['errorName']}/{error['errorCode']}/"
+            f"{error['errorType']} message={error['message']!r} failureInfo={keys(error['failureInfo'])}")
 
 
 def p_post_basic_user_without_password(s):
@@ -438,7 +462,16 @@ FACTS = [
                                "WWW-Authenticate=Basic realm=\"Trino\""),
     Fact("Basic credentials with an empty user answer 401 without a challenge", p_post_with_empty_basic_user,
          "401 text/plain;charset=utf-8 'Malformed credentials: user is empty' WWW-Authenticate=None"),
+    Fact("Basic credentials that are not base64 answer 401 without a challenge", p_post_with_bad_base64,
+         "401 text/plain;charset=utf-8 'Invalid base64 encoded credentials' WWW-Authenticate=None"),
     Fact("Basic credentials with a user and no password are accepted", p_post_basic_user_without_password, 200),
+    Fact("X-Trino-Original-User alone names the user", p_original_user_alone,
+         "POST 200, session user alice, /metrics 200"),
+    Fact("SQL over 1,000,000 characters is taken, then fails its first poll with QUERY_TEXT_TOO_LARGE",
+         p_sql_over_a_million_characters,
+         "fields=id,infoUri,stats,error,warnings state=FAILED QUERY_TEXT_TOO_LARGE/35/USER_ERROR "
+         "message='Query text length (1000011) exceeds the maximum length (1000000)' "
+         "failureInfo=type,message,suppressed,stack,errorInfo"),
     Fact("/metrics without a user answers the same 401", p_metrics_without_user,
          f"401 text/plain;charset=utf-8 {MISSING_USER!r}"),
     Fact("/v1/query without a user answers the same 401", p_query_list_without_user,
