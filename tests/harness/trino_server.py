@@ -22,7 +22,8 @@ from .procs import ManagedProcess
 from .trino_dist import trino_installation
 from .waiting import wait_until
 
-MIN_JAVA = 24  # Trino 476 refuses older runtimes
+# Trino 476 refuses runtimes older than 24; 483's jars are Java 25 bytecode.
+MIN_JAVA = {"476": 24, "483": 25}
 # Smallest heap that ran every suite on 2 cores without a memory error (see tests/trino/README.md).
 DEFAULT_HEAP = "1G"
 _TIMEOUT = 10.0
@@ -36,10 +37,11 @@ class JdkMissing(RuntimeError):
     """No JDK new enough for Trino on this machine."""
 
 
-def trino_jdk() -> Path:
-    home = find_jdk(MIN_JAVA)
+def trino_jdk(version: str = TRINO_VERSION) -> Path:
+    needed = MIN_JAVA.get(version, max(MIN_JAVA.values()))
+    home = find_jdk(needed)
     if home is None:
-        raise JdkMissing(f"Trino {TRINO_VERSION} needs a JDK {MIN_JAVA}+ (none in $JAVA_HOME or /usr/lib/jvm)")
+        raise JdkMissing(f"Trino {version} needs a JDK {needed}+ (none in $JAVA_HOME or /usr/lib/jvm)")
     return home
 
 
@@ -48,8 +50,9 @@ class TrinoServer:
 
     def __init__(self, name: str, port: int = 0, process_forwarded: bool = True, heap: str = DEFAULT_HEAP,
                  log_dir: Optional[Path] = None, config: Mapping[str, str] = (),
-                 extra_files: Mapping[str, str] = ()):
+                 extra_files: Mapping[str, str] = (), version: str = TRINO_VERSION):
         self.name = name
+        self.version = version
         self.port = port or free_port()
         self.process_forwarded = process_forwarded
         self.heap = heap
@@ -100,8 +103,9 @@ class TrinoServer:
     def start(self) -> "TrinoServer":
         """Starts the process and returns at once; `wait_ready` waits for it."""
         etc = self._write_etc()
-        launcher = trino_installation() / "bin" / "launcher"
-        argv = [launcher, "run", f"--etc-dir={etc}", f"--data-dir={self.home / 'data'}", f"--jvm-dir={trino_jdk()}"]
+        launcher = trino_installation(self.version) / "bin" / "launcher"
+        argv = [launcher, "run", f"--etc-dir={etc}", f"--data-dir={self.home / 'data'}",
+                f"--jvm-dir={trino_jdk(self.version)}"]
         self.coordinator_id = None
         self.process = ManagedProcess(argv, self.log_dir / f"trino-{self.name}.log").start()
         return self
@@ -209,7 +213,8 @@ def start_all(servers: Sequence[TrinoServer], timeout: float = 300.0) -> Dict[st
         for s in servers:
             s.stop()
         raise
-    print(f"[harness] {len(servers)} Trino {TRINO_VERSION} servers ready in {time.monotonic() - began:.0f}s: "
+    versions = ", ".join(sorted({s.version for s in servers}))
+    print(f"[harness] {len(servers)} Trino {versions} servers ready in {time.monotonic() - began:.0f}s: "
           + ", ".join(f"{s.name}={s.url}" for s in servers), flush=True)
     return {s.name: s for s in servers}
 

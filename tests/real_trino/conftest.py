@@ -13,8 +13,9 @@ from typing import Callable, Dict, List
 import pytest
 
 from harness import Envoy, envoys
+from harness.artifacts import DEFAULT_TRINO_VERSION
 from harness.s3_server import S3Server, new_shared_secret, spooling_config
-from harness.trino_server import TrinoServer, start_all
+from harness.trino_server import TRINO_VERSION, TrinoServer, start_all
 
 from .configs import CLUSTER_NAMES, ENVOY_CLUSTER, STOCK, shipped
 
@@ -67,6 +68,11 @@ RESOURCE_GROUPS = {
 SPOOLING = {"adhoc-2": "coordinator_proxy", "etl-1": "storage"}
 
 
+def spooling_available() -> bool:
+    """476's server tarball bundles the spooling plugin; 483 assembled from Maven Central jars has none."""
+    return TRINO_VERSION == DEFAULT_TRINO_VERSION
+
+
 @pytest.fixture(scope="session")
 def s3(logs_root) -> S3Server:
     server = S3Server(logs_root / "s3").start()
@@ -79,7 +85,8 @@ def trino_servers(logs_root, s3) -> Dict[str, TrinoServer]:
     secret = new_shared_secret()
     servers = []
     for name in CLUSTER_NAMES:
-        config, files = spooling_config(s3, SPOOLING[name], secret) if name in SPOOLING else ({}, {})
+        spools = name in SPOOLING and spooling_available()
+        config, files = spooling_config(s3, SPOOLING[name], secret) if spools else ({}, {})
         servers.append(TrinoServer(name, process_forwarded=name not in STOCK, log_dir=logs_root / "trino",
                                    config=config, extra_files={**RESOURCE_GROUPS, **files}))
     started = start_all(servers)

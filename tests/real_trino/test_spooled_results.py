@@ -15,6 +15,10 @@ from harness import wait_until
 from harness.clients import CLIENTS, Session, client
 
 from .configs import one_cluster_per_group
+from .conftest import spooling_available
+
+# Never in CI (476): only a local run on 483 assembled from jars, which lacks the spooling plugin.
+pytestmark = pytest.mark.skipif(not spooling_available(), reason="this Trino build has no spooling plugin")
 
 SQL = "SELECT * FROM tpch.tiny.lineitem ORDER BY orderkey, linenumber /* {marker} */"  # ~15 MB: spooled
 # Sessions whose rules pick each retrieval mode (configs.one_cluster_per_group).
@@ -39,6 +43,7 @@ def test_spooled_segments_are_downloaded_and_acknowledged_on_the_owner(stack, tr
     session_args, owner_name = MODES[mode]
     owner = trino_servers[owner_name]
     marks = {n: len(s.http_requests()) for n, s in trino_servers.items()}
+    stored_before = set(s3.objects())  # other tests' clients may leave segments unacknowledged
     marker = f"spool-{uuid.uuid4().hex}"
     [result] = client(name).run(stack.url, [SQL.format(marker=marker)], Session(encoding="json+zstd", **session_args))
     assert result.ok, result.error
@@ -49,7 +54,8 @@ def test_spooled_segments_are_downloaded_and_acknowledged_on_the_owner(stack, tr
 
     # Every segment was acknowledged through the router (Trino then deletes it from the bucket).
     wait_until(lambda: spooled(owner, "GET", "ack", marks[owner_name]), 20, f"acks to reach {owner_name}")
-    wait_until(lambda: not s3.objects(), 30, "every spooled segment to be acknowledged and deleted")
+    wait_until(lambda: not set(s3.objects()) - stored_before, 30,
+               "every segment of this query to be acknowledged and deleted")
     acks = spooled(owner, "GET", "ack", marks[owner_name])
     downloads = spooled(owner, "GET", "download", marks[owner_name])
     if mode == "coordinator_proxy":

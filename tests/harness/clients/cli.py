@@ -72,7 +72,8 @@ class CliClient(Client):
                 parsed[i].sql = sql
                 results.append(parsed[i])
             else:
-                results.append(StatementResult(sql, error=f"no result from the CLI: {proc.failure() or 'it stopped early'}"))
+                why = proc.failure() or "it stopped early"
+                results.append(StatementResult(sql, error=f"no result from the CLI: {why}"))
         return results
 
     def start(self, server_url, sql, session=Session(), timeout=60):

@@ -51,7 +51,8 @@ class _Driver:
             line = None
         except queue.Empty:
             self.kill()
-            return {"type": "fatal", "error": f"timeout: no answer to {message.get('op')} within {timeout:.1f}s; killed"}
+            return {"type": "fatal",
+                    "error": f"timeout: no answer to {message.get('op')} within {timeout:.1f}s; killed"}
         if line is None:
             self.kill()
             return {"type": "fatal", "error": f"driver exited (rc={self.popen.poll()}): {self.stderr_tail()}"}
