@@ -8,6 +8,7 @@ pub mod choose;
 pub mod config;
 pub mod error;
 pub mod explain;
+pub mod ids;
 pub mod inspect;
 pub mod observed;
 pub mod pin;

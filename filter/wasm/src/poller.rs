@@ -9,9 +9,8 @@ use proxy_wasm::types::LogLevel;
 use std::collections::HashMap;
 use std::time::Duration;
 use trino_router_core::config::{Config, LoadSource};
-use trino_router_core::protocol::{
-    load_poll_request, parse_metrics_load, parse_server_info, parse_ui_stats_load, ServerInfo,
-};
+use trino_router_core::observed::load_poll_request;
+use trino_router_core::protocol::{parse_metrics_load, parse_server_info, parse_ui_stats_load, ServerInfo};
 
 const POLL_LEASE_KEY: &str = "trino-router.poll-lease";
 const REFUSED_RETRY_MS: u64 = 1000;

@@ -68,9 +68,9 @@ fn session_properties_and_any_header() {
 #[test]
 fn first_matching_rule_wins() {
     let rules = Rules(vec![
-        Rule { name: "a".into(), when: Some(cond(json!({"user": {"exact": "x"}}))), group: 1 },
-        Rule { name: "b".into(), when: Some(cond(json!({"user": {"prefix": ""}}))), group: 2 },
-        Rule { name: "c".into(), when: None, group: 3 },
+        Rule { name: "a".into(), when: Some(cond(json!({"user": {"exact": "x"}}))), group: GroupId(1) },
+        Rule { name: "b".into(), when: Some(cond(json!({"user": {"prefix": ""}}))), group: GroupId(2) },
+        Rule { name: "c".into(), when: None, group: GroupId(3) },
     ]);
     let first =
         |h: &RequestHead| rules.first_match(RuleInput { head: h, sql: &SqlFacts::not_read() }).unwrap().name.clone();
@@ -135,7 +135,7 @@ fn sql_conditions_make_the_rules_read_the_body() {
     let rules = Rules(vec![Rule {
         name: "a".into(),
         when: Some(cond(json!({"not": {"tables": {"any": {"exact": "x"}}}}))),
-        group: 1,
+        group: GroupId(1),
     }]);
     assert!(rules.read_sql());
 }
