@@ -8,6 +8,8 @@ pub mod choose;
 pub mod config;
 pub mod error;
 pub mod explain;
+pub mod handle;
+pub mod host;
 pub mod ids;
 pub mod inspect;
 pub mod observed;

@@ -3,9 +3,8 @@
 //! coordinator is still starting, its load, and the coordinator ids it issued.
 //! The host stores one encoded `Observed` per cluster.
 
-use crate::config::{ClusterId, Health, Load, LoadSource};
+use crate::config::{ClusterId, Health};
 use crate::protocol::{CoordinatorId, ServerInfo};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// A coordinator restart picks a new id; remembering a few old ones keeps
@@ -132,22 +131,6 @@ impl Observed {
         let fresh = self.load_at != 0 && now.saturating_sub(self.load_at) <= stale_after;
         fresh.then(|| LoadFigure { queued: self.queued.saturating_add(self.sent_since_load), running: self.running })
     }
-}
-
-/// The request that reads a cluster's load: path and headers, or None when load is not polled.
-/// Both endpoints want a user; a password turns it into Basic authentication.
-pub fn load_poll_request(load: &Load) -> Option<(&'static str, Vec<(String, String)>)> {
-    let path = match load.source {
-        LoadSource::None => return None,
-        LoadSource::Metrics => "/metrics",
-        LoadSource::UiStats => "/ui/api/stats",
-    };
-    let mut headers = vec![("x-trino-user".to_string(), load.user.clone())];
-    if let Some(password) = &load.password {
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", load.user));
-        headers.push(("authorization".to_string(), format!("Basic {credentials}")));
-    }
-    Some((path, headers))
 }
 
 /// Envoy's verdict on a forwarded request, read from `response.code_details`.
