@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+pub mod fake_envoy;
+
 use std::collections::{HashMap, HashSet};
 use trino_router_core::config::{ClusterId, Config};
 use trino_router_core::inspect::SqlFacts;
