@@ -10,7 +10,7 @@ mod plugin;
 mod poll;
 mod request;
 mod response;
-pub mod state;
+mod state;
 
 pub use metrics::Metrics;
 pub use plugin::Plugin;

@@ -101,14 +101,16 @@ fn new_query(
         return Ok(Target { cluster: owner, path, why: Why::KillQuery, kind: Kind::NewQuery });
     }
     let (group, why) = choose_group(config, input);
-    pick_with_fallback(config, view, group, random, why, path).map(|cluster| Target { kind: Kind::NewQuery, ..cluster })
+    let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
+    Ok(Target { cluster, path, why, kind: Kind::NewQuery })
 }
 
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64) -> Result<Target, Reply> {
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
-    pick_with_fallback(config, view, group, random, why, None).map(|t| Target { kind: Kind::ServerInfo, ..t })
+    let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
+    Ok(Target { cluster, path: None, why, kind: Kind::ServerInfo })
 }
 
 /// The owner of the query a `kill_query` call names, if known and not disabled.
@@ -137,8 +139,7 @@ fn pick_with_fallback(
     group: GroupId,
     random: u64,
     why: Why,
-    path: Option<String>,
-) -> Result<Target, Reply> {
+) -> Result<(ClusterId, Why), Reply> {
     let usable = |c: ClusterId| {
         config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c)
     };
@@ -151,7 +152,7 @@ fn pick_with_fallback(
             } else {
                 Why::Fallback { from: group_name(config, group), to: g.1.name.clone(), first: Box::new(why) }
             };
-            return Ok(Target { cluster, path, why, kind: Kind::FollowUp });
+            return Ok((cluster, why));
         }
         current = g.1.fallback;
     }
