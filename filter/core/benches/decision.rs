@@ -6,6 +6,8 @@
 //!   rules, against the 50-rule config and against a 50-rule config with no SQL rules;
 //! - `new_query_sql_10kb/{from_body_and_decide,analyze}`: the full path for a ~10 KB
 //!   TPC-DS-like statement (`SqlFacts::from_body` then `decide`), and `sql::analyze` alone;
+//! - `new_query_sql_10kb/{sql_search,sql_search_literal}`: one `sql` `search` rule (a
+//!   case-insensitive regex with word boundaries; a plain literal) over the same text;
 //! - `pin/{sign,verify,sign_and_verify}`: the stickiness token.
 //!
 //! In both 50-rule configs the first 47 rules never match the benchmark requests, so
@@ -25,6 +27,7 @@ use trino_router_core::pin;
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
 use trino_router_core::route::{decide, Decision, Incoming, Why};
+use trino_router_core::rules::parse_matcher;
 use trino_router_core::sql::{analyze, SessionContext};
 
 const KEY: &str = "bench-signing-key-0123456789abcdefghij";
@@ -238,6 +241,14 @@ fn sql_benches(c: &mut Criterion) {
     // (d) The analyser alone on the same text.
     let ctx = SessionContext::new(Some("hive"), Some("tpcds"));
     group.bench_function("analyze", |b| b.iter(|| analyze(black_box(&sql), black_box(&ctx)).unwrap()));
+
+    // (e) One `sql` search rule over the same text, as rules run it: no match, so the whole
+    // text is scanned. What the regex crate's features (`perf`, Unicode tables) cost or save.
+    let search = parse_matcher(&json!({"search": "(?i)\\bfrom\\s+secret_9\\b"}), "bench").unwrap();
+    assert!(!search.matches(&sql));
+    group.bench_function("sql_search", |b| b.iter(|| search.matches(black_box(&sql))));
+    let plain = parse_matcher(&json!({"search": "approx_distinct"}), "bench").unwrap();
+    group.bench_function("sql_search_literal", |b| b.iter(|| plain.matches(black_box(&sql))));
     group.finish();
 }
 

@@ -167,3 +167,14 @@ fn errors_name_the_field() {
     assert_eq!(err(json!({"body_size": {}})), "rules[3].when.body_size: give `min`, `max` or both");
     assert_eq!(err(json!({"body_size": {"min": -1}})), "rules[3].when.body_size.min: expected a byte count");
 }
+
+#[test]
+fn regexes_know_unicode_words_spaces_and_case_but_not_unicode_classes() {
+    let m = |pattern: &str| parse_matcher(&json!({"search": pattern}), "m").unwrap();
+    assert!(m(r"(?i)\bfrom\s+secret\b").matches("select x FROM\u{a0}SECRET"));
+    assert!(m(r"(?i)café").matches("CAFÉ"));
+    assert!(m(r"^\w+$").matches("café"));
+    assert!(m(r"^\d+$").matches("١٢٣"), "Unicode digits, as in Trino");
+    let err = parse_matcher(&json!({"regex": r"\p{Greek}+"}), "rules[0].when.user").unwrap_err().to_string();
+    assert_eq!(err, "rules[0].when.user.regex: invalid regex: Unicode property not found");
+}
