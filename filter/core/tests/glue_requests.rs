@@ -216,3 +216,25 @@ fn without_sql_rules_the_body_is_never_read() {
     assert_eq!(envoy.counter("trino_router.sql.analysed"), 0);
     assert_eq!(envoy.decision_logged().map(|d| d.contains("sql=")), Some(false));
 }
+
+#[test]
+fn with_sql_rules_a_new_query_without_a_body_is_decided_at_once() {
+    let envoy = envoy_with(|c| c["rules"] = sql_rules());
+    let worker = envoy.worker();
+    let answer = envoy.send(&worker, Request::new("POST", "/v1/statement"));
+    assert!(answer.cluster().unwrap().starts_with("trino_adhoc"), "empty SQL matches no SQL rule");
+    assert_eq!(envoy.counter("trino_router.sql.unparseable"), 1);
+}
+
+#[test]
+fn a_strip_mark_sent_by_a_client_does_not_reach_a_forwarded_prefix_cluster() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let answer = envoy.send(
+        &worker,
+        Request::query("SELECT 1").header("x-trino-user", "etl").header("x-trino-router-strip-forwarded", "true"),
+    );
+    let up = answer.upstream.unwrap();
+    assert_eq!(up.headers.get("x-trino-router-strip-forwarded"), None);
+    assert!(up.headers.get("x-forwarded-prefix").is_some(), "the pin still reaches the coordinator");
+}
