@@ -1,10 +1,13 @@
 //! Micro-benchmarks of the decision path, as the filter runs it per request:
 //!
 //! - `decide/follow_up_pinned`: a follow-up GET carrying a valid pin token (headers only);
+//!   like the filter, each iteration reads the request (`Incoming::read`) and decides;
 //! - `decide/new_query_headers/{mixed_rules,header_rules}`: a new query placed by header
 //!   rules, against the 50-rule config and against a 50-rule config with no SQL rules;
 //! - `new_query_sql_10kb/{from_body_and_decide,analyze}`: the full path for a ~10 KB
 //!   TPC-DS-like statement (`SqlFacts::from_body` then `decide`), and `sql::analyze` alone;
+//! - `new_query_sql_10kb/{sql_search,sql_search_literal}`: one `sql` `search` rule (a
+//!   case-insensitive regex with word boundaries; a plain literal) over the same text;
 //! - `pin/{sign,verify,sign_and_verify}`: the stickiness token.
 //!
 //! In both 50-rule configs the first 47 rules never match the benchmark requests, so
@@ -15,7 +18,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::{json, Value};
 use trino_router_core::config::{ClusterId, Config};
 use trino_router_core::inspect::{SqlFacts, SqlStatus};
@@ -23,7 +26,8 @@ use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::pin;
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
-use trino_router_core::route::{decide, Decision, Why};
+use trino_router_core::route::{decide, Decision, Incoming, Why};
+use trino_router_core::rules::parse_matcher;
 use trino_router_core::sql::{analyze, SessionContext};
 
 const KEY: &str = "bench-signing-key-0123456789abcdefghij";
@@ -172,41 +176,49 @@ fn forward_rule(decision: &Decision) -> String {
     }
 }
 
+/// What the filter does with the headers of a request: read (classify) it once, decide.
+fn read_and_decide(config: &Config, head: RequestHead) -> Decision {
+    let incoming = Incoming::read(config, head);
+    decide(black_box(config), &incoming, &SqlFacts::not_read(), &AllUsable, black_box(7))
+}
+
+fn route(config: &Config, head: &RequestHead, sql: &SqlFacts) -> Decision {
+    decide(config, &Incoming::read(config, head.clone()), sql, &AllUsable, 7)
+}
+
 fn decide_benches(c: &mut Criterion) {
     let mixed = config(true);
     let headers_only = config(false);
-    let view = AllUsable;
 
     // (a) A follow-up page fetch: the pin token decides, the rules are not consulted.
     let token = mixed.pin_keys.sign("adhoc-2").unwrap();
     let path = format!("{}/v1/statement/executing/{QUERY_ID}/y3b8/2", pin::prefix(&mixed.path_marker, &token));
     let follow_up = request("GET", &path, "alice", "trino-cli", "");
     let not_read = SqlFacts::not_read();
-    match decide(&mixed, &follow_up, &not_read, &view, 7) {
+    match route(&mixed, &follow_up, &not_read) {
         Decision::Forward(f) => assert_eq!((f.envoy_cluster.as_str(), f.why), ("trino_adhoc_2", Why::Pinned)),
         other => panic!("{other:?}"),
     }
     c.bench_function("decide/follow_up_pinned", |b| {
-        b.iter(|| decide(black_box(&mixed), black_box(&follow_up), &not_read, &view, black_box(7)))
+        b.iter_batched(|| follow_up.clone(), |h| read_and_decide(&mixed, h), BatchSize::SmallInput)
     });
 
     // (b) A new query placed by header rules (48th of 50), its body not read.
     let etl = request("POST", "/v1/statement", "etl-nightly", "airflow", "nightly, team-data");
-    assert_eq!(forward_rule(&decide(&mixed, &etl, &not_read, &view, 7)), "etl-users");
-    assert_eq!(forward_rule(&decide(&headers_only, &etl, &not_read, &view, 7)), "etl-users");
+    assert_eq!(forward_rule(&route(&mixed, &etl, &not_read)), "etl-users");
+    assert_eq!(forward_rule(&route(&headers_only, &etl, &not_read)), "etl-users");
     let mut group = c.benchmark_group("decide/new_query_headers");
     group.bench_function("mixed_rules", |b| {
-        b.iter(|| decide(black_box(&mixed), black_box(&etl), &not_read, &view, black_box(7)))
+        b.iter_batched(|| etl.clone(), |h| read_and_decide(&mixed, h), BatchSize::SmallInput)
     });
     group.bench_function("header_rules", |b| {
-        b.iter(|| decide(black_box(&headers_only), black_box(&etl), &not_read, &view, black_box(7)))
+        b.iter_batched(|| etl.clone(), |h| read_and_decide(&headers_only, h), BatchSize::SmallInput)
     });
     group.finish();
 }
 
 fn sql_benches(c: &mut Criterion) {
     let mixed = config(true);
-    let view = AllUsable;
     let sql = ten_kb_query();
     let head = request("POST", "/v1/statement", "analyst", "trino-cli", "adhoc");
 
@@ -215,19 +227,28 @@ fn sql_benches(c: &mut Criterion) {
     assert_eq!(facts.status, SqlStatus::Analysed, "{:?}", facts.problem);
     let tables = facts.analysis.as_ref().unwrap().tables.len();
     assert_eq!(tables, 15, "tables of the 10 KB query");
-    assert_eq!(forward_rule(&decide(&mixed, &head, &facts, &view, 7)), "tpcds-reports");
+    assert_eq!(forward_rule(&route(&mixed, &head, &facts)), "tpcds-reports");
+    let incoming = Incoming::read(&mixed, head.clone());
     let mut group = c.benchmark_group("new_query_sql_10kb");
     group.throughput(criterion::Throughput::Bytes(sql.len() as u64));
     group.bench_function("from_body_and_decide", |b| {
         b.iter(|| {
-            let facts = SqlFacts::from_body(black_box(sql.as_bytes()), black_box(&head));
-            decide(&mixed, &head, &facts, &view, black_box(7))
+            let facts = SqlFacts::from_body(black_box(sql.as_bytes()), black_box(&incoming.head));
+            decide(&mixed, &incoming, &facts, &AllUsable, black_box(7))
         })
     });
 
     // (d) The analyser alone on the same text.
     let ctx = SessionContext::new(Some("hive"), Some("tpcds"));
     group.bench_function("analyze", |b| b.iter(|| analyze(black_box(&sql), black_box(&ctx)).unwrap()));
+
+    // (e) One `sql` search rule over the same text, as rules run it: no match, so the whole
+    // text is scanned. What the regex crate's features (`perf`, Unicode tables) cost or save.
+    let search = parse_matcher(&json!({"search": "(?i)\\bfrom\\s+secret_9\\b"}), "bench").unwrap();
+    assert!(!search.matches(&sql));
+    group.bench_function("sql_search", |b| b.iter(|| search.matches(black_box(&sql))));
+    let plain = parse_matcher(&json!({"search": "approx_distinct"}), "bench").unwrap();
+    group.bench_function("sql_search_literal", |b| b.iter(|| plain.matches(black_box(&sql))));
     group.finish();
 }
 

@@ -2,10 +2,10 @@
 //! touches, and (given a config) the rule, group and candidate clusters. Used by
 //! `trino-router explain`; it runs exactly the analysis and rule evaluation the filter runs.
 
-use crate::config::Config;
+use crate::config::{ClusterState, Config, GroupId};
 use crate::inspect::SqlFacts;
 use crate::request::RequestHead;
-use crate::route::{choose_group, Why};
+use crate::route::choose_group;
 use crate::rules::RuleInput;
 use serde::Serialize;
 
@@ -34,9 +34,12 @@ pub struct Explanation {
 pub struct Routing {
     /// The rule that matched; null when the routing-group header or the default decided.
     pub rule: Option<String>,
+    /// The group whose clusters take the query: the chosen one, or the fallback that takes
+    /// over when none of its members is active.
     pub group: String,
     pub reason: String,
-    /// Members of the group, any of which may take the query (by weight, if usable).
+    /// The active members of that group. In Envoy, any of them that the observed health
+    /// also allows may take the query, by the group's selection; offline, health is unknown.
     pub clusters: Vec<Candidate>,
 }
 
@@ -66,25 +69,88 @@ pub fn explain(config: Option<&Config>, head: &RequestHead, sql: &SqlFacts) -> E
 
 fn routing(config: &Config, head: &RequestHead, sql: &SqlFacts) -> Routing {
     let (group, why) = choose_group(config, RuleInput { head, sql });
-    let rule = match &why {
-        Why::Rule { rule, .. } => Some(rule.clone()),
-        _ => None,
-    };
-    let g = config.group(group);
-    let clusters = g
-        .map(|g| {
-            g.members
-                .iter()
-                .filter_map(|m| {
-                    let c = config.cluster(m.cluster)?;
-                    Some(Candidate { name: c.name.clone(), envoy_cluster: c.envoy_cluster.clone(), weight: m.weight })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let rule = why.rule().map(str::to_string);
     let mut reason = why.to_string();
-    if sql.analysis.as_ref().is_some_and(|a| a.kill_query_id.is_some()) {
-        reason.push_str("; in Envoy, kill_query goes to the cluster that owns the query when it is known");
+    let (taking, clusters) = active_candidates(config, group);
+    if taking != group {
+        let name = |g: GroupId| config.group(g).map(|g| g.name.clone()).unwrap_or_default();
+        reason.push_str(&format!("; no active cluster in {}, fallback group {}", name(group), name(taking)));
     }
-    Routing { rule, group: g.map(|g| g.name.clone()).unwrap_or_default(), reason, clusters }
+    let kill_id = sql.analysis.as_ref().and_then(|a| a.kill_query_id.as_deref());
+    if let (true, Some(id)) = (config.route_kill_query, kill_id) {
+        reason = format!(
+            "kill_query -> in Envoy, the cluster that owns query {id} when its coordinator is known; else {reason}"
+        );
+    }
+    Routing { rule, group: config.group(taking).map(|g| g.name.clone()).unwrap_or_default(), reason, clusters }
+}
+
+/// The first group along the fallback chain with an active member, and those members: the
+/// same walk routing makes, with every active cluster taken as healthy.
+fn active_candidates(config: &Config, group: GroupId) -> (GroupId, Vec<Candidate>) {
+    let mut current = Some(group);
+    for _ in 0..=config.groups.len() {
+        let Some((id, g)) = current.and_then(|id| config.group(id).map(|g| (id, g))) else { break };
+        let active: Vec<Candidate> = g
+            .members
+            .iter()
+            .filter_map(|m| {
+                let c = config.cluster(m.cluster).filter(|c| c.state == ClusterState::Active)?;
+                Some(Candidate { name: c.name.clone(), envoy_cluster: c.envoy_cluster.clone(), weight: m.weight })
+            })
+            .collect();
+        if !active.is_empty() {
+            return (id, active);
+        }
+        current = g.fallback;
+    }
+    (group, Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Headers;
+
+    fn config() -> Config {
+        let json = serde_json::json!({
+            "clusters": [
+                {"name": "a-1", "envoy_cluster": "ea1", "state": "draining"},
+                {"name": "a-2", "envoy_cluster": "ea2", "state": "disabled"},
+                {"name": "b-1", "envoy_cluster": "eb1"}
+            ],
+            "groups": [
+                {"name": "a", "members": [{"cluster": "a-1"}, {"cluster": "a-2"}], "fallback": "b"},
+                {"name": "b", "members": [{"cluster": "b-1"}]}
+            ],
+            "default_group": "a",
+            "sql_inspection": {"route_kill_query": true},
+            "stickiness": {"signing_key": "explain-test-key-0123456789abcdefghij"}
+        });
+        Config::from_json(json.to_string().as_bytes()).unwrap()
+    }
+
+    fn head() -> RequestHead {
+        let mut h = Headers::new();
+        h.push(":method", "POST");
+        h.push(":path", "/v1/statement");
+        RequestHead::from_headers(h)
+    }
+
+    #[test]
+    fn a_group_without_active_members_is_explained_by_its_fallback() {
+        let c = config();
+        let r = routing(&c, &head(), &SqlFacts::from_body(b"SELECT 1", &head()));
+        assert_eq!(r.group, "b");
+        assert_eq!(r.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["b-1"]);
+        assert!(r.reason.contains("fallback group b"), "{}", r.reason);
+    }
+
+    #[test]
+    fn kill_query_names_the_owner_first_when_routed_by_owner() {
+        let c = config();
+        let sql = SqlFacts::from_body(b"CALL system.runtime.kill_query('20261120_101500_00042_dup55')", &head());
+        let r = routing(&c, &head(), &sql);
+        assert!(r.reason.starts_with("kill_query -> "), "{}", r.reason);
+    }
 }

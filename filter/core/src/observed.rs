@@ -179,7 +179,7 @@ mod tests {
     }
 
     fn info(starting: bool) -> ServerInfo {
-        ServerInfo { starting, coordinator_id: Some(id("dup55")), environment: None }
+        ServerInfo { starting, coordinator_id: Some(id("dup55")) }
     }
 
     #[test]

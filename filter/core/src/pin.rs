@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use thiserror::Error;
 
 const VERSION: u8 = 1;
@@ -105,8 +106,8 @@ impl PinKeys {
 /// found by comparison (constant-time, so timing reveals nothing about a valid token).
 #[derive(Debug, Clone, Default)]
 pub struct PinBook {
-    /// (token, cluster index, signed with the current key)
-    entries: Vec<(String, usize, bool)>,
+    /// (token, cluster index), under every key.
+    entries: Vec<(String, usize)>,
     /// `/<marker>/<current token>` per cluster index.
     prefixes: Vec<String>,
 }
@@ -120,7 +121,7 @@ impl PinBook {
                 if k == 0 {
                     book.prefixes.push(prefix(marker, &token));
                 }
-                book.entries.push((token.0, i, k == 0));
+                book.entries.push((token.0, i));
             }
         }
         Some(book)
@@ -135,17 +136,13 @@ impl PinBook {
     pub fn lookup(&self, token: &str) -> Option<usize> {
         let mut found = None;
         // Compare with every entry, so the time does not depend on which one matches.
-        for (t, index, _) in &self.entries {
-            if constant_time_eq(t.as_bytes(), token.as_bytes()) {
+        for (t, index) in &self.entries {
+            if bool::from(t.as_bytes().ct_eq(token.as_bytes())) {
                 found = Some(*index);
             }
         }
         found
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn payload(cluster: &str) -> Option<Vec<u8>> {

@@ -1,8 +1,6 @@
 //! The Trino client protocol as the router sees it: which endpoint a path is, the query id
 //! it carries, and the few response fields the router learns from (query id, /v1/info).
 
-use crate::config::{Load, LoadSource};
-use base64::Engine;
 use serde::Deserialize;
 
 /// A Trino query id, `YYYYMMdd_HHmmss_NNNNN_ccccc`; the last part names the coordinator.
@@ -115,7 +113,6 @@ pub struct ServerInfo {
     pub starting: bool,
     /// Only Trino 483+ reports it.
     pub coordinator_id: Option<CoordinatorId>,
-    pub environment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -123,7 +120,6 @@ pub struct ServerInfo {
 struct RawInfo {
     starting: bool,
     coordinator_id: Option<String>,
-    environment: Option<String>,
 }
 
 pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
@@ -131,24 +127,7 @@ pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
     Some(ServerInfo {
         starting: raw.starting,
         coordinator_id: raw.coordinator_id.as_deref().and_then(CoordinatorId::parse),
-        environment: raw.environment,
     })
-}
-
-/// The request that reads a cluster's load: path and headers, or None when load is not polled.
-/// Both endpoints want a user; a password turns it into Basic authentication.
-pub fn load_poll_request(load: &Load) -> Option<(&'static str, Vec<(String, String)>)> {
-    let path = match load.source {
-        LoadSource::None => return None,
-        LoadSource::Metrics => "/metrics",
-        LoadSource::UiStats => "/ui/api/stats",
-    };
-    let mut headers = vec![("x-trino-user".to_string(), load.user.clone())];
-    if let Some(password) = &load.password {
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", load.user));
-        headers.push(("authorization".to_string(), format!("Basic {credentials}")));
-    }
-    Some((path, headers))
 }
 
 /// A statement page that ends a query with an error, shaped like Trino's own FAILED pages

@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::{config, request, FakeView, KEY};
+use common::{config, decide, request, FakeView, KEY};
 use serde_json::json;
 use trino_router_core::config::{ClusterId, Config};
 use trino_router_core::inspect::SqlFacts;
 use trino_router_core::pin::{PinError, PinKeys};
-use trino_router_core::route::{decide, Decision, Forward, Reply, Why};
+use trino_router_core::route::{Decision, Forward, Reply, Why};
 
 const ID: &str = "20261120_101500_00042_dup55";
 const SLUG: &str = "y620553a27984c040b3b35223339faffa77cef441";
@@ -285,7 +285,9 @@ fn kill_query_goes_to_the_owner_of_the_query_it_kills() {
 
 #[test]
 fn the_body_is_read_only_for_new_queries_that_need_it() {
-    use trino_router_core::route::needs_body;
+    use trino_router_core::route::Incoming;
+    let needs_body =
+        |c: &Config, head: &trino_router_core::request::RequestHead| Incoming::read(c, head.clone()).needs_body(c);
     let c = config(etl_rule());
     assert!(!needs_body(&c, &request("POST", "/v1/statement", &[])), "header rules only: the body is not read");
     let mut v = common::config_json(etl_rule(), json!({}));

@@ -1,156 +1,173 @@
-//! Every Envoy hostcall the filter makes, in one place. Each returns a Result or an Option:
-//! the SDK's trait helpers unwrap hostcall results, and a panic here would kill the VM
-//! of the whole Envoy worker, so the filter calls these instead.
+//! Every Envoy hostcall the filter makes, in one place: the core's `Host` trait over
+//! `proxy_wasm::hostcalls`. The SDK's trait helpers unwrap hostcall results, and a panic
+//! would kill the VM of the whole Envoy worker, so only these Result-returning calls are used.
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType, Status};
+use proxy_wasm::types::{BufferType, MapType, MetricType, Status};
+use std::cell::Cell;
 use std::time::{Duration, UNIX_EPOCH};
+use trino_router_core::host::{Body, Callout, Host, HostError, HostResult, LogLevel};
 use trino_router_core::request::Headers;
 
-pub type HostResult<T> = Result<T, Status>;
-
-pub fn log(level: LogLevel, message: &str) {
-    // Logging must never be the reason a request fails.
-    let _ = hostcalls::log(level, message);
-}
+/// The host of the current context: proxy-wasm hostcalls act on whichever context Envoy
+/// is calling back, so this carries no state.
+pub struct Envoy;
 
 thread_local! {
     /// Envoy's log level for this VM, read on configure and every tick rather than per request.
-    static DEBUG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LEVEL: Cell<LogLevel> = const { Cell::new(LogLevel::Info) };
 }
 
-pub fn refresh_log_level() {
-    let debug = hostcalls::get_log_level().is_ok_and(|l| l as u32 <= LogLevel::Debug as u32);
-    DEBUG.with(|d| d.set(debug));
+impl Envoy {
+    pub fn refresh_log_level() {
+        if let Ok(level) = hostcalls::get_log_level() {
+            LEVEL.with(|l| l.set(from_sdk(level)));
+        }
+    }
 }
 
-pub fn debug_enabled() -> bool {
-    DEBUG.with(|d| d.get())
+fn err(status: Status) -> HostError {
+    match status {
+        Status::CasMismatch => HostError::CasMismatch,
+        other => HostError::Failed(format!("{other:?}")),
+    }
 }
 
-/// Milliseconds since the Unix epoch, as Envoy's clock says; None if the host would not tell.
-pub fn now_ms() -> Option<u64> {
-    let now = hostcalls::get_current_time().ok()?;
-    u64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()
+fn from_sdk(level: proxy_wasm::types::LogLevel) -> LogLevel {
+    use proxy_wasm::types::LogLevel as L;
+    match level {
+        L::Trace => LogLevel::Trace,
+        L::Debug => LogLevel::Debug,
+        L::Info => LogLevel::Info,
+        L::Warn => LogLevel::Warn,
+        L::Error => LogLevel::Error,
+        L::Critical => LogLevel::Critical,
+    }
 }
 
-/// Unix seconds, for the cluster states; 0 if the host would not tell.
-pub fn now_s() -> u64 {
-    now_ms().unwrap_or(0) / 1000
+fn to_sdk(level: LogLevel) -> proxy_wasm::types::LogLevel {
+    use proxy_wasm::types::LogLevel as L;
+    match level {
+        LogLevel::Trace => L::Trace,
+        LogLevel::Debug => L::Debug,
+        LogLevel::Info => L::Info,
+        LogLevel::Warn => L::Warn,
+        LogLevel::Error => L::Error,
+        LogLevel::Critical => L::Critical,
+    }
 }
 
-pub fn plugin_configuration() -> HostResult<Option<Vec<u8>>> {
-    hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+fn buffer(which: Body) -> BufferType {
+    match which {
+        Body::Request => BufferType::HttpRequestBody,
+        Body::Response => BufferType::HttpResponseBody,
+        Body::CallResponse => BufferType::HttpCallResponseBody,
+    }
 }
 
-pub fn set_tick_period(period: Duration) -> HostResult<()> {
-    hostcalls::set_tick_period(period)
-}
+impl Host for Envoy {
+    fn now_ms(&self) -> HostResult<u64> {
+        let now = hostcalls::get_current_time().map_err(err)?;
+        let since = now.duration_since(UNIX_EPOCH).map_err(|_| HostError::Failed("clock before 1970".into()))?;
+        u64::try_from(since.as_millis()).map_err(|_| HostError::Failed("clock overflow".into()))
+    }
 
-pub fn request_headers() -> HostResult<Headers> {
-    Ok(Headers::from_owned(hostcalls::get_map_bytes(MapType::HttpRequestHeaders)?))
-}
+    fn log(&self, level: LogLevel, message: &str) -> HostResult<()> {
+        hostcalls::log(to_sdk(level), message).map_err(err)
+    }
 
-pub fn set_request_header(name: &str, value: &[u8]) -> HostResult<()> {
-    hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, Some(value))
-}
+    fn log_level(&self) -> HostResult<LogLevel> {
+        Ok(LEVEL.with(Cell::get))
+    }
 
-pub fn remove_request_header(name: &str) -> HostResult<()> {
-    hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
-}
+    fn plugin_configuration(&self) -> HostResult<Option<Vec<u8>>> {
+        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).map_err(err)
+    }
 
-pub fn response_status() -> Option<u16> {
-    let raw = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status").ok()??;
-    std::str::from_utf8(&raw).ok()?.parse().ok()
-}
+    fn set_tick_period(&self, period: Duration) -> HostResult<()> {
+        hostcalls::set_tick_period(period).map_err(err)
+    }
 
-/// The first `max` bytes of the response body Envoy holds now.
-pub fn response_body_prefix(max: usize) -> Option<Vec<u8>> {
-    hostcalls::get_buffer(BufferType::HttpResponseBody, 0, max).ok()?
-}
+    fn request_headers(&self) -> HostResult<Headers> {
+        Ok(Headers::from_owned(hostcalls::get_map_bytes(MapType::HttpRequestHeaders).map_err(err)?))
+    }
 
-/// An Envoy property such as `response.code_details`, as bytes.
-pub fn property(path: &[&str]) -> Option<Vec<u8>> {
-    hostcalls::get_property(path.to_vec()).ok()?
-}
+    fn set_request_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
+        hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, Some(value)).map_err(err)
+    }
 
-/// Answers the client directly; the request goes no further.
-pub fn send_reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
-    hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body))
-}
+    fn remove_request_header(&self, name: &str) -> HostResult<()> {
+        hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).map_err(err)
+    }
 
-/// A value in the data all Envoy workers share, with its compare-and-swap version.
-pub fn shared_get(key: &str) -> (Option<Vec<u8>>, Option<u32>) {
-    hostcalls::get_shared_data(key).unwrap_or((None, None))
-}
+    fn clear_route_cache(&self) -> HostResult<()> {
+        hostcalls::call_foreign_function("clear_route_cache", None).map(|_| ()).map_err(err)
+    }
 
-/// Writes only if nobody wrote since `cas` was read; Err(CasMismatch) says try again.
-pub fn shared_set(key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
-    hostcalls::set_shared_data(key, Some(value), cas)
-}
+    fn set_filter_state(&self, name: &str, value: &[u8]) -> HostResult<()> {
+        hostcalls::set_property(vec![name], Some(value)).map_err(err)
+    }
 
-/// Starts an HTTP GET to an Envoy cluster from the root context; the answer arrives in
-/// `on_http_call_response` under the returned token.
-pub fn dispatch_get(envoy_cluster: &str, path: &str, extra: &[(String, String)], timeout: Duration) -> HostResult<u32> {
-    let mut headers =
-        vec![(":method", "GET"), (":path", path), (":authority", "trino-router"), ("user-agent", "trino-router")];
-    headers.extend(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-    hostcalls::dispatch_http_call(envoy_cluster, headers, None, vec![], timeout)
-}
+    fn send_reply(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
+        hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)).map_err(err)
+    }
 
-pub fn http_call_status() -> Option<u16> {
-    let raw = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status").ok()??;
-    std::str::from_utf8(&raw).ok()?.parse().ok()
-}
+    fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
+        hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name).map_err(err)
+    }
 
-pub fn http_call_body(size: usize) -> Option<Vec<u8>> {
-    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size).ok()?
-}
+    fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
+        hostcalls::set_map_value_bytes(MapType::HttpResponseHeaders, name, Some(value)).map_err(err)
+    }
 
-/// The first `max` bytes of the request body Envoy has buffered.
-pub fn request_body(max: usize) -> Option<Vec<u8>> {
-    hostcalls::get_buffer(BufferType::HttpRequestBody, 0, max).ok()?
-}
+    fn add_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
+        hostcalls::add_map_value_bytes(MapType::HttpResponseHeaders, name, value).map_err(err)
+    }
 
-/// Defines (or finds) a counter in Envoy's stats; Envoy shows it as `wasmcustom.<name>`.
-pub fn define_counter(name: &str) -> HostResult<u32> {
-    hostcalls::define_metric(proxy_wasm::types::MetricType::Counter, name)
-}
+    fn remove_response_header(&self, name: &str) -> HostResult<()> {
+        hostcalls::remove_map_value(MapType::HttpResponseHeaders, name).map_err(err)
+    }
 
-pub fn increment(metric: u32) {
-    let _ = hostcalls::increment_metric(metric, 1);
-}
+    fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
+        hostcalls::get_property(path.to_vec()).map_err(err)
+    }
 
-/// Replaces the response body chunk Envoy holds now (`size` bytes from the start) with
-/// `data`; Envoy supports replacing from offset 0, which is all the rewrite needs.
-pub fn replace_response_body(size: usize, data: &[u8]) -> HostResult<()> {
-    hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, data)
-}
+    fn body(&self, which: Body, max: usize) -> HostResult<Option<Vec<u8>>> {
+        hostcalls::get_buffer(buffer(which), 0, max).map_err(err)
+    }
 
-pub fn response_header(name: &str) -> Option<Vec<u8>> {
-    hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name).ok()?
-}
+    fn replace_response_body(&self, size: usize, data: &[u8]) -> HostResult<()> {
+        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, data).map_err(err)
+    }
 
-pub fn remove_response_header(name: &str) -> HostResult<()> {
-    hostcalls::remove_map_value(MapType::HttpResponseHeaders, name)
-}
+    fn shared_get(&self, key: &str) -> HostResult<(Option<Vec<u8>>, Option<u32>)> {
+        hostcalls::get_shared_data(key).map_err(err)
+    }
 
-/// Makes Envoy pick the route again after the filter changed the headers it routes on.
-/// Needed when an earlier filter (the compressor, for one) already resolved the route.
-pub fn clear_route_cache() -> HostResult<()> {
-    hostcalls::call_foreign_function("clear_route_cache", None).map(|_| ())
-}
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
+        hostcalls::set_shared_data(key, Some(value), cas).map_err(err)
+    }
 
-/// Puts a value in the request's filter state, where Envoy's access log reads it as
-/// `%FILTER_STATE(wasm.<name>:PLAIN)%`.
-pub fn set_filter_state(name: &str, value: &[u8]) -> HostResult<()> {
-    hostcalls::set_property(vec![name], Some(value))
-}
+    fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32> {
+        let mut headers = vec![
+            (":method", "GET"),
+            (":path", call.path),
+            (":authority", "trino-router"),
+            ("user-agent", "trino-router"),
+        ];
+        headers.extend(call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        hostcalls::dispatch_http_call(call.envoy_cluster, headers, None, vec![], call.timeout).map_err(err)
+    }
 
-pub fn add_response_header(name: &str, value: &[u8]) -> HostResult<()> {
-    hostcalls::add_map_value_bytes(MapType::HttpResponseHeaders, name, value)
-}
+    fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
+        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name).map_err(err)
+    }
 
-pub fn set_response_header(name: &str, value: &[u8]) -> HostResult<()> {
-    hostcalls::set_map_value_bytes(MapType::HttpResponseHeaders, name, Some(value))
+    fn define_counter(&self, name: &str) -> HostResult<u32> {
+        hostcalls::define_metric(MetricType::Counter, name).map_err(err)
+    }
+
+    fn increment_counter(&self, id: u32) -> HostResult<()> {
+        hostcalls::increment_metric(id, 1).map_err(err)
+    }
 }

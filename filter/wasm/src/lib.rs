@@ -1,14 +1,8 @@
-//! The proxy-wasm module Envoy loads. It only moves data between Envoy and
-//! `trino_router_core`: `root` (config, polling), `http` (per request), `host` (hostcalls),
-//! `shared_state` (what all workers know about the clusters).
+//! The proxy-wasm module Envoy loads: thin glue that forwards Envoy's callbacks to
+//! `trino_router_core::handle` (`root`) over the `Host` trait implemented with hostcalls (`host`).
 
 mod host;
-mod http;
-mod metrics;
-mod page;
-mod poller;
 mod root;
-mod shared_state;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);

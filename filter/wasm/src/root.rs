@@ -1,99 +1,38 @@
-//! The root context, one per Envoy worker: validates and holds the config (Envoy keeps the
-//! previous one when `on_configure` refuses a new one), hands it to each request, and
-//! drives the poller from its tick.
+//! The proxy-wasm contexts: Envoy's callbacks, forwarded to the core's handlers with the
+//! `Envoy` host. The root context is one per worker; an HTTP context one per request.
 
-use crate::host;
-use crate::http::RequestFilter;
-use crate::metrics::Metrics;
-use crate::poller::Poller;
+use crate::host::Envoy;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{ContextType, LogLevel};
-use std::cell::Cell;
-use std::rc::Rc;
-use std::time::Duration;
-use trino_router_core::config::Config;
+use proxy_wasm::types::{Action, ContextType};
+use trino_router_core::handle::{Exchange, Flow, Plugin};
 
-const TICK: Duration = Duration::from_secs(1);
-
-pub struct Root {
-    config: Option<Rc<Config>>,
-    metrics: Rc<Metrics>,
-    poller: Poller,
-    /// Seed for per-request randomness; advanced by every request of this worker.
-    random: Rc<Cell<u64>>,
-}
+pub struct Root(Plugin);
 
 impl Root {
     pub fn new() -> Self {
-        let seed = host::now_ms().unwrap_or(0x5eed) ^ 0x9E37_79B9_7F4A_7C15;
-        Root {
-            config: None,
-            metrics: Rc::new(Metrics::default()),
-            poller: Poller::default(),
-            random: Rc::new(Cell::new(seed)),
-        }
+        Root(Plugin::new(&Envoy))
     }
 }
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
-        if let Some(config) = self.config.clone() {
-            self.poller.on_response(token, body_size, &config, &self.metrics);
-        }
+        self.0.on_call_response(&Envoy, token, body_size);
     }
 }
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
-        let bytes = match host::plugin_configuration() {
-            Ok(Some(b)) => b,
-            Ok(None) => {
-                host::log(LogLevel::Error, "trino-router: config rejected: the filter needs a JSON configuration");
-                return false;
-            }
-            Err(e) => {
-                host::log(LogLevel::Error, &format!("trino-router: cannot read the configuration: {e:?}"));
-                return false;
-            }
-        };
-        match Config::from_json(&bytes) {
-            Ok(config) => {
-                host::log(
-                    LogLevel::Info,
-                    &format!(
-                        "trino-router: config accepted: {} clusters, {} groups, {} rules",
-                        config.clusters.len(),
-                        config.groups.len(),
-                        config.rules.0.len()
-                    ),
-                );
-                self.config = Some(Rc::new(config));
-                host::refresh_log_level();
-                if let Err(e) = host::set_tick_period(TICK) {
-                    host::log(LogLevel::Warn, &format!("trino-router: no tick, so no polling: {e:?}"));
-                }
-                true
-            }
-            Err(errors) => {
-                // Returning false makes Envoy refuse this config and keep the last good one.
-                host::log(LogLevel::Error, &format!("trino-router: config rejected: {errors}"));
-                false
-            }
-        }
+        Envoy::refresh_log_level();
+        self.0.configure(&Envoy)
     }
 
     fn on_tick(&mut self) {
-        host::refresh_log_level();
-        let Some(config) = self.config.clone() else { return };
-        if self.poller.due(&config) {
-            self.poller.start(&config, &self.metrics);
-        }
+        Envoy::refresh_log_level();
+        self.0.tick(&Envoy);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let seed = self.random.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        self.random.set(seed);
-        Some(Box::new(RequestFilter::new(self.config.clone(), Rc::clone(&self.metrics), splitmix64(seed))))
+        Some(Box::new(Stream(self.0.new_exchange())))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -101,10 +40,31 @@ impl RootContext for Root {
     }
 }
 
-/// A well-mixed 64-bit value from a counter (SplitMix64 finaliser).
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+struct Stream(Exchange);
+
+fn action(flow: Flow) -> Action {
+    match flow {
+        Flow::Continue => Action::Continue,
+        Flow::Pause => Action::Pause,
+    }
+}
+
+impl Context for Stream {}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
+        action(self.0.on_request_headers(&Envoy, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.0.on_request_body(&Envoy, body_size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        action(self.0.on_response_headers(&Envoy))
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.0.on_response_body(&Envoy, body_size, end_of_stream))
+    }
 }

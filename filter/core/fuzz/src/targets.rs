@@ -18,7 +18,7 @@ use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::pin;
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
-use trino_router_core::route::{decide, needs_body, Decision, Why};
+use trino_router_core::route::{decide, Decision, Incoming, Why};
 use trino_router_core::sql::{
     analyze, decode_prepared_statements, tokenize, SessionContext, MAX_PREPARED_SQL_BYTES, MAX_PREPARED_STATEMENTS,
     MAX_PREPARED_TOTAL_BYTES, MAX_TABLES,
@@ -211,7 +211,7 @@ impl ClusterView for EveryClusterUsable {
 /// METHOD path\n
 /// name: value\n        (any number of header lines, bytes kept as they are)
 /// \n
-/// body                 (read as the SQL when `needs_body` says so)
+/// body                 (read as the SQL when `Incoming::needs_body` says so)
 /// ```
 ///
 /// In the path, `@pin@` becomes a valid token for `etl-1`, `@old@` one for the disabled
@@ -249,20 +249,20 @@ pub fn route_decide(data: &[u8]) {
         let value = value.strip_prefix(b" ").unwrap_or(value);
         headers.push(&String::from_utf8_lossy(name), value);
     }
-    let head = RequestHead::from_headers(headers);
-
-    let sql = if needs_body(config, &head) {
+    let incoming = Incoming::read(config, RequestHead::from_headers(headers));
+    let head = &incoming.head;
+    let sql = if incoming.needs_body(config) {
         if body.len() > config.max_body_bytes {
             SqlFacts::too_large(body.len(), config.max_body_bytes)
         } else {
-            SqlFacts::from_body(body, &head)
+            SqlFacts::from_body(body, head)
         }
     } else {
         SqlFacts::not_read()
     };
     let seed = fnv1a(data);
-    let decision = decide(config, &head, &sql, &EveryClusterUsable { seed: seed.rotate_left(17) }, seed);
-    let _ = explain(Some(config), &head, &sql);
+    let decision = decide(config, &incoming, &sql, &EveryClusterUsable { seed: seed.rotate_left(17) }, seed);
+    let _ = explain(Some(config), head, &sql);
     match decision {
         Decision::Forward(f) => {
             let cluster = config.cluster(f.cluster);

@@ -197,7 +197,7 @@ fn compile_rules(
     raw: &[RawRule],
     find_group: &dyn Fn(&str) -> Option<GroupId>,
     errors: &mut Vec<ConfigError>,
-) -> Rules<GroupId> {
+) -> Rules {
     let mut seen = HashSet::new();
     let mut rules = Vec::new();
     for (i, r) in raw.iter().enumerate() {

@@ -9,13 +9,7 @@ use crate::pin::{PinBook, PinKeys};
 use crate::rules::Rules;
 use serde::Deserialize;
 
-/// Position of a cluster in `Config::clusters`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClusterId(pub usize);
-
-/// Position of a group in `Config::groups`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GroupId(pub usize);
+pub use crate::ids::{ClusterId, GroupId};
 
 /// How follow-up requests of a query find their way back to its cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -122,7 +116,7 @@ pub struct Config {
     pub clusters: Vec<Cluster>,
     pub groups: Vec<Group>,
     pub default_group: GroupId,
-    pub rules: Rules<GroupId>,
+    pub rules: Rules,
     pub routing_group_header: RoutingGroupHeader,
     pub pin_keys: PinKeys,
     /// Every cluster's token, made once: routing signs nothing per request.

@@ -7,6 +7,7 @@ mod parse;
 pub use matcher::{parse_matcher, Matcher};
 pub use parse::parse_condition;
 
+use crate::ids::GroupId;
 use crate::inspect::{SqlFacts, SqlStatus};
 use crate::request::{RequestHead, TrinoFacts};
 
@@ -134,18 +135,18 @@ impl Condition {
 
 /// A named rule: when its condition holds, the query goes to `group`.
 #[derive(Debug, Clone)]
-pub struct Rule<G> {
+pub struct Rule {
     pub name: String,
     pub when: Option<Condition>,
-    pub group: G,
+    pub group: GroupId,
 }
 
 /// Rules in config order; the first whose condition holds decides.
 #[derive(Debug, Clone)]
-pub struct Rules<G>(pub Vec<Rule<G>>);
+pub struct Rules(pub Vec<Rule>);
 
-impl<G> Rules<G> {
-    pub fn first_match(&self, input: RuleInput<'_>) -> Option<&Rule<G>> {
+impl Rules {
+    pub fn first_match(&self, input: RuleInput<'_>) -> Option<&Rule> {
         self.0.iter().find(|r| r.when.as_ref().is_none_or(|c| c.matches(input)))
     }
 

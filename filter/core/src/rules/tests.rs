@@ -68,9 +68,9 @@ fn session_properties_and_any_header() {
 #[test]
 fn first_matching_rule_wins() {
     let rules = Rules(vec![
-        Rule { name: "a".into(), when: Some(cond(json!({"user": {"exact": "x"}}))), group: 1 },
-        Rule { name: "b".into(), when: Some(cond(json!({"user": {"prefix": ""}}))), group: 2 },
-        Rule { name: "c".into(), when: None, group: 3 },
+        Rule { name: "a".into(), when: Some(cond(json!({"user": {"exact": "x"}}))), group: GroupId(1) },
+        Rule { name: "b".into(), when: Some(cond(json!({"user": {"prefix": ""}}))), group: GroupId(2) },
+        Rule { name: "c".into(), when: None, group: GroupId(3) },
     ]);
     let first =
         |h: &RequestHead| rules.first_match(RuleInput { head: h, sql: &SqlFacts::not_read() }).unwrap().name.clone();
@@ -135,7 +135,7 @@ fn sql_conditions_make_the_rules_read_the_body() {
     let rules = Rules(vec![Rule {
         name: "a".into(),
         when: Some(cond(json!({"not": {"tables": {"any": {"exact": "x"}}}}))),
-        group: 1,
+        group: GroupId(1),
     }]);
     assert!(rules.read_sql());
 }
@@ -166,4 +166,15 @@ fn errors_name_the_field() {
     assert!(err(json!({"tables": {"some": {"exact": "a"}}})).starts_with("rules[3].when.tables: unknown key `some`"));
     assert_eq!(err(json!({"body_size": {}})), "rules[3].when.body_size: give `min`, `max` or both");
     assert_eq!(err(json!({"body_size": {"min": -1}})), "rules[3].when.body_size.min: expected a byte count");
+}
+
+#[test]
+fn regexes_know_unicode_words_spaces_and_case_but_not_unicode_classes() {
+    let m = |pattern: &str| parse_matcher(&json!({"search": pattern}), "m").unwrap();
+    assert!(m(r"(?i)\bfrom\s+secret\b").matches("select x FROM\u{a0}SECRET"));
+    assert!(m(r"(?i)café").matches("CAFÉ"));
+    assert!(m(r"^\w+$").matches("café"));
+    assert!(m(r"^\d+$").matches("١٢٣"), "Unicode digits, as in Trino");
+    let err = parse_matcher(&json!({"regex": r"\p{Greek}+"}), "rules[0].when.user").unwrap_err().to_string();
+    assert_eq!(err, "rules[0].when.user.regex: invalid regex: Unicode property not found");
 }

@@ -36,8 +36,6 @@ pub enum SqlError {
     NameTooLong { pos: usize },
     #[error("invalid prepared statement header at byte {pos}: {reason}")]
     InvalidPreparedHeader { pos: usize, reason: &'static str },
-    #[error("prepared statement at byte {pos} uses the unsupported {encoding} encoding")]
-    UnsupportedEncoding { pos: usize, encoding: &'static str },
 }
 
 impl SqlError {
@@ -58,7 +56,6 @@ impl SqlError {
             SqlError::Syntax { .. } => "syntax",
             SqlError::NameTooLong { .. } => "name_too_long",
             SqlError::InvalidPreparedHeader { .. } => "invalid_prepared_header",
-            SqlError::UnsupportedEncoding { .. } => "unsupported_encoding",
         }
     }
 }

@@ -19,8 +19,8 @@
 //! - What runs is what counts: EXECUTE and EXECUTE IMMEDIATE report the tables of the
 //!   statement run; plain EXPLAIN and DESCRIBE INPUT/OUTPUT report theirs as metadata
 //!   use; PREPARE reports none, since nothing is touched until EXECUTE.
-//! - `$zstd:` prepared statements are refused with `SqlError::UnsupportedEncoding`
-//!   until the crate has a zstd decoder.
+//! - Prepared statements come url-encoded or in Trino's compressed `$zstd:` form (base64
+//!   of a zstd frame, base64url); `prepared.rs` decodes both, bounded in size and count.
 
 mod collector;
 mod cursor;

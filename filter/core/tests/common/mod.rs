@@ -5,11 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+pub mod fake_envoy;
+
 use std::collections::{HashMap, HashSet};
 use trino_router_core::config::{ClusterId, Config};
+use trino_router_core::inspect::SqlFacts;
 use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
+use trino_router_core::route::{Decision, Incoming};
 
 pub const KEY: &str = "test-signing-key-0123456789abcdefghij";
 
@@ -64,4 +68,9 @@ impl ClusterView for FakeView {
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
         self.owners.get(coordinator.as_str()).copied().map(ClusterId)
     }
+}
+
+/// Reads and decides a request, as the filter does with the headers it gets.
+pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
+    trino_router_core::route::decide(config, &Incoming::read(config, head.clone()), sql, view, random)
 }

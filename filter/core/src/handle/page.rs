@@ -2,11 +2,11 @@
 //! first bytes of a new query's page, and in rewrite mode put the pin into its URIs,
 //! replacing each chunk in place (never buffering the page).
 
-use crate::host;
-use crate::shared_state;
-use proxy_wasm::types::LogLevel;
-use trino_router_core::protocol::query_id_in_page;
-use trino_router_core::rewrite::UriRewriter;
+use super::state;
+use crate::host::{log, Body, Host, LogLevel};
+use crate::protocol::query_id_in_page;
+use crate::rewrite::UriRewriter;
+use crate::route::Forward;
 
 /// The query id is the first field of a statement page; this is plenty to find it.
 const PAGE_PREFIX_BYTES: usize = 512;
@@ -20,12 +20,13 @@ pub struct PageWork {
 }
 
 impl PageWork {
-    pub fn learn_query_id(&mut self, cluster: &str) {
-        self.learn_for = Some(cluster.to_string());
-    }
-
-    pub fn rewrite(&mut self, rewriter: UriRewriter) {
-        self.rewriter = Some(rewriter);
+    /// The page duties a forward's plan names.
+    pub fn of(f: &Forward) -> PageWork {
+        PageWork {
+            learn_for: f.answer.learn_coordinator.then(|| f.cluster_name.clone()),
+            prefix: Vec::new(),
+            rewriter: f.answer.rewrite.as_ref().map(|r| UriRewriter::new(&r.authority, r.insert.as_bytes())),
+        }
     }
 
     pub fn is_idle(&self) -> bool {
@@ -33,35 +34,38 @@ impl PageWork {
     }
 
     /// Called with the response headers: only a plain 200 JSON page is read or rewritten.
-    pub fn on_headers(&mut self) {
-        if host::response_status() != Some(200) {
+    pub fn on_headers(&mut self, host: &impl Host, status: Option<u16>) {
+        if status != Some(200) {
             *self = PageWork::default();
             return;
         }
         if self.rewriter.is_some() {
-            let encoded =
-                host::response_header("content-encoding").is_some_and(|e| !e.eq_ignore_ascii_case(b"identity"));
+            let encoded = host
+                .response_header("content-encoding")
+                .ok()
+                .flatten()
+                .is_some_and(|e| !e.eq_ignore_ascii_case(b"identity"));
             if encoded {
                 // The filter asked for identity; a page compressed anyway cannot be rewritten.
                 // Its follow-ups still reach the owner by query id.
-                host::log(LogLevel::Warn, "trino-router: statement page came back compressed; URIs not rewritten");
+                log(host, LogLevel::Warn, "trino-router: statement page came back compressed; URIs not rewritten");
                 self.rewriter = None;
                 self.learn_for = None;
-            } else if let Err(e) = host::remove_response_header("content-length") {
-                host::log(LogLevel::Warn, &format!("trino-router: cannot drop content-length, not rewriting: {e:?}"));
+            } else if let Err(e) = host.remove_response_header("content-length") {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot drop content-length, not rewriting: {e}"));
                 self.rewriter = None;
             }
         }
     }
 
-    pub fn on_chunk(&mut self, size: usize, end_of_stream: bool) {
+    pub fn on_chunk(&mut self, host: &impl Host, size: usize, end_of_stream: bool) {
         let want = if self.rewriter.is_some() { size } else { PAGE_PREFIX_BYTES.min(size) };
-        let chunk = host::response_body_prefix(want).unwrap_or_default();
+        let chunk = host.body(Body::Response, want).ok().flatten().unwrap_or_default();
         if let Some(cluster) = &self.learn_for {
             let room = PAGE_PREFIX_BYTES.saturating_sub(self.prefix.len());
             self.prefix.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
             if let Some(coordinator) = query_id_in_page(&self.prefix).and_then(|id| id.coordinator()) {
-                shared_state::update(cluster, |s| s.learn_coordinator(&coordinator));
+                state::update(host, cluster, |s| s.learn_coordinator(&coordinator));
                 self.learn_for = None;
             } else if self.prefix.len() >= PAGE_PREFIX_BYTES || end_of_stream {
                 self.learn_for = None;
@@ -70,8 +74,8 @@ impl PageWork {
         if let Some(rewriter) = &mut self.rewriter {
             let out = rewriter.feed(&chunk, end_of_stream);
             if out != chunk {
-                if let Err(e) = host::replace_response_body(size, &out) {
-                    host::log(LogLevel::Warn, &format!("trino-router: cannot rewrite page chunk: {e:?}"));
+                if let Err(e) = host.replace_response_body(size, &out) {
+                    log(host, LogLevel::Warn, &format!("trino-router: cannot rewrite page chunk: {e}"));
                 }
             }
             if rewriter.is_done() {

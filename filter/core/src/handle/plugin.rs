@@ -1,0 +1,94 @@
+//! The filter on one Envoy worker: validates and holds the config (Envoy keeps the previous
+//! one when `configure` refuses a new one), drives the poller from the tick, and starts an
+//! `Exchange` for each request with the config, the counters and fresh randomness.
+
+use super::poll::Poller;
+use super::{Exchange, Metrics};
+use crate::config::Config;
+use crate::host::{log, Host, LogLevel};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_secs(1);
+
+pub struct Plugin {
+    config: Option<Rc<Config>>,
+    metrics: Rc<Metrics>,
+    poller: Poller,
+    /// Seed for per-request randomness; advanced by every request of this worker.
+    random: Cell<u64>,
+}
+
+impl Plugin {
+    pub fn new(host: &impl Host) -> Self {
+        let seed = host.now_ms().unwrap_or(0x5eed) ^ 0x9E37_79B9_7F4A_7C15;
+        Plugin {
+            config: None,
+            metrics: Rc::new(Metrics::default()),
+            poller: Poller::default(),
+            random: Cell::new(seed),
+        }
+    }
+
+    /// Reads and validates the plugin configuration; false makes Envoy refuse it (and, on
+    /// a live update, keep the last good one).
+    pub fn configure(&mut self, host: &impl Host) -> bool {
+        let bytes = match host.plugin_configuration() {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                log(host, LogLevel::Error, "trino-router: config rejected: the filter needs a JSON configuration");
+                return false;
+            }
+            Err(e) => {
+                log(host, LogLevel::Error, &format!("trino-router: cannot read the configuration: {e}"));
+                return false;
+            }
+        };
+        match Config::from_json(&bytes) {
+            Ok(config) => {
+                let (clusters, groups, rules) = (config.clusters.len(), config.groups.len(), config.rules.0.len());
+                let line =
+                    format!("trino-router: config accepted: {clusters} clusters, {groups} groups, {rules} rules");
+                log(host, LogLevel::Info, &line);
+                self.config = Some(Rc::new(config));
+                if let Err(e) = host.set_tick_period(TICK) {
+                    log(host, LogLevel::Warn, &format!("trino-router: no tick, so no polling: {e}"));
+                }
+                true
+            }
+            Err(errors) => {
+                log(host, LogLevel::Error, &format!("trino-router: config rejected: {errors}"));
+                false
+            }
+        }
+    }
+
+    pub fn tick(&mut self, host: &impl Host) {
+        let Some(config) = self.config.clone() else { return };
+        if self.poller.due(host, &config) {
+            self.poller.start(host, &config, &self.metrics);
+        }
+    }
+
+    /// The answer (or timeout) of a poll.
+    pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+        if let Some(config) = self.config.clone() {
+            self.poller.on_response(host, token, body_size, &config, &self.metrics);
+        }
+    }
+
+    pub fn new_exchange(&self) -> Exchange {
+        let seed = self.random.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.random.set(seed);
+        Exchange::new(self.config.clone(), Rc::clone(&self.metrics), splitmix64(seed))
+    }
+}
+
+/// A well-mixed 64-bit value from a counter (SplitMix64 finaliser).
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

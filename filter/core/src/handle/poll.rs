@@ -1,0 +1,172 @@
+//! Polls every coordinator through its Envoy cluster: `/v1/info` (reachable, starting,
+//! coordinator id) and, when configured, its load. One worker polls per interval for the
+//! whole Envoy process: the lease in shared data goes to whichever worker's tick wins it.
+
+use super::{now_s, state, Metrics};
+use crate::config::{Config, Load, LoadSource};
+use crate::host::{log, parse_status, Body, Callout, Host, LogLevel};
+use crate::protocol::{parse_metrics_load, parse_server_info, parse_ui_stats_load, ServerInfo};
+use base64::Engine;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const POLL_LEASE_KEY: &str = "trino-router.poll-lease";
+/// A refused cluster is asked again this soon rather than a whole interval later.
+const REFUSED_RETRY_MS: u64 = 1000;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Info,
+    Load,
+}
+
+#[derive(Default)]
+pub struct Poller {
+    /// Calls under way: token -> (cluster name, what was asked).
+    in_flight: HashMap<u32, (String, Kind)>,
+}
+
+impl Poller {
+    /// Takes the poll lease if this round is due and no other worker took it.
+    pub fn due(&self, host: &impl Host, config: &Config) -> bool {
+        let Ok(now) = host.now_ms() else { return false };
+        let (value, cas) = host.shared_get(POLL_LEASE_KEY).unwrap_or((None, None));
+        let due: u64 = value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()).unwrap_or(0);
+        if now < due {
+            return false;
+        }
+        let next = now.saturating_add(config.health.poll_interval_seconds.saturating_mul(1000));
+        host.shared_set(POLL_LEASE_KEY, next.to_string().as_bytes(), cas).is_ok()
+    }
+
+    pub fn start(&mut self, host: &impl Host, config: &Config, metrics: &Metrics) {
+        let timeout = Duration::from_millis(config.health.poll_timeout_ms);
+        let load = load_poll_request(&config.load);
+        let mut any_refused = false;
+        for cluster in &config.clusters {
+            let info = Callout { envoy_cluster: &cluster.envoy_cluster, path: "/v1/info", headers: &[], timeout };
+            // Envoy refuses the call at once when no host of the cluster is healthy (also
+            // at start, until its first health check passes).
+            if !self.dispatch(host, &cluster.name, &info, Kind::Info) {
+                on_info(host, &cluster.name, Poll::Refused, config, metrics);
+                any_refused = true;
+            }
+            if let Some((path, headers)) = &load {
+                let call = Callout { envoy_cluster: &cluster.envoy_cluster, path, headers, timeout };
+                self.dispatch(host, &cluster.name, &call, Kind::Load);
+            }
+        }
+        if any_refused {
+            // A refused cluster takes no new queries until a poll gets through: ask again at
+            // the next tick. Refusals cost no network.
+            if let Ok(now) = host.now_ms() {
+                let retry = now.saturating_add(REFUSED_RETRY_MS).to_string();
+                let _ = host.shared_set(POLL_LEASE_KEY, retry.as_bytes(), None);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, host: &impl Host, name: &str, call: &Callout<'_>, kind: Kind) -> bool {
+        match host.dispatch_get(call) {
+            Ok(token) => {
+                self.in_flight.insert(token, (name.to_string(), kind));
+                true
+            }
+            Err(e) => {
+                let (path, via) = (call.path, call.envoy_cluster);
+                let line = format!("trino-router: cannot poll {path} of cluster {name} via Envoy cluster {via}: {e}");
+                log(host, LogLevel::Debug, &line);
+                false
+            }
+        }
+    }
+
+    /// Handles an answer (or a timeout, which arrives as an answer without status).
+    pub fn on_response(&mut self, host: &impl Host, token: u32, body_size: usize, config: &Config, metrics: &Metrics) {
+        let Some((cluster, kind)) = self.in_flight.remove(&token) else { return };
+        let body = match parse_status(host.call_response_header(":status").ok().flatten()) {
+            Some(200) => host.body(Body::CallResponse, body_size).ok().flatten(),
+            _ => None,
+        };
+        match kind {
+            Kind::Info => {
+                let outcome = body.as_deref().and_then(parse_server_info).map_or(Poll::Failed, Poll::Answered);
+                on_info(host, &cluster, outcome, config, metrics)
+            }
+            Kind::Load => on_load(host, &cluster, body.as_deref(), config),
+        }
+    }
+}
+
+/// The request that reads a cluster's load: path and headers, or None when load is not polled.
+/// Both endpoints want a user; a password turns it into Basic authentication.
+pub fn load_poll_request(load: &Load) -> Option<(&'static str, Vec<(String, String)>)> {
+    let path = match load.source {
+        LoadSource::None => return None,
+        LoadSource::Metrics => "/metrics",
+        LoadSource::UiStats => "/ui/api/stats",
+    };
+    let mut headers = vec![("x-trino-user".to_string(), load.user.clone())];
+    if let Some(password) = &load.password {
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", load.user));
+        headers.push(("authorization".to_string(), format!("Basic {credentials}")));
+    }
+    Some((path, headers))
+}
+
+/// How a `/v1/info` poll went.
+enum Poll {
+    Answered(ServerInfo),
+    /// No answer, not 200, or not Trino's `/v1/info`.
+    Failed,
+    /// Envoy would not send it: no host of the cluster is healthy by its checks.
+    Refused,
+}
+
+fn on_info(host: &impl Host, cluster: &str, outcome: Poll, config: &Config, metrics: &Metrics) {
+    let now_s = now_s(host);
+    match outcome {
+        Poll::Answered(info) => state::update(host, cluster, |s| {
+            let was_usable = s.accepts_new_queries(now_s);
+            let changed = s.poll_succeeded(&info, &config.health);
+            if changed && !was_usable && s.accepts_new_queries(now_s) {
+                log(host, LogLevel::Info, &format!("trino-router: cluster {cluster} takes new queries again"));
+                metrics.count(host, &format!("trino_router.cluster.{cluster}.usable"));
+            }
+            changed
+        }),
+        failed => state::update(host, cluster, |s| {
+            let was_down = s.down;
+            let changed = match failed {
+                Poll::Refused => s.poll_refused(&config.health),
+                _ => s.poll_failed(&config.health),
+            };
+            if s.down && !was_down {
+                let n = s.failed_polls;
+                let line =
+                    format!("trino-router: /v1/info of cluster {cluster} failed {n} times; no new queries go there");
+                log(host, LogLevel::Warn, &line);
+                metrics.count(host, &format!("trino_router.cluster.{cluster}.unusable"));
+            }
+            changed
+        }),
+    }
+}
+
+fn on_load(host: &impl Host, cluster: &str, body: Option<&[u8]>, config: &Config) {
+    let figures = body.and_then(|b| match config.load.source {
+        LoadSource::Metrics => parse_metrics_load(b),
+        LoadSource::UiStats => parse_ui_stats_load(b),
+        LoadSource::None => None,
+    });
+    let Some((queued, running)) = figures else {
+        // Stale figures age out by themselves; load-aware choice then uses weights.
+        log(host, LogLevel::Debug, &format!("trino-router: no load figures from cluster {cluster}"));
+        return;
+    };
+    let now_s = now_s(host);
+    state::update(host, cluster, |s| {
+        s.record_load(queued, running, now_s);
+        true
+    });
+}

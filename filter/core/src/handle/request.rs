@@ -1,0 +1,190 @@
+//! One request through the filter, its request side: read the headers once (and, when SQL
+//! rules need it, the bounded body of a new query), decide once, and carry out the plan.
+
+use super::page::PageWork;
+use super::state::{self, SharedClusterView};
+use super::{Flow, Metrics};
+use crate::config::Config;
+use crate::host::{log, Body, Host, LogLevel};
+use crate::inspect::SqlFacts;
+use crate::request::RequestHead;
+use crate::route::{decide, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why};
+use std::rc::Rc;
+
+/// Filter state key (`%FILTER_STATE(wasm.trino_router_decision:PLAIN)%` in access logs).
+const DECISION_STATE: &str = "trino_router_decision";
+
+/// One request and its answer.
+pub struct Exchange {
+    pub(super) config: Option<Rc<Config>>,
+    pub(super) metrics: Rc<Metrics>,
+    random: u64,
+    /// A new query held while its body arrives, for SQL rules.
+    waiting_for_body: Option<Incoming>,
+    /// Set once the request went upstream: where, and what its answer brings.
+    pub(super) sent: Option<Sent>,
+    pub(super) page: PageWork,
+    /// The decision line, kept for the debug response header when the config asks for it.
+    pub(super) debug_line: Option<String>,
+    /// Set when Envoy answered instead of a lost coordinator: the page that replaces it.
+    pub(super) failed_page: Option<String>,
+}
+
+/// What the response side needs of a forwarded request's plan.
+pub(super) struct Sent {
+    pub cluster: String,
+    pub on_unreachable: OnUnreachable,
+}
+
+impl Exchange {
+    pub(super) fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>, random: u64) -> Self {
+        Exchange {
+            config,
+            metrics,
+            random,
+            waiting_for_body: None,
+            sent: None,
+            page: PageWork::default(),
+            debug_line: None,
+            failed_page: None,
+        }
+    }
+
+    pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) -> Flow {
+        let Some(config) = self.config.clone() else {
+            send(host, &Reply { retry_after_seconds: Some(1), ..internal(503, "router has no configuration") });
+            return Flow::Pause;
+        };
+        let incoming = match host.request_headers() {
+            Ok(h) => Incoming::read(&config, RequestHead::from_headers(h)),
+            Err(e) => {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot read request headers: {e}"));
+                send(host, &internal(500, "cannot read request headers"));
+                return Flow::Pause;
+            }
+        };
+        if !incoming.needs_body(&config) {
+            return self.route(host, &config, &incoming, &SqlFacts::not_read());
+        }
+        if end_of_stream {
+            let facts = self.inspect_body(host, &config, &incoming, 0);
+            return self.route(host, &config, &incoming, &facts);
+        }
+        // Held until the body is in (Envoy config: allow_on_headers_stop_iteration).
+        self.waiting_for_body = Some(incoming);
+        Flow::Pause
+    }
+
+    pub fn on_request_body(&mut self, host: &impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        let (Some(config), Some(_)) = (self.config.clone(), &self.waiting_for_body) else {
+            return Flow::Continue;
+        };
+        // Past the limit the decision is made at once: never buffer without a bound.
+        if !end_of_stream && body_size <= config.max_body_bytes {
+            return Flow::Pause;
+        }
+        let Some(incoming) = self.waiting_for_body.take() else { return Flow::Continue };
+        let facts = self.inspect_body(host, &config, &incoming, body_size);
+        self.route(host, &config, &incoming, &facts)
+    }
+
+    /// Decides and carries out the decision; the Flow tells Envoy whether to go on.
+    fn route(&mut self, host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
+        let decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        log_decision(host, &incoming.head, sql, &decision);
+        self.record(host, config, sql, &decision);
+        match decision {
+            Decision::Forward(f) => match self.send_upstream(host, f) {
+                Ok(()) => Flow::Continue,
+                Err(e) => {
+                    log(host, LogLevel::Warn, &format!("trino-router: cannot rewrite the request: {e}"));
+                    send(host, &internal(500, "cannot rewrite the request"));
+                    Flow::Pause
+                }
+            },
+            Decision::Reply(r) => {
+                send(host, &r);
+                Flow::Pause
+            }
+        }
+    }
+
+    /// Makes the decision visible: Envoy's access log (filter state), the counters, and the
+    /// debug header when configured.
+    fn record(&mut self, host: &impl Host, config: &Config, sql: &SqlFacts, decision: &Decision) {
+        let line = summary(decision, config, sql);
+        if let Err(e) = host.set_filter_state(DECISION_STATE, line.as_bytes()) {
+            let message = format!("trino-router: cannot store the decision for the access log: {e}");
+            log(host, LogLevel::Debug, &message);
+        }
+        self.metrics.count_decision(host, decision);
+        if config.debug_response_header {
+            self.debug_line = Some(line);
+        }
+    }
+
+    /// Carries out a forward's plan: its header edits, then what its answer will need.
+    fn send_upstream(&mut self, host: &impl Host, f: Forward) -> Result<(), crate::host::HostError> {
+        for edit in &f.edits {
+            match edit {
+                HeaderEdit::Set(name, value) => host.set_request_header(name, value)?,
+                HeaderEdit::Remove(name) => host.remove_request_header(name)?,
+            }
+        }
+        host.clear_route_cache()?;
+        if f.count_as_queued {
+            state::update(host, &f.cluster_name, |s| {
+                s.note_sent();
+                true
+            });
+        }
+        self.page = PageWork::of(&f);
+        self.sent = Some(Sent { cluster: f.cluster_name, on_unreachable: f.answer.on_unreachable });
+        Ok(())
+    }
+
+    fn inspect_body(&self, host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize) -> SqlFacts {
+        let facts = if body_size > config.max_body_bytes {
+            SqlFacts::too_large(body_size, config.max_body_bytes)
+        } else {
+            let body = host.body(Body::Request, body_size).ok().flatten().unwrap_or_default();
+            SqlFacts::from_body(&body, &incoming.head)
+        };
+        self.metrics.count_sql(host, facts.status);
+        facts
+    }
+}
+
+fn internal(status: u16, message: &str) -> Reply {
+    Reply { status, body: trino_error(status, message), retry_after_seconds: None, why: Why::Internal }
+}
+
+fn send(host: &impl Host, reply: &Reply) {
+    let retry_after = reply.retry_after_seconds.map(|s| s.to_string());
+    let mut headers = vec![("content-type", "text/plain")];
+    if let Some(r) = &retry_after {
+        headers.push(("retry-after", r.as_str()));
+    }
+    if let Err(e) = host.send_reply(reply.status, &headers, reply.body.as_bytes()) {
+        log(host, LogLevel::Warn, &format!("trino-router: cannot send reply: {e}"));
+    }
+}
+
+/// Logs the decision without the token: only the path after the pin prefix is shown.
+fn log_decision(host: &impl Host, head: &RequestHead, sql: &SqlFacts, decision: &Decision) {
+    if !host.log_level().is_ok_and(|l| l <= LogLevel::Debug) {
+        return;
+    }
+    let sql_note = match &sql.problem {
+        Some(p) => format!("; SQL not used: {p}"),
+        None => String::new(),
+    };
+    let line = match decision {
+        Decision::Forward(f) => {
+            let path = f.path.as_deref().unwrap_or(&head.path);
+            format!("trino-router: {} {} -> {} ({}{sql_note})", head.method, path, f.cluster_name, f.why)
+        }
+        Decision::Reply(r) => format!("trino-router: {} answered {} ({}{sql_note})", head.method, r.status, r.why),
+    };
+    log(host, LogLevel::Debug, &line);
+}

@@ -1,0 +1,82 @@
+//! One request through the filter, its response side: learn from the answer (Envoy's
+//! verdict on the cluster), report a query whose coordinator is lost as a failed query,
+//! and hand statement pages to the page duties the plan named.
+
+use super::{now_s, state, Exchange, Flow};
+use crate::host::{log, parse_status, Host, LogLevel};
+use crate::observed::{verdict_of, UpstreamVerdict};
+use crate::protocol::{failed_page, QueryId};
+use crate::route::OnUnreachable;
+
+use super::page::PageWork;
+
+const DECISION_HEADER: &str = "x-trino-router-decision";
+
+impl Exchange {
+    pub fn on_response_headers(&mut self, host: &impl Host) -> Flow {
+        // Also reached for the filter's own local replies.
+        if let Some(line) = &self.debug_line {
+            if let Err(e) = host.add_response_header(DECISION_HEADER, line.as_bytes()) {
+                log(host, LogLevel::Debug, &format!("trino-router: cannot add the decision header: {e}"));
+            }
+        }
+        let (Some(sent), Some(config)) = (&self.sent, &self.config) else {
+            return Flow::Continue;
+        };
+        let status = parse_status(host.response_header(":status").ok().flatten());
+        // Envoy's verdicts on an unreachable cluster all answer 503; other answers need no
+        // further hostcall.
+        let details = match status {
+            Some(s) if s >= 500 => host.property(&["response", "code_details"]).ok().flatten(),
+            _ => None,
+        };
+        if verdict_of(&String::from_utf8_lossy(&details.unwrap_or_default())) == UpstreamVerdict::Unreachable {
+            let cluster = &sent.cluster;
+            let line = format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries");
+            log(host, LogLevel::Info, &line);
+            let hold = config.health.unhealthy_hold_seconds;
+            state::update(host, cluster, |s| s.mark_unreachable(now_s(host), hold));
+            self.metrics.count(host, &format!("trino_router.cluster.{cluster}.unreachable"));
+            if let OnUnreachable::AvoidClusterAndFailQuery(query) = &sent.on_unreachable {
+                self.failed_page = Some(report_lost_query(host, cluster, query));
+                self.page = PageWork::default();
+            }
+        }
+        if !self.page.is_idle() {
+            self.page.on_headers(host, status);
+        }
+        Flow::Continue
+    }
+
+    pub fn on_response_body(&mut self, host: &impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        if let Some(page) = &self.failed_page {
+            // Envoy's own short error body is dropped; the failed page goes out at its end.
+            let replacement = if end_of_stream { page.as_bytes() } else { &b""[..] };
+            if let Err(e) = host.replace_response_body(body_size, replacement) {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot report the lost query: {e}"));
+            }
+            return Flow::Continue;
+        }
+        if !self.page.is_idle() {
+            self.page.on_chunk(host, body_size, end_of_stream);
+        }
+        Flow::Continue
+    }
+}
+
+/// The coordinator that ran `query` is gone, and with it the query: turn Envoy's 503 into
+/// the page Trino sends for a failed query, which clients raise as a clear query error.
+/// Returns the page, to be sent as the body.
+fn report_lost_query(host: &impl Host, cluster: &str, query: &QueryId) -> String {
+    let id = query.as_str();
+    let message = format!(
+        "trino-router: the coordinator of cluster {cluster} that ran query {id} cannot be reached; the query is lost"
+    );
+    for (name, value) in [(":status", &b"200"[..]), ("content-type", b"application/json")] {
+        if let Err(e) = host.set_response_header(name, value) {
+            log(host, LogLevel::Warn, &format!("trino-router: cannot report the lost query: {e}"));
+        }
+    }
+    let _ = host.remove_response_header("content-length");
+    failed_page(id, "TRINO_ROUTER_COORDINATOR_LOST", &message)
+}

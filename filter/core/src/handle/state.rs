@@ -1,0 +1,87 @@
+//! What the filter has observed about each cluster, in the host's shared data, so every
+//! worker sees what any one learned. One key per configured cluster: the key space is
+//! bounded by the config (shared data has no delete in ABI 0.2.1).
+
+use crate::config::{ClusterId, Config, LoadSource};
+use crate::host::{log, Host, HostError, LogLevel};
+use crate::observed::{ClusterView, LoadFigure, Observed};
+use crate::protocol::CoordinatorId;
+use std::cell::OnceCell;
+
+/// Compare-and-swap attempts before a write is given up (another worker keeps winning).
+const CAS_ATTEMPTS: usize = 4;
+
+fn key(cluster: &str) -> String {
+    format!("trino-router.cluster.{cluster}")
+}
+
+/// What is known about a cluster; nothing when the host cannot tell.
+pub fn load(host: &impl Host, cluster: &str) -> Observed {
+    match host.shared_get(&key(cluster)) {
+        Ok((Some(value), _)) => Observed::decode(&value),
+        _ => Observed::default(),
+    }
+}
+
+/// Applies `change` with compare-and-swap, retrying when another worker wrote in between.
+/// `change` returns whether it changed anything; unchanged states are not written.
+pub fn update(host: &impl Host, cluster: &str, mut change: impl FnMut(&mut Observed) -> bool) {
+    let key = key(cluster);
+    for _ in 0..CAS_ATTEMPTS {
+        let (value, cas) = host.shared_get(&key).unwrap_or((None, None));
+        let mut state = value.map(|v| Observed::decode(&v)).unwrap_or_default();
+        if !change(&mut state) {
+            return;
+        }
+        match host.shared_set(&key, &state.encode(), cas) {
+            Err(HostError::CasMismatch) => continue,
+            Err(e) => {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot store state of cluster {cluster}: {e}"));
+                return;
+            }
+            Ok(()) => return,
+        }
+    }
+}
+
+/// What routing sees of the clusters right now. Each cluster's state is read at most once
+/// per decision, and the clock only if a decision needs it (follow-ups do not).
+pub struct SharedClusterView<'a, H: Host> {
+    host: &'a H,
+    config: &'a Config,
+    now_s: OnceCell<u64>,
+    states: Vec<OnceCell<Observed>>,
+}
+
+impl<'a, H: Host> SharedClusterView<'a, H> {
+    pub fn new(host: &'a H, config: &'a Config) -> Self {
+        let states = config.clusters.iter().map(|_| OnceCell::new()).collect();
+        SharedClusterView { host, config, now_s: OnceCell::new(), states }
+    }
+
+    fn now_s(&self) -> u64 {
+        *self.now_s.get_or_init(|| super::now_s(self.host))
+    }
+
+    fn state(&self, cluster: ClusterId) -> Option<&Observed> {
+        let name = &self.config.cluster(cluster)?.name;
+        Some(self.states.get(cluster.0)?.get_or_init(|| load(self.host, name)))
+    }
+}
+
+impl<H: Host> ClusterView for SharedClusterView<'_, H> {
+    fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
+        self.state(cluster).is_some_and(|s| s.accepts_new_queries(self.now_s()))
+    }
+
+    fn load(&self, cluster: ClusterId) -> Option<LoadFigure> {
+        if self.config.load.source == LoadSource::None {
+            return None;
+        }
+        self.state(cluster)?.load(self.now_s(), self.config.load.stale_after_seconds)
+    }
+
+    fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
+        (0..self.config.clusters.len()).map(ClusterId).find(|&c| self.state(c).is_some_and(|s| s.owns(coordinator)))
+    }
+}

@@ -1,0 +1,124 @@
+//! The hostcalls the filter makes, as one trait: what the glue in `handle/` may ask of Envoy.
+//! The proxy-wasm cdylib implements it; the core's tests implement it in memory.
+//!
+//! Every method returns a `Result`: a failed hostcall is a value to handle, never a panic
+//! (a panic kills the VM of an Envoy worker). Header values and bodies are bytes.
+
+use crate::request::Headers;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a hostcall failed, as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// Shared data changed since it was read: read again and retry.
+    CasMismatch,
+    /// The host refused or failed the call; the text is its status, for logs.
+    Failed(String),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::CasMismatch => f.write_str("CasMismatch"),
+            HostError::Failed(status) => f.write_str(status),
+        }
+    }
+}
+
+pub type HostResult<T> = Result<T, HostError>;
+
+/// Envoy's log levels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+/// Where a body lives: the request or response of the current stream, or the answer to
+/// an HTTP call the root context made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Request,
+    Response,
+    CallResponse,
+}
+
+/// An HTTP GET the root context sends through an Envoy cluster.
+pub struct Callout<'a> {
+    pub envoy_cluster: &'a str,
+    pub path: &'a str,
+    pub headers: &'a [(String, String)],
+    pub timeout: Duration,
+}
+
+pub trait Host {
+    // Time and logs.
+    /// Milliseconds since the Unix epoch, by the host's clock.
+    fn now_ms(&self) -> HostResult<u64>;
+    fn log(&self, level: LogLevel, message: &str) -> HostResult<()>;
+    /// The level below which messages are dropped.
+    fn log_level(&self) -> HostResult<LogLevel>;
+
+    // The plugin.
+    fn plugin_configuration(&self) -> HostResult<Option<Vec<u8>>>;
+    fn set_tick_period(&self, period: Duration) -> HostResult<()>;
+
+    // The current request.
+    fn request_headers(&self) -> HostResult<Headers>;
+    fn set_request_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
+    fn remove_request_header(&self, name: &str) -> HostResult<()>;
+    /// Makes Envoy pick the route again after the headers it routes on changed (needed
+    /// when an earlier filter, the compressor for one, already resolved the route).
+    fn clear_route_cache(&self) -> HostResult<()>;
+    /// Puts a value in the stream's filter state (`%FILTER_STATE(wasm.<name>:PLAIN)%`).
+    fn set_filter_state(&self, name: &str, value: &[u8]) -> HostResult<()>;
+    /// Answers the client directly; the request goes no further.
+    fn send_reply(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()>;
+
+    // The current response.
+    fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>>;
+    fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
+    fn add_response_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
+    fn remove_response_header(&self, name: &str) -> HostResult<()>;
+    /// An Envoy property such as `response.code_details`.
+    fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>>;
+
+    // Bodies.
+    /// The first `max` bytes of the body (of the chunk Envoy holds now, for responses).
+    fn body(&self, which: Body, max: usize) -> HostResult<Option<Vec<u8>>>;
+    /// Replaces the first `size` bytes of the response chunk Envoy holds now with `data`
+    /// (Envoy supports replacing from offset 0, which is all the filter needs).
+    fn replace_response_body(&self, size: usize, data: &[u8]) -> HostResult<()>;
+
+    // What all workers share.
+    /// A value and its compare-and-swap version.
+    fn shared_get(&self, key: &str) -> HostResult<(Option<Vec<u8>>, Option<u32>)>;
+    /// Writes only if nobody wrote since `cas` was read (`Err(CasMismatch)` otherwise).
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()>;
+
+    // Calls from the root context.
+    /// Starts a GET; its answer comes to the root context under the returned token.
+    fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32>;
+    /// A header of the answer being delivered to the root context now.
+    fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>>;
+
+    // Stats.
+    /// Defines (or finds) a counter; Envoy shows it as `wasmcustom.<name>`.
+    fn define_counter(&self, name: &str) -> HostResult<u32>;
+    fn increment_counter(&self, id: u32) -> HostResult<()>;
+}
+
+/// Logging must never be the reason anything fails: a failed log call is dropped.
+pub fn log(host: &impl Host, level: LogLevel, message: &str) {
+    let _ = host.log(level, message);
+}
+
+/// The status of an answer, from its `:status` header.
+pub fn parse_status(raw: Option<Vec<u8>>) -> Option<u16> {
+    std::str::from_utf8(&raw?).ok()?.parse().ok()
+}

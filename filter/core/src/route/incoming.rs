@@ -1,0 +1,50 @@
+//! A request as routing reads it, classified once when its headers arrive: the pin token
+//! its path may carry, the path the coordinator knows, and which Trino endpoint it is.
+
+use crate::config::Config;
+use crate::pin;
+use crate::protocol::{classify, is_statement_page, Endpoint, QueryId};
+use crate::request::RequestHead;
+
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub head: RequestHead,
+    /// The token of a `/<marker>/<token>/...` path.
+    pub(super) token: Option<String>,
+    /// The path without the pin prefix (the whole path when there is none).
+    pub(super) path: String,
+    pub(super) endpoint: Endpoint,
+    /// Its answer is a statement page: the POST of a new query, or a nextUri GET.
+    pub(super) statement_page: bool,
+}
+
+impl Incoming {
+    pub fn read(config: &Config, head: RequestHead) -> Incoming {
+        let (token, path) = match pin::split_prefix(&config.path_marker, &head.path) {
+            Some((token, rest)) => (Some(token.to_string()), rest.to_string()),
+            None => (None, head.path.clone()),
+        };
+        let endpoint = classify(&head.method, &path);
+        let statement_page = is_statement_page(&head.method, &path);
+        Incoming { head, token, path, endpoint, statement_page }
+    }
+
+    /// Whether the body must be read before deciding: a new query, and some rule (or
+    /// kill_query routing) looks at the SQL.
+    pub fn needs_body(&self, config: &Config) -> bool {
+        config.reads_sql && self.endpoint == Endpoint::SubmitStatement
+    }
+
+    /// The path to send upstream when a pin prefix was stripped from it.
+    pub(super) fn stripped_path(&self) -> Option<String> {
+        self.token.as_ref().map(|_| self.path.clone())
+    }
+
+    /// A nextUri GET: the query it polls.
+    pub(super) fn polled_query(&self) -> Option<QueryId> {
+        match &self.endpoint {
+            Endpoint::QueryFollowUp(id) if self.statement_page => Some(id.clone()),
+            _ => None,
+        }
+    }
+}

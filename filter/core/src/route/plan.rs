@@ -1,0 +1,142 @@
+//! What happens to one forwarded request, decided once: the header edits that send it to
+//! its cluster, and the duties its answer brings. The glue carries a plan out as it is.
+
+use super::{Decision, Incoming, Kind, Target, Why};
+use crate::config::{ClusterId, Config, LoadSource, StickinessMode};
+use crate::protocol::QueryId;
+
+/// Set on requests to rewrite-mode (stock Trino) clusters; a route matching it removes
+/// every `X-Forwarded-*` header upstream (see `envoy/envoy.yaml`).
+pub const STRIP_FORWARDED_HEADER: &str = "x-trino-router-strip-forwarded";
+
+/// Send the request to a cluster, with these changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub cluster: ClusterId,
+    pub cluster_name: String,
+    pub envoy_cluster: String,
+    /// Replaces `:path` when a pin prefix was stripped.
+    pub path: Option<String>,
+    /// `X-Forwarded-Prefix` for the coordinator; None removes any the client sent.
+    pub forwarded_prefix: Option<String>,
+    /// Rewrite mode: remove every `X-Forwarded-*` header (stock Trino answers 406).
+    pub strip_forwarded: bool,
+    /// This starts a query.
+    pub new_query: bool,
+    /// Count it as queued on its cluster until the next load poll, so a burst does not all
+    /// pick the cluster that looked idlest a poll ago.
+    pub count_as_queued: bool,
+    pub why: Why,
+    /// The request header changes that carry the above out, in order. Headers the request
+    /// does not carry are not removed: every hostcall costs about half a microsecond.
+    pub edits: Vec<HeaderEdit>,
+    pub answer: AnswerDuties,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    Set(String, Vec<u8>),
+    Remove(&'static str),
+}
+
+/// What to do with the answer of a forwarded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerDuties {
+    /// A new query: learn its coordinator id from the first bytes of the page.
+    pub learn_coordinator: bool,
+    /// Rewrite mode, statement pages: put the pin into the URIs of the page.
+    pub rewrite: Option<PageRewrite>,
+    /// When Envoy finds the cluster unreachable.
+    pub on_unreachable: OnUnreachable,
+}
+
+/// The inputs of `rewrite::UriRewriter` for one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRewrite {
+    /// The client-facing authority Trino writes into its URIs (the request's Host).
+    pub authority: Vec<u8>,
+    /// `/<marker>/<token>`.
+    pub insert: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnUnreachable {
+    /// Keep new queries off the cluster for `health.unhealthy_hold_seconds`.
+    AvoidCluster,
+    /// Also answer this nextUri GET with a FAILED page for its query: the coordinator that
+    /// ran it is gone, and with it the query. Clients turn that into a clear query error.
+    AvoidClusterAndFailQuery(QueryId),
+}
+
+/// Turns a routing target into the whole plan; an internal error only if the config has
+/// no token for the cluster.
+pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decision {
+    let Some(c) = config.cluster(target.cluster) else { return Decision::Reply(super::internal_reply()) };
+    let prefix = config.pins.prefix(target.cluster.0);
+    let rewrite_mode = c.stickiness == StickinessMode::Rewrite;
+    // Server info is about any server, not a query: it carries no pin.
+    let forwarded_prefix = match (c.stickiness, target.kind) {
+        (StickinessMode::ForwardedPrefix, Kind::ServerInfo) | (StickinessMode::Rewrite, _) => None,
+        (StickinessMode::ForwardedPrefix, _) => match prefix {
+            Some(p) => Some(p.to_string()),
+            None => return Decision::Reply(super::internal_reply()),
+        },
+    };
+    let new_query = target.kind == Kind::NewQuery;
+    let rewrite = match prefix {
+        Some(p) if rewrite_mode && req.statement_page => Some(PageRewrite {
+            authority: req.head.headers.get(":authority").unwrap_or_default().to_vec(),
+            insert: p.to_string(),
+        }),
+        _ => None,
+    };
+    let mut f = Forward {
+        cluster: target.cluster,
+        cluster_name: c.name.clone(),
+        envoy_cluster: c.envoy_cluster.clone(),
+        path: target.path,
+        forwarded_prefix,
+        strip_forwarded: rewrite_mode,
+        new_query,
+        count_as_queued: new_query && config.load.source != LoadSource::None,
+        why: target.why,
+        edits: Vec::new(),
+        answer: AnswerDuties {
+            learn_coordinator: new_query,
+            rewrite,
+            on_unreachable: match req.polled_query() {
+                Some(id) => OnUnreachable::AvoidClusterAndFailQuery(id),
+                None => OnUnreachable::AvoidCluster,
+            },
+        },
+    };
+    f.edits = edits(config, req, &f);
+    Decision::Forward(f)
+}
+
+fn edits(config: &Config, req: &Incoming, f: &Forward) -> Vec<HeaderEdit> {
+    let has = |name: &str| req.head.headers.get(name).is_some();
+    let mut edits = vec![HeaderEdit::Set(config.cluster_header.clone(), f.envoy_cluster.as_bytes().to_vec())];
+    if let Some(path) = &f.path {
+        edits.push(HeaderEdit::Set(":path".to_string(), path.as_bytes().to_vec()));
+    }
+    // Always set or clear it: a client must not choose the prefix Trino writes into URIs.
+    match &f.forwarded_prefix {
+        Some(prefix) => edits.push(HeaderEdit::Set("x-forwarded-prefix".to_string(), prefix.as_bytes().to_vec())),
+        None if has("x-forwarded-prefix") => edits.push(HeaderEdit::Remove("x-forwarded-prefix")),
+        None => {}
+    }
+    // Envoy needs x-forwarded-proto to match the route, so the filter only marks the
+    // request; the route that matches the mark strips the headers.
+    if f.strip_forwarded {
+        edits.push(HeaderEdit::Set(STRIP_FORWARDED_HEADER.to_string(), b"true".to_vec()));
+    } else if has(STRIP_FORWARDED_HEADER) {
+        edits.push(HeaderEdit::Remove(STRIP_FORWARDED_HEADER));
+    }
+    if (f.new_query || f.answer.rewrite.is_some()) && has("accept-encoding") {
+        // Pages the filter reads or rewrites must come uncompressed; Envoy's compressor
+        // compresses them again toward clients that asked for it.
+        edits.push(HeaderEdit::Remove("accept-encoding"));
+    }
+    edits
+}

@@ -1,0 +1,135 @@
+//! A stand-in Trino coordinator behind an Envoy cluster: statement pages in Trino's field
+//! order (URIs under the X-Forwarded-Prefix it is sent), `/v1/info`, `/metrics`, and the
+//! answers Envoy gives instead when the coordinator is gone or its health checks fail.
+
+use super::{Response, Upstream, AUTHORITY};
+
+/// How a stand-in coordinator behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Up,
+    /// Answers `/v1/info` with `"starting": true`.
+    Starting,
+    /// Envoy's health checks failed: Envoy refuses polls and answers live traffic itself.
+    Refused,
+    /// The coordinator vanished: polls time out, live traffic gets Envoy's 503.
+    Gone,
+}
+
+pub struct Coordinator {
+    pub id: String,
+    pub health: Health,
+    /// Rewrite-mode clusters run stock Trino: any X-Forwarded-* header gets a 406.
+    pub stock: bool,
+    /// Reported on load polls: (queued, running).
+    pub load: (u64, u64),
+    /// Whether `/v1/info` carries `coordinatorId` (Trino 483+).
+    pub reports_id: bool,
+    /// Pages are compressed although the filter asked for identity.
+    pub gzip: bool,
+    queries: u32,
+}
+
+impl Coordinator {
+    pub(super) fn new(id: &str, stock: bool) -> Coordinator {
+        Coordinator {
+            id: id.to_string(),
+            health: Health::Up,
+            stock,
+            load: (0, 0),
+            reports_id: false,
+            gzip: false,
+            queries: 0,
+        }
+    }
+
+    /// The answer to a poll; None for a timeout.
+    pub(super) fn poll(&self, path: &str) -> Option<(u16, Vec<u8>)> {
+        let c = self;
+        let starting = match c.health {
+            Health::Up => false,
+            Health::Starting => true,
+            // A timeout arrives as an answer without headers.
+            Health::Refused | Health::Gone => return None,
+        };
+        let body = match path {
+            "/v1/info" if c.reports_id => {
+                serde_json::json!({"starting": starting, "coordinator": true, "coordinatorId": c.id}).to_string()
+            }
+            "/v1/info" => serde_json::json!({"starting": starting, "coordinator": true}).to_string(),
+            "/metrics" => format!(
+                "trino_execution_name_QueryManager_QueuedQueries {}\ntrino_execution_name_QueryManager_RunningQueries {}\n",
+                c.load.0, c.load.1
+            ),
+            _ => return Some((404, Vec::new())),
+        };
+        Some((200, body.into_bytes()))
+    }
+
+    /// What Envoy and this coordinator make of a request sent to its Envoy cluster.
+    pub(super) fn answer(&mut self, up: &Upstream) -> Response {
+        let c = self;
+        match c.health {
+            Health::Refused => return Response::by_envoy("no_healthy_upstream", "no healthy upstream"),
+            Health::Gone => {
+                let details = "upstream_reset_before_response_started{remote_connection_failure}";
+                return Response::by_envoy(details, "upstream connect error");
+            }
+            _ => {}
+        }
+        let forwarded = up.headers.get_all("x-forwarded-proto").chain(up.headers.get_all("x-forwarded-prefix")).next();
+        if c.stock && forwarded.is_some() {
+            return Response::new(406, "text/plain", "Error 406 Not Acceptable");
+        }
+        let prefix = if c.stock { "" } else { up.headers.get_str("x-forwarded-prefix").unwrap_or("") };
+        let method = up.headers.get_str(":method").unwrap_or_default();
+        let segments: Vec<&str> = up.path.split('?').next().unwrap_or("").split('/').collect();
+        let (id, n) = match (method, segments.as_slice()) {
+            ("POST", ["", "v1", "statement"]) => {
+                c.queries += 1;
+                (format!("20261120_101500_{:05}_{}", c.queries, c.id), 1)
+            }
+            ("GET", ["", "v1", "statement", "executing", id, _, n]) => (id.to_string(), n.parse::<u32>().unwrap() + 1),
+            ("GET", ["", "v1", "query", id]) if id.ends_with(&c.id) => {
+                let body = serde_json::json!({"queryId": id, "coordinator": c.id}).to_string();
+                return Response::new(200, "application/json", body);
+            }
+            ("GET", ["", "v1", "info"]) => return Response::new(200, "application/json", r#"{"starting":false}"#),
+            _ => return Response::new(404, "text/plain", "Error 404 Not Found"),
+        };
+        if !id.ends_with(&c.id) {
+            return Response::new(410, "text/plain", "Error 410 Gone: unknown query");
+        }
+        let body = page(&id, n, prefix);
+        let mut response = Response::new(200, "application/json", body.clone());
+        response.headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+        if c.gzip {
+            response.headers.push(("content-encoding".into(), b"gzip".to_vec()));
+        }
+        response
+    }
+}
+
+/// Page `n` of a query, as a coordinator behind `prefix` (its X-Forwarded-Prefix) writes it.
+fn page(id: &str, n: u32, prefix: &str) -> String {
+    let base = format!("http://{AUTHORITY}{prefix}");
+    let mut page = serde_json::json!({
+        "id": id,
+        "infoUri": format!("{base}/ui/query.html?{id}"),
+        "columns": [{"name": "text", "type": "varchar"}],
+        // A row that looks like a URI: it must never be touched.
+        "data": [[format!("\"nextUri\":\"http://{AUTHORITY}/v1/statement/executing/{id}/row/1\"")]],
+        "stats": {"state": if n < 3 { "RUNNING" } else { "FINISHED" }}
+    });
+    if n < 3 {
+        page["nextUri"] = format!("{base}/v1/statement/executing/{id}/y{n}/{n}").into();
+    }
+    order_like_trino(&page)
+}
+
+/// Serialises a page with Trino's field order (serde_json sorts keys).
+fn order_like_trino(page: &serde_json::Value) -> String {
+    let fields = ["id", "infoUri", "nextUri", "columns", "data", "stats"];
+    let parts: Vec<String> = fields.iter().filter_map(|f| page.get(*f).map(|v| format!("\"{f}\":{v}"))).collect();
+    format!("{{{}}}", parts.join(","))
+}

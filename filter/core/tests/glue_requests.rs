@@ -1,0 +1,240 @@
+//! Scenarios of the glue on the request side, against an in-memory Envoy: where new
+//! queries and their follow-ups go, what reaches the coordinator, and what the client gets
+//! when the router answers itself. Body scenarios: SQL rules, limits, kill_query.
+// Test code: a panic here fails a test, not an Envoy worker.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+mod common;
+
+use common::fake_envoy::{FakeEnvoy, Health, Request};
+use serde_json::{json, Value};
+
+fn etl_rule() -> Value {
+    json!([{"name": "etl-workloads", "when": {"user": {"exact": "etl"}}, "route_to": "etl"}])
+}
+
+fn envoy_with(mutate: impl FnOnce(&mut Value)) -> FakeEnvoy {
+    let mut config = common::config_json(etl_rule(), json!({}));
+    mutate(&mut config);
+    FakeEnvoy::new(&config)
+}
+
+#[test]
+fn a_query_of_user_etl_runs_on_etl_1_and_every_page_comes_back_from_it() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let first = envoy.send(&worker, Request::query("SELECT 1").header("x-trino-user", "etl"));
+    assert_eq!((first.status, first.cluster()), (200, Some("trino_etl_1")));
+    let prefix = first.upstream.as_ref().unwrap().headers.get_str("x-forwarded-prefix").unwrap().to_string();
+    assert!(prefix.starts_with("/trino-router/"), "{prefix}");
+    let mut next = first.next_path().unwrap();
+    assert!(next.starts_with(&prefix), "the coordinator wrote the pin into nextUri: {next}");
+    let mut pages = 1;
+    while !next.is_empty() {
+        let page = envoy.send(&worker, Request::get(&next).header("x-trino-user", "etl"));
+        assert_eq!((page.status, page.cluster()), (200, Some("trino_etl_1")), "{}", page.body);
+        let up = page.upstream.as_ref().unwrap();
+        assert!(up.path.starts_with("/v1/statement/executing/"), "the pin is stripped upstream: {}", up.path);
+        next = page.next_path().unwrap_or_default();
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(envoy.counter("trino_router.queries.cluster.etl-1"), 1);
+    assert_eq!(envoy.counter("trino_router.followups.pinned"), 2);
+}
+
+#[test]
+fn given_adhoc_1_refused_two_polls_new_queries_go_to_adhoc_2_and_its_pinned_follow_ups_still_reach_it() {
+    let envoy = envoy_with(|_| {});
+    let mut worker = envoy.worker();
+    // A query that started on adhoc-1 before it went bad.
+    let started = (0..20)
+        .map(|_| envoy.send(&worker, Request::query("SELECT 1")))
+        .find(|a| a.cluster() == Some("trino_adhoc_1"))
+        .expect("adhoc-1 takes some of the adhoc queries");
+    envoy.coordinator("trino_adhoc_1").health = Health::Refused;
+    envoy.tick(&mut worker);
+    envoy.advance(1);
+    envoy.tick(&mut worker);
+    // Envoy's health checks say adhoc-1 is bad, yet the coordinator still serves its queries.
+    envoy.coordinator("trino_adhoc_1").health = Health::Up;
+    for _ in 0..20 {
+        assert_eq!(envoy.send(&worker, Request::query("SELECT 1")).cluster(), Some("trino_adhoc_2"));
+    }
+    let follow_up = envoy.send(&worker, Request::get(&started.next_path().unwrap()));
+    assert_eq!((follow_up.status, follow_up.cluster()), (200, Some("trino_adhoc_1")));
+}
+
+#[test]
+fn a_follow_up_by_query_id_alone_reaches_the_coordinator_that_issued_the_id() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let first = envoy.send(&worker, Request::query("SELECT 1").header("x-trino-user", "etl"));
+    let id = first.json()["id"].as_str().unwrap().to_string();
+    let info = envoy.send(&worker, Request::get(&format!("/v1/query/{id}")));
+    assert_eq!((info.status, info.cluster()), (200, Some("trino_etl_1")));
+    assert_eq!(envoy.counter("trino_router.followups.query_id"), 1);
+}
+
+#[test]
+fn what_a_client_sends_cannot_choose_the_pin_or_the_route() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let answer = envoy.send(
+        &worker,
+        Request::query("SELECT 1")
+            .header("x-trino-user", "etl")
+            .header("x-trino-router-cluster", "trino_adhoc_1")
+            .header("x-forwarded-prefix", "/evil")
+            .header("accept-encoding", "gzip"),
+    );
+    let up = answer.upstream.unwrap();
+    assert_eq!(up.envoy_cluster, "trino_etl_1");
+    assert_ne!(up.headers.get_str("x-forwarded-prefix"), Some("/evil"));
+    assert_eq!(up.headers.get("accept-encoding"), None, "a new query's page is read, so it must come uncompressed");
+    let info = envoy.send(&worker, Request::get("/v1/info").header("x-forwarded-prefix", "/evil"));
+    assert_eq!(info.upstream.unwrap().headers.get("x-forwarded-prefix"), None, "server info is not pinned");
+}
+
+#[test]
+fn the_router_answers_what_it_cannot_place_in_trinos_error_form() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let unknown = envoy.send(&worker, Request::get("/etc/passwd"));
+    assert_eq!((unknown.status, unknown.upstream.is_none()), (404, true));
+    assert!(unknown.body.starts_with("Error 404 Not Found: trino-router:"), "{}", unknown.body);
+    let forged =
+        envoy.send(&worker, Request::get("/trino-router/AQdhZGhvYy0xAAAAAAAAAAAAAAAAAAAAAA/v1/statement/executing/x"));
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    let lost = envoy.send(&worker, Request::get("/v1/query/20261120_101500_00001_zzzzz"));
+    assert_eq!(lost.status, 404);
+    assert_eq!(envoy.counter("trino_router.refused.unknown_path"), 1);
+    assert_eq!(envoy.decision_logged().as_deref(), Some("reply=404 via=unknown_query"));
+}
+
+#[test]
+fn with_every_member_of_the_group_down_a_new_query_is_told_to_retry() {
+    let envoy = envoy_with(|_| {});
+    let mut worker = envoy.worker();
+    for c in ["trino_adhoc_1", "trino_adhoc_2"] {
+        envoy.coordinator(c).health = Health::Refused;
+    }
+    envoy.tick(&mut worker);
+    let answer = envoy.send(&worker, Request::query("SELECT 1"));
+    assert_eq!((answer.status, answer.header("retry-after").as_deref()), (503, Some("1")));
+}
+
+#[test]
+fn a_worker_without_a_config_refuses_requests_but_never_hangs_them() {
+    let envoy = envoy_with(|_| {});
+    envoy.set_config(&json!({"clusters": []}));
+    let mut worker = trino_router_core::handle::Plugin::new(&envoy);
+    assert!(!worker.configure(&envoy), "an invalid config is refused");
+    let answer = envoy.send(&worker, Request::query("SELECT 1"));
+    assert_eq!((answer.status, answer.header("retry-after").as_deref()), (503, Some("1")));
+}
+
+#[test]
+fn a_failing_hostcall_becomes_an_error_answer_not_a_crash() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    envoy.fail("set_request_header");
+    let answer = envoy.send(&worker, Request::query("SELECT 1"));
+    assert_eq!(answer.status, 500);
+    assert!(answer.body.contains("cannot rewrite the request"), "{}", answer.body);
+    envoy.fail("request_headers");
+    assert_eq!(envoy.send(&worker, Request::query("SELECT 1")).status, 500);
+}
+
+#[test]
+fn the_debug_header_tells_the_decision_when_configured() {
+    let envoy = envoy_with(|c| c["debug_response_header"] = json!(true));
+    let worker = envoy.worker();
+    let answer = envoy.send(&worker, Request::query("SELECT 1").header("x-trino-user", "etl"));
+    assert_eq!(
+        answer.header("x-trino-router-decision").as_deref(),
+        Some("cluster=etl-1 group=etl rule=etl-workloads via=rule")
+    );
+    let refused = envoy.send(&worker, Request::get("/nope"));
+    assert_eq!(refused.header("x-trino-router-decision").as_deref(), Some("reply=404 via=unknown_path"));
+}
+
+// Body scenarios.
+
+fn sql_rules() -> Value {
+    json!([
+        {"name": "too-big", "when": {"sql_inspection": {"exact": "too_large"}}, "route_to": "etl"},
+        {"name": "writes", "when": {"query_type": {"in": ["INSERT", "DELETE"]}}, "route_to": "etl"}
+    ])
+}
+
+#[test]
+fn with_sql_rules_a_write_goes_to_etl_and_a_read_to_adhoc_whatever_the_body_chunks() {
+    let envoy = envoy_with(|c| c["rules"] = sql_rules());
+    let worker = envoy.worker();
+    let long_insert = format!("INSERT INTO hive.s.t SELECT * FROM hive.s.u WHERE x IN ({})", "1, ".repeat(100) + "1");
+    let write = envoy.send(&worker, Request::query(&long_insert));
+    assert_eq!(write.cluster(), Some("trino_etl_1"));
+    let read = envoy.send(&worker, Request::query("SELECT * FROM hive.s.u"));
+    assert!(read.cluster().unwrap().starts_with("trino_adhoc"));
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 2);
+    assert_eq!(envoy.decision_logged().as_deref().map(|d| d.ends_with("sql=analysed")), Some(true));
+}
+
+#[test]
+fn a_body_over_the_limit_is_decided_at_once_without_reading_it() {
+    let envoy = envoy_with(|c| {
+        c["rules"] = sql_rules();
+        c["sql_inspection"] = json!({"max_body_bytes": 100});
+    });
+    let worker = envoy.worker();
+    let big = format!("SELECT {}", "1 + ".repeat(100) + "1");
+    assert_eq!(envoy.send(&worker, Request::query(&big)).cluster(), Some("trino_etl_1"));
+    assert_eq!(envoy.counter("trino_router.sql.too_large"), 1);
+    let broken = envoy.send(&worker, Request::query("SELECT 'unterminated"));
+    assert!(broken.cluster().unwrap().starts_with("trino_adhoc"), "unparseable SQL matches no SQL rule");
+    assert_eq!(envoy.counter("trino_router.sql.unparseable"), 1);
+}
+
+#[test]
+fn kill_query_goes_to_the_cluster_that_runs_the_query_it_kills() {
+    let envoy = envoy_with(|c| c["sql_inspection"] = json!({"route_kill_query": true}));
+    let worker = envoy.worker();
+    let victim = envoy.send(&worker, Request::query("SELECT 1").header("x-trino-user", "etl"));
+    let id = victim.json()["id"].as_str().unwrap().to_string();
+    let kill = envoy.send(&worker, Request::query(&format!("CALL system.runtime.kill_query(query_id => '{id}')")));
+    assert_eq!(kill.cluster(), Some("trino_etl_1"));
+    assert_eq!(envoy.counter("trino_router.queries.via.kill_query"), 1);
+}
+
+#[test]
+fn without_sql_rules_the_body_is_never_read() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    envoy.send(&worker, Request::query("INSERT INTO t VALUES 1"));
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 0);
+    assert_eq!(envoy.decision_logged().map(|d| d.contains("sql=")), Some(false));
+}
+
+#[test]
+fn with_sql_rules_a_new_query_without_a_body_is_decided_at_once() {
+    let envoy = envoy_with(|c| c["rules"] = sql_rules());
+    let worker = envoy.worker();
+    let answer = envoy.send(&worker, Request::new("POST", "/v1/statement"));
+    assert!(answer.cluster().unwrap().starts_with("trino_adhoc"), "empty SQL matches no SQL rule");
+    assert_eq!(envoy.counter("trino_router.sql.unparseable"), 1);
+}
+
+#[test]
+fn a_strip_mark_sent_by_a_client_does_not_reach_a_forwarded_prefix_cluster() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let answer = envoy.send(
+        &worker,
+        Request::query("SELECT 1").header("x-trino-user", "etl").header("x-trino-router-strip-forwarded", "true"),
+    );
+    let up = answer.upstream.unwrap();
+    assert_eq!(up.headers.get("x-trino-router-strip-forwarded"), None);
+    assert!(up.headers.get("x-forwarded-prefix").is_some(), "the pin still reaches the coordinator");
+}
