@@ -35,6 +35,13 @@ def running_query(stack, user: str = "demo"):
     return run
 
 
+def submit_on(standin, next_uri: str, user: str) -> None:
+    """GETs a query's queued/1 straight on its coordinator, not through the router: like Trino,
+    the stand-in knows a query (for /v1/query) only from its first poll, not from the POST."""
+    local = standin.url + "/v1/" + next_uri.split("/v1/", 1)[1]
+    assert requests.get(local, headers={"X-Trino-User": user}, timeout=5).status_code == 200, local
+
+
 def test_a_delete_on_next_uri_cancels_the_query_on_its_owner(stack):
     before = canceled(stack)
     run = running_query(stack)
@@ -112,6 +119,7 @@ def test_a_query_the_router_never_saw_is_found_through_the_coordinator_ids_it_po
     # Submitted straight to etl-1: the router only knows etl-1's coordinator id from /v1/info.
     direct = post_statement(stack.standins["etl-1"].url, "SELECT 1 /* rows=1 */", user="etl")
     query_id = direct.json()["id"]
+    submit_on(stack.standins["etl-1"], direct.json()["nextUri"], "etl")
     url = f"{stack.url}/v1/query/{query_id}"
     wait_until(lambda: requests.get(url, headers={"X-Trino-User": "etl"}, timeout=5).status_code == 200,
                10, f"GET {url} through the router to find etl-1")
@@ -134,6 +142,7 @@ def test_the_router_learns_a_restarted_coordinators_new_id_from_the_queries_it_r
     [response] = wait_until(submitted, 10, "a POST as etl through the router to reach the restarted etl-1")
     query_id = response.json()["id"]
     assert stack.owner(query_id) == "etl-1"
+    submit_on(stack.standins["etl-1"], response.json()["nextUri"], "etl")
     url = f"{router.url}/v1/query/{query_id}"
     info = requests.get(url, headers={"X-Trino-User": "etl"}, timeout=5)
     assert info.status_code == 200, f"{url}: {info.status_code} {info.text[:300]}"

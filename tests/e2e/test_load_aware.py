@@ -2,8 +2,9 @@
 user `router`), and `least_loaded` / `power_of_two` groups send new queries away from the
 coordinator with more queued queries; without readable figures they fall back to weights.
 
-A coordinator is made busy by queries POSTed straight to it and never polled, so they stay
-QUEUED (its `/_standin/state` says so) until the test cancels them.
+A coordinator is made busy by queries sent straight to it and polled once: like Trino, the
+stand-in submits a query at its first queued poll, and with two queued polls it then stays
+QUEUED (its `/_standin/state` says so) until the test cancels it.
 """
 
 import contextlib
@@ -29,15 +30,23 @@ def filter_json():
 
 @contextlib.contextmanager
 def queued_on(standin, count: int = BUSY):
-    """`count` queries sent straight to the coordinator and left QUEUED; canceled on exit."""
+    """`count` queries sent straight to the coordinator, polled once and left QUEUED; canceled on exit."""
     before = standin.state()["queries"]["queued"]
-    next_uris = [post_statement(standin.url, SHORT_SQL, user="direct").json()["nextUri"] for _ in range(count)]
+    next_uris = [poll_once(post_statement(standin.url, SHORT_SQL, user="direct").json()["nextUri"])
+                 for _ in range(count)]
     try:
         assert standin.state()["queries"]["queued"] == before + count, standin.state()
         yield
     finally:
         for uri in next_uris:
             requests.delete(uri, headers={"X-Trino-User": "direct"}, timeout=5)
+
+
+def poll_once(queued_uri: str) -> str:
+    """GETs queued/1, which submits the query (a POST alone does not); returns queued/2."""
+    page = requests.get(queued_uri, headers={"X-Trino-User": "direct"}, timeout=5).json()
+    assert "/queued/" in page["nextUri"], f"expected to stay queued: {page}"
+    return page["nextUri"]
 
 
 def load_polls(standin, path: str) -> list:

@@ -193,6 +193,10 @@ def p_get_statement(s):
     return empty_answer(call("GET", s.url + "/v1/statement", USER))
 
 
+def p_head_statement(s):
+    return empty_answer(call("HEAD", s.url + "/v1/statement", USER))
+
+
 def p_post_metrics(s):
     return empty_answer(call("POST", s.url + "/metrics", USER, b"x"))
 
@@ -247,6 +251,11 @@ def p_metrics(s):
 def p_post_page(s):
     r = call("POST", s.url + "/v1/statement", USER, SMALL_SQL.encode())
     return page_shape(r, s) + " " + framing(r)
+
+
+def p_gzip_only_by_name(s):
+    return {enc: call("GET", s.url + "/v1/info", {"Accept-Encoding": enc}).headers.get("Content-Encoding")
+            for enc in ("gzip", "gzip;q=0", "*", "deflate", "zstd", "br, gzip")}
 
 
 def p_post_page_gzip(s):
@@ -305,6 +314,14 @@ def p_bad_slug(s):
     answers = [text_answer(get(u)) for u in forged]
     answers.append(text_answer(call("DELETE", forged[1], USER)))
     return answers
+
+
+def p_token_under_another_tokens_slug(s):
+    # Slugs are per token, so a client cannot ask for a token it was not given: any other
+    # number under a known slug is an unknown query, on both resources.
+    queued = post(s)["nextUri"]
+    executing = to_executing(s, SMALL_SQL)["nextUri"]
+    return [text_answer(get(uri.rsplit("/", 1)[0] + "/7")) for uri in (queued, executing)]
 
 
 def p_unknown_query_on_statement_uris(s):
@@ -486,6 +503,8 @@ FACTS = [
          "405 Content-Type=None Content-Length=0 Allow=GET,OPTIONS Vary=None body=b''"),
     Fact("GET /v1/statement answers 405 with Allow HEAD,POST,OPTIONS", p_get_statement,
          "405 Content-Type=None Content-Length=0 Allow=HEAD,POST,OPTIONS Vary=Accept-Encoding body=b''"),
+    Fact("HEAD /v1/statement answers 200 with an empty JSON entity", p_head_statement,
+         "200 Content-Type=application/json Content-Length=0 Allow=None Vary=None body=b''"),
     Fact("POST /metrics answers 405 with Allow GET,OPTIONS", p_post_metrics,
          "405 Content-Type=None Content-Length=0 Allow=GET,OPTIONS Vary=Accept-Encoding body=b''"),
     Fact("POST /v1/status answers 405 with Allow HEAD,GET,OPTIONS", p_post_status,
@@ -498,6 +517,8 @@ FACTS = [
          "200 application/json Content-Encoding=gzip Vary=Accept-Encoding sized "
          "fields=nodeVersion,environment,coordinator,starting,uptime version={'version': '476'} coordinator=True"),
     Fact("/v1/info/ with a trailing slash is /v1/info", p_info_trailing_slash, 200),
+    Fact("only an Accept-Encoding naming gzip gets gzip (not *, not zstd)", p_gzip_only_by_name,
+         {"gzip": "gzip", "gzip;q=0": None, "*": None, "deflate": None, "zstd": None, "br, gzip": "gzip"}),
     Fact("HEAD /v1/info has the plain entity's length and no body", p_head_info,
          "200 Content-Type=application/json Content-Encoding=None Vary=None sized b''"),
     Fact("/v1/info/state is 8 bytes, too small to gzip", p_info_state,
@@ -516,6 +537,8 @@ FACTS = [
          p_query_info_of_known_query),
     Fact("a bad slug answers 404 'Error 404 Not Found: Query not found' on queued and executing URIs",
          p_bad_slug, ["404 text/plain 'Error 404 Not Found: Query not found'"] * 3),
+    Fact("a token under another token's slug (queued/7 with queued/1's) answers 404 'Query not found'",
+         p_token_under_another_tokens_slug, ["404 text/plain 'Error 404 Not Found: Query not found'"] * 2),
     Fact("an unknown query on a statement URI answers 404 'Query not found'", p_unknown_query_on_statement_uris,
          ["404 text/plain 'Error 404 Not Found: Query not found'"] * 2),
     Fact("a token that is not a number answers 404 with an empty body", p_token_not_a_number,

@@ -6,6 +6,24 @@
 use crate::ids;
 use crate::uris::ForwardedMode;
 
+/// Which Trino release `/v1/info` and `/v1/status` look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrinoVersion {
+    /// No `nodeId`, `state` or `coordinatorId` in /v1/info (the newest server on Maven Central).
+    V476,
+    /// /v1/info with `coordinatorId` (477+).
+    V483,
+}
+
+impl TrinoVersion {
+    pub fn number(self) -> &'static str {
+        match self {
+            TrinoVersion::V476 => "476",
+            TrinoVersion::V483 => "483",
+        }
+    }
+}
+
 /// Everything the stand-in is told at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,6 +54,7 @@ pub struct Config {
     pub content_length: bool,
     /// Benchmark upstream: statement pages from precomputed bytes, no per-query state (fast.rs).
     pub fast: bool,
+    pub trino_version: TrinoVersion,
 }
 
 impl Default for Config {
@@ -59,6 +78,7 @@ impl Default for Config {
             chunk_bytes: 0,
             content_length: false,
             fast: false,
+            trino_version: TrinoVersion::V483,
         }
     }
 }
@@ -84,6 +104,7 @@ usage: trino-standin --port PORT --name CLUSTER_NAME [options]
   --chunk-bytes N           write bodies in flushed frames of N bytes (default 0 = one frame)
   --content-length          JSON answers with Content-Length instead of chunked
   --fast                    benchmark upstream: precomputed pages, the token picks the page
+  --trino-version V         476|483: the /v1/info and /v1/status shapes (default 483)
 ";
 
 /// Parses the arguments after the program name. `Err` carries a message for
@@ -146,6 +167,13 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config, String> 
             "--chunk-bytes" => config.chunk_bytes = number(&flag, &value()?)?,
             "--content-length" => config.content_length = true,
             "--fast" => config.fast = true,
+            "--trino-version" => {
+                config.trino_version = match value()?.as_str() {
+                    "476" => TrinoVersion::V476,
+                    "483" => TrinoVersion::V483,
+                    other => return Err(format!("--trino-version: 476 or 483, not {other:?}")),
+                }
+            }
             _ => return Err(format!("unknown argument {arg:?}\n\n{USAGE}")),
         }
     }
@@ -239,6 +267,14 @@ mod tests {
     fn parses_fast_mode() {
         assert!(!parse(args(&["--port", "0", "--name", "n"])).unwrap().fast);
         assert!(parse(args(&["--port", "0", "--name", "n", "--fast"])).unwrap().fast);
+    }
+
+    #[test]
+    fn parses_the_trino_version() {
+        assert_eq!(parse(args(&["--port", "0", "--name", "n"])).unwrap().trino_version, TrinoVersion::V483);
+        let c = parse(args(&["--port", "0", "--name", "n", "--trino-version", "476"])).unwrap();
+        assert_eq!(c.trino_version, TrinoVersion::V476);
+        assert!(parse(args(&["--port", "0", "--name", "n", "--trino-version", "477"])).is_err());
     }
 
     #[test]

@@ -2,20 +2,30 @@
 //!
 //! Over HTTP without authentication, Trino still requires a user on the
 //! authenticated endpoints (/v1/statement POST, /v1/query, /metrics): Basic auth
-//! with an empty password, or `X-Trino-User`. Otherwise 401 with
-//! `Basic authentication or X-Trino-User must be sent` and a Basic challenge.
+//! with an empty password, `X-Trino-User` or `X-Trino-Original-User`. Otherwise 401 with
+//! `Basic authentication or X-Trino-Original-User or X-Trino-User must be sent`
+//! and a Basic challenge (Trino 476's words).
 
 use hyper::header::HeaderMap;
 
-pub const MISSING_USER: &str = "Basic authentication or X-Trino-User must be sent";
+pub const MISSING_USER: &str = "Basic authentication or X-Trino-Original-User or X-Trino-User must be sent";
 pub const PASSWORD_NOT_ALLOWED: &str = "Password not allowed for insecure authentication";
+/// Basic credentials naming no user: Trino answers this 401 without a challenge.
+pub const EMPTY_USER: &str = "Malformed credentials: user is empty";
+/// Basic credentials that are not base64: also without a challenge.
+pub const BAD_BASE64: &str = "Invalid base64 encoded credentials";
+
+/// The 401s that refuse credentials the client did send, so they carry no challenge.
+pub fn is_malformed(message: &str) -> bool {
+    message == EMPTY_USER || message == BAD_BASE64
+}
 
 /// The user, or the 401 message explaining why there is none.
 pub fn user(headers: &HeaderMap) -> Result<String, &'static str> {
     if let Some(auth) = headers.get("authorization") {
         let text = String::from_utf8_lossy(auth.as_bytes());
         if let Some(encoded) = strip_prefix_ignore_case(text.trim(), "basic ") {
-            let decoded = base64_decode(encoded.trim()).ok_or(MISSING_USER)?;
+            let decoded = base64_decode(encoded.trim()).ok_or(BAD_BASE64)?;
             let decoded = String::from_utf8_lossy(&decoded).into_owned();
             let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
             if !password.is_empty() {
@@ -24,13 +34,15 @@ pub fn user(headers: &HeaderMap) -> Result<String, &'static str> {
             if !user.is_empty() {
                 return Ok(user.to_string());
             }
-            return Err(MISSING_USER);
+            return Err(EMPTY_USER);
         }
     }
-    match headers.get("x-trino-user") {
-        Some(v) if !v.is_empty() => Ok(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        _ => Err(MISSING_USER),
-    }
+    // The original user stands in when no user is named (impersonating clients).
+    ["x-trino-user", "x-trino-original-user"]
+        .iter()
+        .find_map(|name| headers.get(*name).filter(|v| !v.is_empty()))
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .ok_or(MISSING_USER)
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -86,7 +98,10 @@ mod tests {
         // "bob:" and "bob:pw"
         assert_eq!(user(&h("authorization", "Basic Ym9iOg==")), Ok("bob".into()));
         assert_eq!(user(&h("authorization", "basic Ym9iOnB3")), Err(PASSWORD_NOT_ALLOWED));
-        assert_eq!(user(&h("authorization", "Basic !!!")), Err(MISSING_USER));
+        // ":"
+        assert_eq!(user(&h("authorization", "Basic Og==")), Err(EMPTY_USER));
+        assert_eq!(user(&h("authorization", "Basic !!!")), Err(BAD_BASE64));
+        assert_eq!(user(&h("x-trino-original-user", "carol")), Ok("carol".into()));
         assert_eq!(base64_decode("aGVsbG8").unwrap(), b"hello");
     }
 }

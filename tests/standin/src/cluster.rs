@@ -1,6 +1,7 @@
 //! Node and cluster endpoints a router health-checks or reads load from:
 //! `/v1/info`, `/v1/info/state`, `/v1/status`, `/metrics`, `/ui/api/stats`,
-//! and `/v1/query/{id}`. Shapes follow the 483 samples.
+//! and `/v1/query`. `/v1/info` and `/v1/status` take the shape of the Trino release
+//! chosen with `--trino-version` (476 as measured, 483 as in the samples).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -9,13 +10,11 @@ use hyper::header::HeaderMap;
 use hyper::{Response, StatusCode};
 
 use crate::app::App;
+use crate::args::TrinoVersion;
 use crate::auth;
 use crate::pages::push_json_string;
+use crate::queries::QueryInfo;
 use crate::respond::{self, Payload};
-use crate::uris::Base;
-
-/// The Trino version the stand-in claims to be.
-pub const VERSION: &str = "483";
 
 /// airlift's `Duration.toString()` of a succinct duration: `15.57s`, `2.50m`.
 pub fn airlift_duration(d: Duration) -> String {
@@ -37,16 +36,31 @@ fn quoted(text: &str) -> String {
 }
 
 pub fn info(app: &App, gzip_ok: bool) -> Response<Payload> {
-    let body = format!(
-        "{{\"nodeId\":{},\"state\":\"ACTIVE\",\"nodeVersion\":{{\"version\":\"{VERSION}\"}},\
-         \"environment\":{},\"coordinator\":true,\"coordinatorId\":{},\"starting\":{},\"uptime\":\"{}\"}}",
-        quoted(&app.node_id),
-        quoted(&app.config.name),
-        quoted(&app.coordinator_id),
-        app.is_starting(),
-        airlift_duration(app.started.elapsed()),
-    );
+    let uptime = airlift_duration(app.started.elapsed());
+    let (environment, starting) = (quoted(&app.config.name), app.is_starting());
+    let body = match app.config.trino_version {
+        // 476 has neither a node id nor a state nor a coordinator id here.
+        TrinoVersion::V476 => format!(
+            "{{\"nodeVersion\":{{\"version\":\"476\"}},\"environment\":{environment},\"coordinator\":true,\
+             \"starting\":{starting},\"uptime\":\"{uptime}\"}}"
+        ),
+        TrinoVersion::V483 => format!(
+            "{{\"nodeId\":{},\"state\":\"ACTIVE\",\"nodeVersion\":{{\"version\":\"483\"}},\
+             \"environment\":{environment},\"coordinator\":true,\"coordinatorId\":{},\"starting\":{starting},\
+             \"uptime\":\"{uptime}\"}}",
+            quoted(&app.node_id),
+            quoted(&app.coordinator_id),
+        ),
+    };
     respond::json(StatusCode::OK, body, gzip_ok)
+}
+
+/// `PUT /v1/info/state` (drain) is for management users; nobody here is one.
+pub fn put_info_state(headers: &HeaderMap) -> Response<Payload> {
+    match auth::user(headers) {
+        Err(message) => respond::unauthorized(message),
+        Ok(_) => respond::error_page(StatusCode::FORBIDDEN, "Management only resource"),
+    }
 }
 
 pub fn info_state(gzip_ok: bool) -> Response<Payload> {
@@ -55,17 +69,24 @@ pub fn info_state(gzip_ok: bool) -> Response<Payload> {
 
 pub fn status(app: &App, gzip_ok: bool) -> Response<Payload> {
     let host = app.config.host.clone();
+    let version = app.config.trino_version;
+    // 476's memoryInfo has no systemCpuLoad but lists revocable query reservations.
+    let (cpu, revocable) = match version {
+        TrinoVersion::V476 => ("", "\"queryMemoryRevocableReservations\":{},"),
+        TrinoVersion::V483 => ("\"systemCpuLoad\":0.0,", ""),
+    };
     let body = format!(
-        "{{\"nodeId\":{},\"nodeVersion\":{{\"version\":\"{VERSION}\"}},\"environment\":{},\
+        "{{\"nodeId\":{},\"nodeVersion\":{{\"version\":\"{}\"}},\"environment\":{},\
          \"coordinator\":true,\"uptime\":\"{}\",\"externalAddress\":{host},\"internalAddress\":{host},\
-         \"memoryInfo\":{{\"availableProcessors\":2,\"systemCpuLoad\":0.0,\"pool\":{{\
+         \"memoryInfo\":{{\"availableProcessors\":2,{cpu}\"pool\":{{\
          \"maxBytes\":1879048192,\"reservedBytes\":0,\"reservedRevocableBytes\":0,\
-         \"queryMemoryReservations\":{{}},\"queryMemoryAllocations\":{{}},\
+         \"queryMemoryReservations\":{{}},\"queryMemoryAllocations\":{{}},{revocable}\
          \"taskMemoryReservations\":{{}},\"taskMemoryRevocableReservations\":{{}},\
          \"freeBytes\":1879048192}}}},\"processors\":2,\"processCpuLoad\":0.0,\
          \"systemCpuLoad\":0.0,\"heapUsed\":206013920,\"heapAvailable\":2684354560,\
          \"nonHeapUsed\":240610176}}",
         quoted(&app.node_id),
+        version.number(),
         quoted(&app.config.name),
         airlift_duration(app.started.elapsed()),
         host = quoted(&host),
@@ -89,7 +110,11 @@ pub fn metrics(app: &App, headers: &HeaderMap, gzip_ok: bool) -> Response<Payloa
         let _ = write!(body, "# TYPE {name} gauge\n{name} {value}.0\n");
     }
     body.push_str("# EOF\n");
-    respond::json_typed(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", body, gzip_ok)
+    let mut resp =
+        respond::json_typed(StatusCode::OK, "application/openmetrics-text;charset=utf-8;version=1.0.0", body, gzip_ok);
+    // The metrics servlet is not Jersey: no nosniff header.
+    resp.headers_mut().remove("x-content-type-options");
+    resp
 }
 
 /// Real Trino wants a UI login here; the stand-in answers anyone.
@@ -106,23 +131,49 @@ pub fn ui_stats(app: &App, gzip_ok: bool) -> Response<Payload> {
 }
 
 /// `/v1/query/{id}`: a small subset of Trino's QueryInfo.
-pub fn query_info(app: &App, id: &str, headers: &HeaderMap, base: &Base, gzip_ok: bool) -> Response<Payload> {
+pub fn query_info(app: &App, id: &str, headers: &HeaderMap, gzip_ok: bool) -> Response<Payload> {
     if let Err(message) = auth::user(headers) {
         return respond::unauthorized(message);
     }
     let Some(info) = app.registry().info(id) else {
         return respond::plain_status(StatusCode::GONE);
     };
-    let body = format!(
+    respond::json(StatusCode::OK, query_json(app, id, &info), gzip_ok)
+}
+
+/// `GET /v1/query`: every query Trino still remembers, in the same subset.
+pub fn query_list(app: &App, headers: &HeaderMap, gzip_ok: bool) -> Response<Payload> {
+    if let Err(message) = auth::user(headers) {
+        return respond::unauthorized(message);
+    }
+    let items: Vec<String> = app.registry().list().iter().map(|(id, info)| query_json(app, id, info)).collect();
+    respond::json(StatusCode::OK, format!("[{}]", items.join(",")), gzip_ok)
+}
+
+/// `DELETE /v1/query/{id}`: kills the query; 204 whether or not it exists.
+pub fn kill_query(app: &App, id: &str, headers: &HeaderMap) -> Response<Payload> {
+    if let Err(message) = auth::user(headers) {
+        return respond::unauthorized(message);
+    }
+    let mut registry = app.registry();
+    if registry.info(id).is_some() {
+        let _ = registry.cancel(id, crate::slug::Context::Queued, std::time::Instant::now());
+    }
+    respond::empty(StatusCode::NO_CONTENT)
+}
+
+/// `self` names the coordinator's own address, whatever Host or X-Forwarded-* said
+/// (Trino uses its node URI there, not the request's).
+fn query_json(app: &App, id: &str, info: &QueryInfo) -> String {
+    format!(
         "{{\"queryId\":{id},\"session\":{{\"queryId\":{id},\"user\":{}}},\"state\":\"{}\",\
          \"self\":{},\"query\":{}}}",
         quoted(&info.user),
         info.state,
-        quoted(&base.uri(&format!("/v1/query/{id}"))),
+        quoted(&format!("http://{}/v1/query/{id}", app.bound)),
         quoted(&info.sql),
         id = quoted(id),
-    );
-    respond::json(StatusCode::OK, body, gzip_ok)
+    )
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use crate::http;
 use crate::ids;
 use crate::pages;
 use crate::plan::{Plan, Shape};
+use crate::rejection;
 use crate::respond::{self, Payload};
 use crate::slug::Context;
 use crate::statement::{self, Target};
@@ -211,7 +212,7 @@ pub async fn handle(server: &FastServer, parts: &Parts, body: Bytes) -> Response
     };
     let mode = server.app.config.forwarded;
     if let Some(name) = uris::rejected_header(mode, &parts.headers) {
-        return respond::text(StatusCode::NOT_ACCEPTABLE, uris::reject_message(&name)).map(Either::Right);
+        return rejection::response(parts, &name, &server.app.bound).map(Either::Right);
     }
     match answer {
         Answer::Page(template) => {

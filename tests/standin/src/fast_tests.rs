@@ -138,10 +138,9 @@ async fn reject_mode_answers_forwarded_headers_with_406_like_stock_trino() {
     let server = server(ForwardedMode::Reject);
     let refused = call(&server, "POST", "/v1/statement", &[("X-Forwarded-Proto", "http")], "SELECT 1").await;
     assert_eq!(refused.status, 406);
-    assert_eq!(
-        &refused.body[..],
-        b"Error 406 Not Acceptable: Server configuration does not allow processing of the X-Forwarded-Proto header"
-    );
+    assert!(refused.body.starts_with(
+        b"HTTP ERROR 406 Server configuration does not allow processing of the X-Forwarded-Proto header\n"
+    ));
     let post = call(&server, "POST", "/v1/statement", &[], "SELECT 1").await;
     assert_eq!(post.status, 200);
     assert!(post.json()["nextUri"].as_str().unwrap().starts_with("http://envoy:8080/v1/statement/queued/"));

@@ -96,7 +96,11 @@ mod tests {
 
     #[tokio::test]
     async fn pages_leave_in_frames_of_the_given_size() {
-        let page = "{\"id\":\"q\",\"nextUri\":\"http://h/v1/statement/executing/q/y/1\"}".to_string();
+        // Over 8 KiB, so Trino (and the stand-in) would send it chunked.
+        let page = format!(
+            "{{\"id\":\"q\",\"nextUri\":\"http://h/v1/statement/executing/q/y/1\",\"x\":\"{}\"}}",
+            "a".repeat(9000)
+        );
         for n in [1, 7, 1000] {
             let resp = apply(respond::json(StatusCode::OK, page.clone(), false), &config(n, false));
             assert!(resp.headers().get("content-length").is_none(), "chunked by default");
@@ -110,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn content_length_replaces_chunked_json() {
-        let page = "{\"id\":\"q\"}".to_string();
+        let page = format!("{{\"id\":\"q\",\"x\":\"{}\"}}", "a".repeat(9000));
         let resp = apply(respond::json(StatusCode::OK, page.clone(), false), &config(3, true));
         assert_eq!(resp.headers()["content-length"], page.len().to_string().as_str());
         assert_eq!(resp.body().size_hint().exact(), Some(page.len() as u64));
@@ -119,8 +123,10 @@ mod tests {
 
     #[tokio::test]
     async fn without_flags_nothing_changes() {
-        let resp = apply(respond::json(StatusCode::OK, "[1]".repeat(100), false), &config(0, false));
+        let resp = apply(respond::json(StatusCode::OK, "[1]".repeat(3000), false), &config(0, false));
         assert!(resp.body().size_hint().exact().is_none());
+        let small = apply(respond::json(StatusCode::OK, "[1]".repeat(100), false), &config(0, false));
+        assert_eq!(small.body().size_hint().exact(), Some(300), "up to 8 KiB: sized, as Trino");
         assert_eq!(frames(resp.into_body()).await.len(), 1);
         let text = apply(respond::plain_status(StatusCode::GONE), &config(0, false));
         assert_eq!(text.body().size_hint().exact(), Some(29));

@@ -16,6 +16,10 @@ struct Answer {
 }
 
 impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
@@ -124,13 +128,24 @@ async fn not_found_answers() {
     let r = call(&app, "GET", &bad_slug, &[], "").await;
     assert_eq!((r.status, r.body.as_str()), (404, "Error 404 Not Found: Query not found"));
     let r = call(&app, "GET", "/v1/statement/executing/20200101_000000_00000_abcde/y00/0", &[], "").await;
-    assert_eq!((r.status, r.body.as_str()), (404, "Query not found"));
-    assert_eq!(r.headers["content-length"], "15");
+    assert_eq!((r.status, r.body.as_str()), (404, "Error 404 Not Found: Query not found"));
+    assert_eq!(r.headers["content-length"], "36");
+    let r = call(&app, "GET", "/v1/statement/executing/20200101_000000_00000_abcde/y00/x", &[], "").await;
+    assert_eq!((r.status, r.body.as_str(), r.header("content-length")), (404, "", "0"), "token not a number");
     let r = call(&app, "GET", "/nope", &[], "").await;
     assert_eq!((r.status, r.body.as_str()), (404, "Error 404 Not Found: HTTP 404 Not Found"));
     assert_eq!(r.headers["content-type"], "text/plain");
     let r = call(&app, "PUT", "/v1/info", &[], "").await;
-    assert_eq!(r.status, 405);
+    assert_eq!((r.status, r.body.as_str(), r.header("allow")), (405, "", "GET,OPTIONS"));
+    assert!(r.headers.get("vary").is_none(), "only GET and POST answers vary");
+    let r = call(&app, "GET", &next, &[], "").await;
+    assert_eq!(r.headers["vary"], "Accept-Encoding");
+    let r = call(&app, "POST", &next, &[], "").await;
+    assert_eq!((r.status, r.header("allow")), (405, "DELETE,GET,OPTIONS"));
+    let r = call(&app, "PUT", "/v1/info/state", &[USER], "\"SHUTTING_DOWN\"").await;
+    assert_eq!((r.status, r.body.as_str()), (403, "Error 403 Forbidden: Management only resource"));
+    let r = call(&app, "GET", "/v1/info/", &[], "").await;
+    assert_eq!(r.status, 200, "a trailing slash is the same resource");
     let r = call(&app, "GET", "/v1/query/20200101_000000_00000_abcde", &[USER], "").await;
     assert_eq!(r.status, 410);
 }
@@ -170,9 +185,18 @@ async fn auth_and_bad_requests() {
     for (method, path) in [("POST", "/v1/statement"), ("GET", "/metrics"), ("GET", "/v1/query/x")] {
         let r = call(&app, method, path, &[], "SELECT 1").await;
         assert_eq!(r.status, 401, "{path}");
-        assert_eq!(r.body, "Basic authentication or X-Trino-User must be sent");
+        assert_eq!(r.body, "Basic authentication or X-Trino-Original-User or X-Trino-User must be sent");
         assert_eq!(r.headers["www-authenticate"], "Basic realm=\"Trino\"");
     }
+    let r = call(&app, "POST", "/v1/statement", &[("Authorization", "Basic Og==")], "SELECT 1").await;
+    assert_eq!((r.status, r.body.as_str()), (401, "Malformed credentials: user is empty"));
+    assert!(r.headers.get("www-authenticate").is_none());
+    let failed = call(&app, "POST", "/v1/statement", &[USER], "SELEC 1").await.json();
+    let page = call(&app, "GET", &path_of(failed["nextUri"].as_str().unwrap()), &[], "").await.json();
+    assert_eq!(
+        page["error"]["message"].as_str().unwrap().split('.').next(),
+        Some("line 1:1: mismatched input 'SELEC'")
+    );
     let r = call(&app, "POST", "/v1/statement", &[USER], "").await;
     assert_eq!((r.status, r.body.as_str()), (400, "Error 400 Bad Request: SQL statement is empty"));
     let r = call(&app, "POST", "/v1/statement", &[("Authorization", "Basic dDo=")], "SELECT 1").await;
@@ -189,9 +213,10 @@ async fn forwarded_modes() {
     let reject = test_app(Config::default());
     let r = call(&reject, "POST", "/v1/statement", &fwd, "SELECT 1").await;
     assert_eq!(r.status, 406);
+    let m = "Server configuration does not allow processing of the X-Forwarded-Host header";
     assert_eq!(
         r.body,
-        "Error 406 Not Acceptable: Server configuration does not allow processing of the X-Forwarded-Host header"
+        format!("HTTP ERROR 406 {m}\nURI: http://127.0.0.1:8080/v1/statement\nSTATUS: 406\nMESSAGE: {m}\n")
     );
     assert_eq!(call(&reject, "GET", "/v1/info", &fwd, "").await.status, 406);
 
@@ -235,4 +260,58 @@ async fn info_and_introspection() {
     assert_eq!(reqs[0]["status"], 200);
     assert_eq!(call(&app, "DELETE", "/_standin/requests", &[], "").await.status, 204);
     assert_eq!(call(&app, "GET", "/_standin/requests", &[], "").await.body, "[]");
+}
+
+#[tokio::test]
+async fn a_query_exists_from_its_first_poll_and_head_follows_the_resource() {
+    let app = test_app(Config::default());
+    let page = call(&app, "POST", "/v1/statement", &[USER], "SELECT 1").await.json();
+    let id = page["id"].as_str().unwrap();
+    let counts = || async { call(&app, "GET", "/_standin/state", &[], "").await.json()["queries"]["queued"].clone() };
+    assert_eq!(counts().await, 0, "POSTed only: not submitted");
+    assert_eq!(call(&app, "GET", &format!("/v1/query/{id}"), &[USER], "").await.status, 410);
+    assert_eq!(call(&app, "GET", "/v1/query", &[USER], "").await.json(), serde_json::json!([]));
+
+    // HEAD on the queued URI is the GET without a body: it submits the query.
+    let q1 = path_of(page["nextUri"].as_str().unwrap());
+    let head = call(&app, "HEAD", &q1, &[("Accept-Encoding", "gzip")], "").await;
+    let get = call(&app, "GET", &q1, &[], "").await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    assert!(head.headers.get("content-encoding").is_none() && head.headers.get("vary").is_none());
+    assert_eq!(head.headers["content-length"], get.body.len().to_string().as_str());
+    assert_eq!(counts().await, 1);
+    assert_eq!(call(&app, "GET", "/v1/query", &[USER], "").await.json()[0]["queryId"], id);
+
+    // The executing heartbeat finds a query only once an executing page was served.
+    let q2 = path_of(get.json()["nextUri"].as_str().unwrap());
+    let e0 = path_of(call(&app, "GET", &q2, &[], "").await.json()["nextUri"].as_str().unwrap());
+    let early = call(&app, "HEAD", &e0, &[], "").await;
+    assert_eq!((early.status, early.header("content-length")), (404, "36"));
+    call(&app, "GET", &e0, &[], "").await;
+    let beat = call(&app, "HEAD", &e0, &[], "").await;
+    assert_eq!(
+        (beat.status, beat.header("content-type"), beat.header("content-length")),
+        (200, "application/json", "0")
+    );
+
+    // DELETE /v1/query/{id} kills it.
+    assert_eq!(call(&app, "DELETE", &format!("/v1/query/{id}"), &[USER], "").await.status, 204);
+    assert_eq!(call(&app, "GET", &format!("/v1/query/{id}"), &[USER], "").await.json()["state"], "FAILED");
+}
+
+#[tokio::test]
+async fn info_and_status_take_the_chosen_release_shape() {
+    use crate::args::TrinoVersion;
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let app = test_app(Config { trino_version: TrinoVersion::V476, ..Config::default() });
+    let info = call(&app, "GET", "/v1/info", &[], "").await.json();
+    assert_eq!(keys(&info), ["nodeVersion", "environment", "coordinator", "starting", "uptime"]);
+    assert_eq!(info["nodeVersion"]["version"], "476");
+    let status = call(&app, "GET", "/v1/status", &[], "").await.json();
+    assert!(status["memoryInfo"].get("systemCpuLoad").is_none());
+    assert!(status["memoryInfo"]["pool"].get("queryMemoryRevocableReservations").is_some());
+    let app = test_app(Config::default());
+    let info = call(&app, "GET", "/v1/info", &[], "").await.json();
+    assert_eq!(info["nodeVersion"]["version"], "483");
+    assert!(info.get("coordinatorId").is_some() && info.get("nodeId").is_some());
 }

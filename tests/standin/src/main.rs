@@ -18,6 +18,7 @@ mod introspect;
 mod pages;
 mod plan;
 mod queries;
+mod rejection;
 mod respond;
 mod rows;
 mod slug;

@@ -34,6 +34,8 @@ pub enum PageError {
     Syntax(String),
     /// USER_CANCELED, what Trino reports after a DELETE.
     Canceled,
+    /// QUERY_TEXT_TOO_LARGE: the SQL's length in characters was over the limit.
+    TextTooLarge(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +176,9 @@ fn write_stats(out: &mut String, stats: Stats) {
     out.push('}');
 }
 
+/// Trino's `query.max-length` default, in characters.
+pub const MAX_QUERY_CHARS: usize = 1_000_000;
+
 const EXPECTING: &str = "Expecting: 'ALTER', 'ANALYZE', 'CALL', 'COMMENT', 'COMMIT', 'CREATE', \
 'DEALLOCATE', 'DELETE', 'DENY', 'DESC', 'DESCRIBE', 'DROP', 'EXECUTE', 'EXPLAIN', 'GRANT', \
 'INSERT', 'MERGE', 'PREPARE', 'REFRESH', 'RESET', 'REVOKE', 'ROLLBACK', 'SET', 'SHOW', 'START', \
@@ -183,20 +188,12 @@ const EXPECTING: &str = "Expecting: 'ALTER', 'ANALYZE', 'CALL', 'COMMENT', 'COMM
 const PARSER_STACK: &str = r#"["io.trino.sql.parser.ErrorHandler.syntaxError(ErrorHandler.java:108)","org.antlr.v4.runtime.ProxyErrorListener.syntaxError(ProxyErrorListener.java:41)","org.antlr.v4.runtime.Parser.notifyErrorListeners(Parser.java:544)","io.trino.sql.parser.SqlParser.invokeParser(SqlParser.java:172)","io.trino.sql.parser.SqlParser.createStatement(SqlParser.java:90)","io.trino.execution.QueryPreparer.prepareQuery(QueryPreparer.java:54)","io.trino.dispatcher.DispatchManager.createQueryInternal(DispatchManager.java:225)","java.base/java.lang.Thread.run(Thread.java:1447)"]"#;
 const ANTLR_STACK: &str = r#"["org.antlr.v4.runtime.DefaultErrorStrategy.sync(DefaultErrorStrategy.java:270)","io.trino.grammar.sql.SqlBaseParser.statement(SqlBaseParser.java:2962)","io.trino.sql.parser.SqlParser.invokeParser(SqlParser.java:125)","java.base/java.lang.Thread.run(Thread.java:1447)"]"#;
 
-/// Line/column (1-based) of the first non-blank character and the token there.
+/// Line/column (1-based) of the first token after blanks and comments, and that token.
 fn offending_token(sql: &str) -> (usize, usize, String) {
-    let (mut line, mut column) = (1, 1);
-    for c in sql.chars() {
-        match c {
-            '\n' => {
-                line += 1;
-                column = 1;
-            }
-            c if c.is_whitespace() => column += 1,
-            _ => break,
-        }
-    }
-    let rest = sql.trim_start();
+    let rest = rows::statement_text(sql);
+    let skipped = &sql[..sql.len() - rest.len()];
+    let line = 1 + skipped.matches('\n').count();
+    let column = 1 + skipped.rsplit('\n').next().unwrap_or("").chars().count();
     let token: String = if rest.starts_with('{') {
         "{".to_string()
     } else {
@@ -227,6 +224,20 @@ fn write_error(out: &mut String, error: &PageError) {
                  \"name\":\"GENERIC_INTERNAL_ERROR\",\"type\":\"INTERNAL_ERROR\"}}}},\
                  \"suppressed\":[],\"stack\":{PARSER_STACK},\"errorInfo\":{{\"code\":1,\
                  \"name\":\"SYNTAX_ERROR\",\"type\":\"USER_ERROR\"}},\"errorLocation\":{location}}}}}"
+            );
+        }
+        PageError::TextTooLarge(chars) => {
+            let message = format!("Query text length ({chars}) exceeds the maximum length ({MAX_QUERY_CHARS})");
+            out.push_str("{\"message\":");
+            push_json_string(out, &message);
+            out.push_str(
+                ",\"errorCode\":35,\"errorName\":\"QUERY_TEXT_TOO_LARGE\",\"errorType\":\"USER_ERROR\",\
+                 \"failureInfo\":{\"type\":\"io.trino.spi.TrinoException\",\"message\":",
+            );
+            push_json_string(out, &message);
+            out.push_str(
+                ",\"suppressed\":[],\"stack\":[],\"errorInfo\":{\"code\":35,\"name\":\"QUERY_TEXT_TOO_LARGE\",\
+                 \"type\":\"USER_ERROR\"}}}",
             );
         }
         PageError::Canceled => out.push_str(

@@ -6,12 +6,16 @@
 //! executing GETs return the cached page for the current token, 410 for older
 //! tokens and 404 for anything ahead or past the end. A canceled query answers
 //! its next page with FAILED / USER_CANCELED, as Trino does.
+//!
+//! As in Trino 476, a POST only registers the query: it is submitted (and exists for
+//! /v1/query and /metrics) at the first GET of its queued URI, so a client that never
+//! polls leaves no trace in the load figures.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::ids::{QueryIdGenerator, UtcTime};
-use crate::pages::{PageError, Stats};
+use crate::pages::{PageError, Stats, MAX_QUERY_CHARS};
 use crate::plan::{Plan, Shape};
 use crate::rows::{self, Spec};
 use crate::slug::Context;
@@ -24,10 +28,8 @@ pub const MAX_QUERIES: usize = 100_000;
 /// Why a statement request gets no page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Executing resource, unknown query or bad slug: 404 body `Query not found`.
+    /// Unknown query or bad slug: 404 `Error 404 Not Found: Query not found`.
     QueryNotFound,
-    /// Queued resource, unknown query or bad slug: 404 `Error 404 Not Found: Query not found`.
-    QueuedNotFound,
     /// Token ahead of the next one, or past the end: plain 404.
     NotFound,
     /// Executing token older than the current one: 410 `HTTP 410 Gone`.
@@ -46,6 +48,8 @@ enum Outcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bucket {
+    /// POSTed, never polled: not yet a query as far as Trino's counts go.
+    Unsubmitted,
     Queued,
     Running,
     Done,
@@ -57,12 +61,19 @@ struct Query {
     user: String,
     sql_hash: u64,
     spec: Spec,
+    /// Characters in the SQL, when over Trino's limit: the first poll fails.
+    too_long: Option<usize>,
     total_rows: u64,
     created: Instant,
     last_seen: Instant,
     done_at: Option<Instant>,
     /// Last queued token answered (0 = the POST).
     queued_token: u64,
+    /// A queued GET submitted the query (Trino creates it only then).
+    submitted: bool,
+    /// The executing resource has seen it (first executing GET or partialCancel):
+    /// only then does a HEAD heartbeat find it.
+    fetched: bool,
     /// The executing/0 URI has been handed out: the query is running.
     dispatched: bool,
     /// Last executing token answered.
@@ -77,9 +88,10 @@ struct Query {
 
 impl Query {
     fn bucket(&self) -> Bucket {
-        match (self.outcome, self.dispatched) {
-            (Outcome::Active, false) => Bucket::Queued,
-            (Outcome::Active, true) => Bucket::Running,
+        match (self.outcome, self.submitted, self.dispatched) {
+            (Outcome::Active, false, _) => Bucket::Unsubmitted,
+            (Outcome::Active, true, false) => Bucket::Queued,
+            (Outcome::Active, true, true) => Bucket::Running,
             _ => Bucket::Done,
         }
     }
@@ -143,7 +155,7 @@ impl Registry {
         self.queries.len()
     }
 
-    /// POST /v1/statement: registers a QUEUED query and plans the token-0 page.
+    /// POST /v1/statement: registers a query (not yet submitted) and plans the token-0 page.
     pub fn register(&mut self, sql: &str, user: &str, now: Instant) -> Plan {
         while self.queries.len() >= MAX_QUERIES {
             match self.order.pop_front() {
@@ -160,19 +172,21 @@ impl Registry {
             sql: sql.to_string(),
             user: user.to_string(),
             sql_hash: rows::fnv1a(sql),
+            too_long: Some(sql.chars().count()).filter(|&n| n > MAX_QUERY_CHARS),
             total_rows: spec.rows.unwrap_or(self.rows),
             spec,
             created: now,
             last_seen: now,
             done_at: None,
             queued_token: 0,
+            submitted: false,
+            fetched: false,
             dispatched: false,
             exec_token: None,
             exec_elapsed_ms: 0,
             cancel_from: None,
             outcome: Outcome::Active,
         };
-        self.counts.queued += 1;
         let plan = queued_plan(&id, &query, Some((Context::Queued, 1)), now);
         self.order.push_back(id.clone());
         self.queries.insert(id, query);
@@ -182,14 +196,15 @@ impl Registry {
     /// GET /v1/statement/queued/{id}/{slug}/{token} (slug already checked).
     pub fn queued_get(&mut self, id: &str, token: u64, now: Instant) -> Result<Plan, Refusal> {
         let polls = self.queued_polls;
-        let q = self.queries.get_mut(id).ok_or(Refusal::QueuedNotFound)?;
+        let q = self.queries.get_mut(id).ok_or(Refusal::QueryNotFound)?;
         if token != q.queued_token && Some(token) != q.queued_token.checked_add(1) {
             return Err(Refusal::InvalidToken);
         }
         let before = q.bucket();
+        q.submitted = true;
         q.queued_token = token;
         q.last_seen = now;
-        if q.spec.fail && q.outcome == Outcome::Active {
+        if (q.spec.fail || q.too_long.is_some()) && q.outcome == Outcome::Active {
             // The first GET submits the query, and parsing fails at submission.
             q.outcome = Outcome::Failed;
             q.done_at = Some(now);
@@ -197,7 +212,11 @@ impl Registry {
         let plan = match q.outcome {
             Outcome::Failed => Plan {
                 stats: Stats::QueuedFailed { elapsed_ms: q.elapsed_ms(now) },
-                error: Some(PageError::Syntax(q.sql.clone())),
+                // Trino checks the length before it parses.
+                error: Some(match q.too_long {
+                    Some(chars) => PageError::TextTooLarge(chars),
+                    None => PageError::Syntax(q.sql.clone()),
+                }),
                 ..queued_plan(id, q, None, now)
             },
             Outcome::Canceled => Plan {
@@ -241,6 +260,7 @@ impl Registry {
             None => {}
         }
         let before = q.bucket();
+        q.fetched = true;
         if q.exec_token != Some(token) {
             q.exec_token = Some(token);
             q.exec_elapsed_ms = q.elapsed_ms(now);
@@ -270,14 +290,29 @@ impl Registry {
         Ok(())
     }
 
-    /// HEAD heartbeat and partialCancel: the query must exist in that context.
+    /// partialCancel: the query must be executing; the executing resource now knows it.
     pub fn touch(&mut self, id: &str, context: Context, now: Instant) -> Result<(), Refusal> {
-        self.existing(id, context)?.last_seen = now;
+        let q = self.existing(id, context)?;
+        q.last_seen = now;
+        q.fetched |= context == Context::Executing;
         Ok(())
     }
 
+    /// HEAD on an executing URI: answered only once the executing resource has
+    /// served the query (Trino looks it up there and nowhere else).
+    pub fn heartbeat(&mut self, id: &str, now: Instant) -> Result<(), Refusal> {
+        match self.queries.get_mut(id) {
+            Some(q) if q.fetched => {
+                q.last_seen = now;
+                Ok(())
+            }
+            _ => Err(Refusal::QueryNotFound),
+        }
+    }
+
+    /// `/v1/query/{id}`; `None` (410) also for a query never submitted.
     pub fn info(&self, id: &str) -> Option<QueryInfo> {
-        let q = self.queries.get(id)?;
+        let q = self.queries.get(id).filter(|q| q.submitted)?;
         let state = match (q.outcome, q.dispatched) {
             (Outcome::Active, false) => "QUEUED",
             (Outcome::Active, true) => "RUNNING",
@@ -285,6 +320,11 @@ impl Registry {
             (Outcome::Failed | Outcome::Canceled, _) => "FAILED",
         };
         Some(QueryInfo { state, sql: q.sql.clone(), user: q.user.clone() })
+    }
+
+    /// `/v1/query`: every submitted query, oldest first.
+    pub fn list(&self) -> Vec<(String, QueryInfo)> {
+        self.order.iter().filter_map(|id| Some((id.clone(), self.info(id)?))).collect()
     }
 
     /// Forgets queries finished, or idle, for longer than [`RETENTION`].
@@ -312,8 +352,7 @@ impl Registry {
         match (self.queries.get_mut(id), context) {
             (Some(q), Context::Queued) => Ok(q),
             (Some(q), Context::Executing) if q.dispatched => Ok(q),
-            (_, Context::Queued) => Err(Refusal::QueuedNotFound),
-            (_, Context::Executing) => Err(Refusal::QueryNotFound),
+            _ => Err(Refusal::QueryNotFound),
         }
     }
 
@@ -323,7 +362,7 @@ impl Registry {
             match q.bucket() {
                 Bucket::Queued => self.counts.queued = self.counts.queued.saturating_sub(1),
                 Bucket::Running => self.counts.running = self.counts.running.saturating_sub(1),
-                Bucket::Done => {}
+                Bucket::Unsubmitted | Bucket::Done => {}
             }
         }
     }
@@ -336,9 +375,10 @@ impl Registry {
         match before {
             Bucket::Queued => self.counts.queued = self.counts.queued.saturating_sub(1),
             Bucket::Running => self.counts.running = self.counts.running.saturating_sub(1),
-            Bucket::Done => {}
+            Bucket::Unsubmitted | Bucket::Done => {}
         }
         match after {
+            Bucket::Unsubmitted => {}
             Bucket::Queued => self.counts.queued += 1,
             Bucket::Running => self.counts.running += 1,
             Bucket::Done => match self.queries.get(id).map(|q| q.outcome) {

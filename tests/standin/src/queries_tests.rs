@@ -15,9 +15,11 @@ fn hundred_row_query_page_sequence() {
     assert!(crate::ids::is_query_id(&post.id));
     assert!(post.id.ends_with("_abcde"));
     let id = post.id.clone();
-    assert_eq!(r.counts().queued, 1);
+    assert_eq!(r.counts().queued, 0, "a POST only registers the query");
+    assert!(r.info(&id).is_none(), "not submitted: /v1/query answers 410");
 
     let q1 = r.queued_get(&id, 1, t0).unwrap();
+    assert_eq!(r.counts().queued, 1, "the first queued GET submits it");
     assert_eq!(q1.next, Some((Context::Queued, 2)));
     assert!(matches!(q1.stats, Stats::Queued { .. }));
     let q2 = r.queued_get(&id, 2, t0).unwrap();
@@ -80,7 +82,7 @@ fn queued_token_rules() {
     assert_eq!(r.queued_get(&id, 1, now).unwrap().next, q1.next);
     r.queued_get(&id, 2, now).unwrap();
     assert_eq!(r.queued_get(&id, 1, now), Err(Refusal::InvalidToken));
-    assert_eq!(r.queued_get("nope", 1, now), Err(Refusal::QueuedNotFound));
+    assert_eq!(r.queued_get("nope", 1, now), Err(Refusal::QueryNotFound));
 }
 
 #[test]
@@ -117,6 +119,19 @@ fn failing_sql_fails_on_first_queued_get() {
 }
 
 #[test]
+fn sql_over_a_million_characters_fails_on_first_queued_get() {
+    let mut r = registry();
+    let now = Instant::now();
+    let sql = format!("SELECT 1 --{}", "é".repeat(1_000_000));
+    let id = r.register(&sql, "u", now).id;
+    let page = r.queued_get(&id, 1, now).unwrap();
+    assert_eq!(page.error, Some(PageError::TextTooLarge(1_000_011)));
+    assert_eq!(page.next, None);
+    let id = r.register(&format!("SELECT 1 --{}", "x".repeat(999_989)), "u", now).id;
+    assert_eq!(r.queued_get(&id, 1, now).unwrap().error, None, "exactly the limit is fine");
+}
+
+#[test]
 fn cancel_while_executing() {
     let mut r = registry();
     let now = Instant::now();
@@ -147,7 +162,7 @@ fn cancel_while_queued() {
     assert_eq!(page.error, Some(PageError::Canceled));
     assert_eq!(page.next, None);
     assert_eq!(r.counts(), Counts { canceled: 1, ..Counts::default() });
-    assert_eq!(r.cancel("x", Context::Queued, now), Err(Refusal::QueuedNotFound));
+    assert_eq!(r.cancel("x", Context::Queued, now), Err(Refusal::QueryNotFound));
 }
 
 #[test]

@@ -14,14 +14,80 @@ use std::fmt::Write as _;
 pub struct Spec {
     /// `/* rows=N */`: overrides `--rows`.
     pub rows: Option<u64>,
-    /// `/* fail */` or SQL starting with `{`: SYNTAX_ERROR on the first queued GET.
+    /// `/* fail */`, or SQL that cannot start a Trino statement (`SELEC 1`, `{...}`):
+    /// SYNTAX_ERROR on the first queued GET.
     pub fail: bool,
     /// `/* sleep_ms=N */`: each executing page waits N ms.
     pub sleep_ms: u64,
 }
 
+/// The words a Trino statement can start with (Trino's "Expecting:" list, plus
+/// what its `<query>` stands for).
+const STATEMENT_STARTS: [&str; 32] = [
+    "ALTER",
+    "ANALYZE",
+    "CALL",
+    "COMMENT",
+    "COMMIT",
+    "CREATE",
+    "DEALLOCATE",
+    "DELETE",
+    "DENY",
+    "DESC",
+    "DESCRIBE",
+    "DROP",
+    "EXECUTE",
+    "EXPLAIN",
+    "GRANT",
+    "INSERT",
+    "MERGE",
+    "PREPARE",
+    "REFRESH",
+    "RESET",
+    "REVOKE",
+    "ROLLBACK",
+    "SET",
+    "SHOW",
+    "START",
+    "TRUNCATE",
+    "UPDATE",
+    "USE",
+    "WITH",
+    "SELECT",
+    "VALUES",
+    "TABLE",
+];
+
+/// `sql` from its first token on: leading blanks and comments skipped.
+pub fn statement_text(sql: &str) -> &str {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("/*") {
+            match after.find("*/") {
+                Some(end) => rest = after[end + 2..].trim_start(),
+                None => return "",
+            }
+        } else if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, next)| next).trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
+/// True when Trino's parser would reject `sql` at its first token.
+fn is_syntax_error(sql: &str) -> bool {
+    let text = statement_text(sql);
+    if text.starts_with('(') {
+        return false;
+    }
+    let word: String = text.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let ends_word = text[word.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric() && c != '_');
+    !(ends_word && STATEMENT_STARTS.iter().any(|s| s.eq_ignore_ascii_case(&word)))
+}
+
 pub fn parse_spec(sql: &str) -> Spec {
-    let mut spec = Spec { fail: sql.trim_start().starts_with('{'), ..Spec::default() };
+    let mut spec = Spec { fail: is_syntax_error(sql), ..Spec::default() };
     let mut rest = sql;
     while let Some(start) = rest.find("/*") {
         let after = &rest[start + 2..];
@@ -114,6 +180,14 @@ mod tests {
         assert!(parse_spec("SELECT 1 /* fail */").fail);
         assert!(parse_spec("  {\"not\": \"sql\"}").fail);
         assert!(!parse_spec("SELECT '{'").fail);
+        assert!(parse_spec("SELEC 1").fail, "not a statement");
+        assert!(parse_spec("selectx 1").fail);
+        assert!(!parse_spec("/* c */ select 1").fail);
+        assert!(!parse_spec("-- note\n  WITH t AS (SELECT 1) SELECT * FROM t").fail);
+        assert!(!parse_spec("(SELECT 1)").fail);
+        assert!(!parse_spec("start transaction").fail);
+        assert!(parse_spec("/* only a comment */").fail);
+        assert_eq!(statement_text(" /* a */ -- b\n x"), "x");
         assert_eq!(parse_spec("/* rows=x */ /* rows=3").rows, None);
     }
 

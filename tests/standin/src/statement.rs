@@ -3,6 +3,10 @@
 //! Each handler validates the slug for its context (queued / executing) and
 //! token, asks the registry for a [`Plan`] under the lock, and renders it after
 //! the lock is released, with URIs built from this request's base.
+//!
+//! HEAD differs by resource, as in Trino 476: the queued resource has none of its
+//! own, so Jersey runs the GET (which submits and advances the query) and drops the
+//! body; the executing resource has a heartbeat that only checks the query exists.
 
 use std::time::{Duration, Instant};
 
@@ -37,31 +41,42 @@ pub enum Target<'a> {
         slug: &'a str,
         token: u64,
     },
+    /// A statement path whose token or stage is not a number: Jersey answers 404
+    /// without a body.
+    Malformed,
 }
 
-/// `None` when the path is not a statement path (or a token is not a number,
-/// which Jersey answers with 404 as well).
+/// The `Allow` header of each statement resource's 405 (Jersey's lists).
+const ALLOW_POST: &str = "HEAD,POST,OPTIONS";
+const ALLOW_QUEUED: &str = "DELETE,GET,OPTIONS";
+const ALLOW_EXECUTING: &str = "HEAD,DELETE,GET,OPTIONS";
+const ALLOW_PARTIAL_CANCEL: &str = "DELETE,OPTIONS";
+
+/// `None` when the path is not a statement path.
 pub fn parse_target(path: &str) -> Option<Target<'_>> {
     let rest = path.strip_prefix("/v1/statement")?;
     if rest.is_empty() || rest == "/" {
         return Some(Target::Post);
     }
     let parts: Vec<&str> = rest.strip_prefix('/')?.split('/').collect();
-    match parts.as_slice() {
+    let target = match parts.as_slice() {
         ["queued", id, slug, token] => {
-            Some(Target::Poll { context: Context::Queued, id, slug, token: token.parse().ok()? })
+            token.parse().ok().map(|token| Target::Poll { context: Context::Queued, id, slug, token })
         }
-        ["executing", "partialCancel", id, stage, slug, token] => {
-            stage.parse::<u32>().ok()?;
-            Some(Target::PartialCancel { id, slug, token: token.parse().ok()? })
-        }
+        ["executing", "partialCancel", id, stage, slug, token] => match (stage.parse::<u32>(), token.parse()) {
+            (Ok(_), Ok(token)) => Some(Target::PartialCancel { id, slug, token }),
+            _ => None,
+        },
         ["executing", id, slug, token] => {
-            Some(Target::Poll { context: Context::Executing, id, slug, token: token.parse().ok()? })
+            token.parse().ok().map(|token| Target::Poll { context: Context::Executing, id, slug, token })
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(target.unwrap_or(Target::Malformed))
 }
 
+/// Answers a statement request; a HEAD's body is dropped by the caller (http.rs).
+/// `gzip_ok` is false for HEAD, whose Content-Length is the plain entity's.
 pub async fn handle(
     app: &App,
     method: &Method,
@@ -69,53 +84,61 @@ pub async fn handle(
     headers: &HeaderMap,
     body: &Bytes,
     base: &Base,
+    gzip_ok: bool,
 ) -> Response<Payload> {
     if app.config.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(app.config.latency_ms)).await;
     }
-    let gzip_ok = respond::accepts_gzip(headers);
     let now = Instant::now();
     match (target, method) {
+        (Target::Malformed, _) => respond::empty_not_found(),
         (Target::Post, &Method::POST) => post(app, headers, body, base, gzip_ok),
+        // Jersey's HEAD on a POST-only resource: 200, an empty JSON entity.
+        (Target::Post, &Method::HEAD) => respond::heartbeat(),
+        (Target::Post, _) => respond::method_not_allowed(ALLOW_POST),
         (Target::Poll { context, id, slug, token }, m) => {
+            let allow = match context {
+                Context::Queued => ALLOW_QUEUED,
+                Context::Executing => ALLOW_EXECUTING,
+            };
+            let reads = *m == Method::GET || (*m == Method::HEAD && context == Context::Queued);
+            if !reads && *m != Method::HEAD && *m != Method::DELETE {
+                return respond::method_not_allowed(allow);
+            }
             if !app.slugs.is_valid(id, context, token, slug) {
-                return refusal(context_not_found(context), *m == Method::HEAD);
+                return refusal(Refusal::QueryNotFound);
+            }
+            if reads {
+                let plan = match context {
+                    Context::Queued => app.registry().queued_get(id, token, now),
+                    Context::Executing => app.registry().executing_get(id, token, now),
+                };
+                return match plan {
+                    Ok(plan) => {
+                        if plan.sleep_ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(plan.sleep_ms)).await;
+                        }
+                        respond::json(StatusCode::OK, render_plan(app, base, &plan), gzip_ok)
+                    }
+                    Err(e) => refusal(e),
+                };
             }
             let result = match *m {
-                Method::GET => {
-                    let plan = match context {
-                        Context::Queued => app.registry().queued_get(id, token, now),
-                        Context::Executing => app.registry().executing_get(id, token, now),
-                    };
-                    match plan {
-                        Ok(plan) => {
-                            if plan.sleep_ms > 0 {
-                                tokio::time::sleep(Duration::from_millis(plan.sleep_ms)).await;
-                            }
-                            return respond::json(StatusCode::OK, render_plan(app, base, &plan), gzip_ok);
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                Method::HEAD => app.registry().touch(id, context, now).map(|_| StatusCode::OK),
-                Method::DELETE => app.registry().cancel(id, context, now).map(|_| StatusCode::NO_CONTENT),
-                _ => return respond::plain_status(StatusCode::METHOD_NOT_ALLOWED),
+                Method::HEAD => app.registry().heartbeat(id, now).map(|_| respond::heartbeat()),
+                _ => app.registry().cancel(id, context, now).map(|_| respond::empty(StatusCode::NO_CONTENT)),
             };
-            match result {
-                Ok(status) => respond::empty(status),
-                Err(e) => refusal(e, *m == Method::HEAD),
-            }
+            result.unwrap_or_else(refusal)
         }
         (Target::PartialCancel { id, slug, token }, &Method::DELETE) => {
             if !app.slugs.is_valid(id, Context::Executing, token, slug) {
-                return refusal(Refusal::QueryNotFound, false);
+                return refusal(Refusal::QueryNotFound);
             }
             match app.registry().touch(id, Context::Executing, now) {
                 Ok(()) => respond::empty(StatusCode::NO_CONTENT),
-                Err(e) => refusal(e, false),
+                Err(e) => refusal(e),
             }
         }
-        _ => respond::plain_status(StatusCode::METHOD_NOT_ALLOWED),
+        (Target::PartialCancel { .. }, _) => respond::method_not_allowed(ALLOW_PARTIAL_CANCEL),
     }
 }
 
@@ -143,29 +166,16 @@ fn spooling_encoding(app: &App, headers: &HeaderMap) -> Option<Encoding> {
     Encoding::choose(headers.get(spooling::ENCODING_HEADER)?.to_str().ok()?)
 }
 
-fn context_not_found(context: Context) -> Refusal {
-    match context {
-        Context::Queued => Refusal::QueuedNotFound,
-        Context::Executing => Refusal::QueryNotFound,
-    }
-}
-
-/// The exact error answers of Trino's statement resources.
-fn refusal(refusal: Refusal, head: bool) -> Response<Payload> {
-    let resp = match refusal {
-        // ExecutingStatementResource.queryNotFound(): entity "Query not found".
-        Refusal::QueryNotFound => respond::text(StatusCode::NOT_FOUND, "Query not found"),
-        // QueuedStatementResource: NotFoundException("Query not found").
-        Refusal::QueuedNotFound => respond::error_page(StatusCode::NOT_FOUND, "Query not found"),
+/// The exact error answers of Trino 476's statement resources (a HEAD gets the
+/// same status and headers; http.rs drops the body).
+fn refusal(refusal: Refusal) -> Response<Payload> {
+    match refusal {
+        // Both resources: the error page of a "Query not found" exception.
+        Refusal::QueryNotFound => respond::error_page(StatusCode::NOT_FOUND, "Query not found"),
         Refusal::NotFound => respond::plain_status(StatusCode::NOT_FOUND),
         Refusal::Gone => respond::plain_status(StatusCode::GONE),
         // QueuedStatementResource: GoneException("Invalid token").
         Refusal::InvalidToken => respond::error_page(StatusCode::GONE, "Invalid token"),
-    };
-    if head {
-        respond::empty(resp.status())
-    } else {
-        resp
     }
 }
 
@@ -182,7 +192,8 @@ pub fn page_of<'p>(app: &App, base: &Base, plan: &'p Plan) -> Page<'p> {
     let id = plan.id.as_str();
     Page {
         id,
-        // The 476 form; 483 switched to /ui#/queries/{id}.
+        // The 476 form in both modes: 483's /ui#/queries/{id} keeps the id in the
+        // fragment, which never reaches a server, so a router could not be tested on it.
         info_uri: base.uri(&format!("/ui/query.html?{id}")),
         partial_cancel_uri: plan.partial_cancel.map(|token| {
             let slug = app.slugs.make(id, Context::Executing, token);
@@ -232,8 +243,9 @@ mod tests {
             parse_target("/v1/statement/executing/partialCancel/q/0/yab/3"),
             Some(Target::PartialCancel { id: "q", slug: "yab", token: 3 })
         );
-        assert_eq!(parse_target("/v1/statement/executing/q/yab/x"), None);
-        assert_eq!(parse_target("/v1/statement/executing/q/yab/-1"), None);
+        assert_eq!(parse_target("/v1/statement/executing/q/yab/x"), Some(Target::Malformed));
+        assert_eq!(parse_target("/v1/statement/executing/q/yab/-1"), Some(Target::Malformed));
+        assert_eq!(parse_target("/v1/statement/executing/partialCancel/q/s/yab/1"), Some(Target::Malformed));
         assert_eq!(parse_target("/v1/statement/queued/q/yab"), None);
         assert_eq!(parse_target("/v1/statementx"), None);
         assert_eq!(parse_target("/v1/info"), None);

@@ -1,9 +1,9 @@
 //! Self URIs and `X-Forwarded-*` handling, like Trino's `http-server.process-forwarded`.
 //!
-//! Trino builds every URI it hands out (nextUri, infoUri, partialCancelUri, self)
+//! Trino builds every URI it hands out (nextUri, infoUri, partialCancelUri)
 //! from the request: the `Host` header, or, when forwarded processing is on, from
 //! `X-Forwarded-Proto/Host/Port/Prefix`. Since 451 the default rejects any
-//! request carrying an `X-Forwarded-*` header with 406. A router in front of
+//! request carrying an `X-Forwarded-*` header with 406 (rejection.rs). A router in front of
 //! Trino depends on exactly these rules, so they are reproduced here.
 
 use hyper::header::HeaderMap;
@@ -67,12 +67,6 @@ pub fn canonical_header_name(name: &str) -> String {
         .join("-")
 }
 
-/// The 406 body, in the `Error <code> <reason>: <message>` form of Trino's
-/// (Jetty's) plain-text error pages.
-pub fn reject_message(header: &str) -> String {
-    format!("Error 406 Not Acceptable: Server configuration does not allow processing of the {header} header")
-}
-
 /// The base URI for this request; `fallback` (our bound address) is used only
 /// when the request has no `Host` header (HTTP/1.0).
 pub fn base(mode: ForwardedMode, headers: &HeaderMap, fallback: &str) -> Base {
@@ -82,8 +76,13 @@ pub fn base(mode: ForwardedMode, headers: &HeaderMap, fallback: &str) -> Base {
     }
     let scheme =
         first_value(headers, "x-forwarded-proto").map(|p| p.to_ascii_lowercase()).unwrap_or_else(|| "http".to_string());
-    let mut authority = first_value(headers, "x-forwarded-host").unwrap_or(host);
-    if let Some(port) = first_value(headers, "x-forwarded-port").and_then(|p| p.parse::<u16>().ok()) {
+    // Jetty's order: X-Forwarded-Host, else X-Forwarded-Server, else Host; a port
+    // written in X-Forwarded-Host beats X-Forwarded-Port (measured on 476).
+    let forwarded_host = first_value(headers, "x-forwarded-host");
+    let host_has_port = forwarded_host.as_deref().is_some_and(|h| strip_port(h) != h);
+    let mut authority = forwarded_host.or_else(|| first_value(headers, "x-forwarded-server")).unwrap_or(host);
+    let port = first_value(headers, "x-forwarded-port").and_then(|p| p.parse::<u16>().ok());
+    if let Some(port) = port.filter(|_| !host_has_port) {
         let host_only = strip_port(&authority).to_string();
         let default_port = matches!((scheme.as_str(), port), ("http", 80) | ("https", 443));
         authority = if default_port { host_only } else { format!("{host_only}:{port}") };
@@ -165,6 +164,18 @@ mod tests {
     }
 
     #[test]
+    fn a_port_in_x_forwarded_host_wins_and_x_forwarded_server_names_a_host() {
+        let h = headers(&[("Host", "h:1"), ("X-Forwarded-Host", "gw:81"), ("X-Forwarded-Port", "82")]);
+        assert_eq!(base(ForwardedMode::Accept, &h, "x").uri("/a"), "http://gw:81/a");
+        let h = headers(&[("Host", "h:1"), ("X-Forwarded-Host", "gw"), ("X-Forwarded-Port", "82")]);
+        assert_eq!(base(ForwardedMode::Accept, &h, "x").uri("/a"), "http://gw:82/a");
+        let h = headers(&[("Host", "h:1"), ("X-Forwarded-Server", "zz")]);
+        assert_eq!(base(ForwardedMode::Accept, &h, "x").uri("/a"), "http://zz/a");
+        let h = headers(&[("Host", "h:1"), ("X-Forwarded-Server", "zz"), ("X-Forwarded-Host", "gw")]);
+        assert_eq!(base(ForwardedMode::Accept, &h, "x").uri("/a"), "http://gw/a");
+    }
+
+    #[test]
     fn ignore_and_reject_use_host() {
         for mode in [ForwardedMode::Ignore, ForwardedMode::Reject] {
             let b = base(mode, &headers(FORWARDED), "fallback:1");
@@ -179,10 +190,6 @@ mod tests {
         let h = headers(&[("Host", "h"), ("x-forwarded-for", "1.2.3.4")]);
         let name = rejected_header(ForwardedMode::Reject, &h).unwrap();
         assert_eq!(name, "X-Forwarded-For");
-        assert_eq!(
-            reject_message(&name),
-            "Error 406 Not Acceptable: Server configuration does not allow processing of the X-Forwarded-For header"
-        );
         assert_eq!(rejected_header(ForwardedMode::Accept, &h), None);
         assert_eq!(rejected_header(ForwardedMode::Ignore, &h), None);
         assert_eq!(rejected_header(ForwardedMode::Reject, &headers(&[("Host", "h")])), None);
