@@ -20,7 +20,8 @@ from .conftest import spooling_available
 # Never in CI (476): only a local run on 483 assembled from jars, which lacks the spooling plugin.
 pytestmark = pytest.mark.skipif(not spooling_available(), reason="this Trino build has no spooling plugin")
 
-SQL = "SELECT * FROM tpch.tiny.lineitem ORDER BY orderkey, linenumber /* {marker} */"  # ~15 MB: spooled
+# About 15,000 rows, 3.7 MB: over the 2 MB Trino 476 always inlines, so some segments are spooled.
+SQL = "SELECT * FROM tpch.tiny.lineitem WHERE orderkey < 15000 ORDER BY orderkey, linenumber /* {marker} */"
 # Sessions whose rules pick each retrieval mode (configs.one_cluster_per_group).
 MODES = {
     "coordinator_proxy": (dict(user="demo", client_tags=("team-a", "heavy")), "adhoc-2"),
@@ -50,7 +51,7 @@ def test_spooled_segments_are_downloaded_and_acknowledged_on_the_owner(stack, tr
     assert stack.ran_on(marker) == [owner_name]
     [direct] = client("python").run(trino_servers["adhoc-1"].url, [SQL.format(marker="direct")],
                                     Session(user="direct", encoding=None))
-    assert len(result.rows) == 60175 and result.rows == direct.rows
+    assert len(result.rows) == len(direct.rows) > 10000 and result.rows == direct.rows
 
     # Every segment was acknowledged through the router (Trino then deletes it from the bucket).
     wait_until(lambda: spooled(owner, "GET", "ack", marks[owner_name]), 20, f"acks to reach {owner_name}")
