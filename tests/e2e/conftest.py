@@ -6,7 +6,6 @@ fixture teardown, also when a test fails; a failing test's report carries the ta
 of the Envoy logs, where the filter logs its decisions.
 """
 
-import signal
 from pathlib import Path
 from typing import Callable, Dict, List, Union
 
@@ -14,6 +13,8 @@ import pytest
 
 from harness import Envoy, Standin, envoys
 from harness.trino_http import coordinator_of
+from harness.suite_fixtures import (  # noqa: F401 - registered by import
+    live_filter_config, logs_root, module_logs, pytest_runtest_makereport, stop_on_sigterm)
 
 from .configs import ENVOY_CLUSTER, STANDIN_NAMES, shipped_filter
 
@@ -50,18 +51,6 @@ class Stack:
             if s.is_running() and s.state()["coordinatorId"] == suffix:
                 return name
         raise AssertionError(f"no stand-in has coordinator id {suffix} (query {query_id})")
-
-
-@pytest.fixture(scope="session")
-def logs_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("logs")
-
-
-@pytest.fixture(scope="module")
-def module_logs(logs_root, request) -> Path:
-    path = logs_root / request.module.__name__.rsplit(".", 1)[-1]
-    path.mkdir(exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +101,6 @@ _stop = envoys.stop_envoy
 
 
 @pytest.fixture(scope="module")
-def live_filter_config() -> bool:
-    """True: the module's Envoy discovers the filter config (ECDS) and tests push new versions."""
-    return False
-
-
-@pytest.fixture(scope="module")
 def envoy(standins, filter_json, module_logs, live_filter_config):
     started = launch_envoy(standins, filter_json, module_logs, live=live_filter_config)
     yield started
@@ -148,16 +131,4 @@ def stack(standins, envoy) -> Stack:
 
 
 def pytest_configure(config):
-    # A CI timeout sends SIGTERM: turn it into Ctrl-C so fixture teardown stops every server.
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and report.when == "call":
-        report.sections.extend(envoys.log_tails())
+    stop_on_sigterm()

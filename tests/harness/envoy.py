@@ -6,6 +6,7 @@ a distinct base id, so several Envoys can live on one machine during a test.
 
 import itertools
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -116,6 +117,19 @@ class Envoy:
     def wait_cluster_unhealthy(self, cluster: str, timeout: float = 30.0) -> None:
         wait_until(lambda: any(f != "healthy" for f in self.host_health().get(cluster, ["healthy"])),
                    timeout, f"Envoy to mark {cluster} unhealthy", interval=0.1)
+
+    def answered_polls(self, cluster: str) -> int:
+        """How many `/v1/info` polls of a Trino cluster (the filter's name for it) were answered."""
+        name = f"wasmcustom.trino_router.cluster.{cluster}.polls.answered"
+        return self.stats(re.escape(name) + "$").get(name, 0)
+
+    def wait_filter_ready(self, clusters: list, timeout: float = 30.0) -> None:
+        """Waits until the filter has had a poll of every cluster answered after Envoy's health
+        checks passed: only then does it know they take queries (a poll made at start may have
+        been refused). The filter counts an answer after storing its verdict."""
+        before = {c: self.answered_polls(c) for c in clusters}
+        wait_until(lambda: all(self.answered_polls(c) > before[c] for c in clusters), timeout,
+                   f"the filter's /v1/info polls of {clusters} to be answered", interval=0.1)
 
     def stats(self, filter_regex: Optional[str] = None) -> dict:
         """Counters and gauges from admin /stats as {name: int} (histograms are left out)."""

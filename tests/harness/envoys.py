@@ -23,6 +23,8 @@ def launch_envoy(upstream_ports: Mapping[str, int], filter_json: dict, log_dir: 
 
     `live`: envoy-live.yaml, the filter config discovered from a file (LiveEnvoy.push_filter_config).
     `wait_healthy=False`: returns once Envoy is live, even if some coordinator is down.
+    Otherwise it returns once Envoy's health checks passed and the filter has had a poll of
+    every cluster answered since, so a test's first query finds every cluster usable.
     """
     # The filter logs each routing decision at debug; failing tests show those lines.
     args = dict(log_dir=log_dir, extra_args=["--component-log-level", "wasm:debug"])
@@ -34,8 +36,12 @@ def launch_envoy(upstream_ports: Mapping[str, int], filter_json: dict, log_dir: 
         envoy = Envoy(build_config(free_port(), free_port(), upstream_ports, filter_json=filter_json), **args)
     RUNNING.append(envoy)
     try:
-        return envoy.start(timeout=timeout, wait_healthy=wait_healthy)
+        envoy.start(timeout=timeout, wait_healthy=wait_healthy)
+        if wait_healthy:
+            envoy.wait_filter_ready([c["name"] for c in filter_json["clusters"]], timeout)
+        return envoy
     except BaseException:
+        envoy.stop()
         RUNNING.remove(envoy)
         raise
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import trino
 import trino.exceptions
 
-from .artifacts import ArtifactError
+from .artifacts import ArtifactError, cache_root
 from .envoy import Envoy
 from .envoy_config import filter_config
 from .paths import SHIPPED_ENVOY_YAML
@@ -126,7 +126,11 @@ def main() -> int:
         print(f"  .venv/bin/python -c \"import trino; c = trino.dbapi.connect(host='127.0.0.1', "
               f"port={LISTENER_PORT}, user='etl').cursor(); c.execute('SELECT * FROM tpch.tiny.nation'); "
               f"print(c.fetchall())\"")
-        print(f"  java -jar trino-cli-476-executable.jar --server {envoy.url} --user demo --execute 'SELECT 1'")
+        cli = cache_root() / "maven" / "trino-cli-476-executable.jar"
+        cli_hint = str(cli) if cli.is_file() else "trino-cli-476-executable.jar (`make clients` fetches it)"
+        print(f"  {trino_jdk()}/bin/java -jar {cli_hint} --server {envoy.url} --user demo "
+              f"--execute 'SELECT count(*) FROM tpch.tiny.orders'" if real else
+              f"  java -jar {cli_hint} --server {envoy.url} --user demo --execute 'SELECT 1'")
         print("Ctrl-C stops everything.", flush=True)
         wait_for_stop([("Envoy", envoy)] + [(f"{c.name}", c) for c in clusters])
     except (AssertionError, RuntimeError, ArtifactError, trino.exceptions.Error, trino.exceptions.HttpError,

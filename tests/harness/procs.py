@@ -99,6 +99,13 @@ def _die_with_parent() -> None:
             pass
 
 
+def kill_group(popen: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGKILLs a process started with start_new_session (and all it spawned), then reaps it."""
+    if popen.poll() is None:
+        _signal_group(popen.pid, signal.SIGKILL)
+    popen.wait(timeout=timeout)
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)

@@ -6,8 +6,6 @@ stopped in teardown, also on failure, SIGTERM or a killed pytest.
 """
 
 import json
-import signal
-from pathlib import Path
 from typing import Callable, Dict, List
 
 import pytest
@@ -16,6 +14,8 @@ from harness import Envoy, envoys
 from harness.artifacts import DEFAULT_TRINO_VERSION
 from harness.s3_server import S3Server, new_shared_secret, spooling_config
 from harness.trino_server import TRINO_VERSION, TrinoServer, start_all
+from harness.suite_fixtures import (  # noqa: F401 - registered by import
+    live_filter_config, logs_root, module_logs, pytest_runtest_makereport, stop_on_sigterm)
 
 from .configs import CLUSTER_NAMES, ENVOY_CLUSTER, STOCK, shipped
 
@@ -40,11 +40,6 @@ class TrinoStack:
             if s.owns(query_id):
                 return name
         raise AssertionError(f"no running coordinator issued {query_id}")
-
-
-@pytest.fixture(scope="session")
-def logs_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("logs")
 
 
 # User `queue-me` runs one query at a time per coordinator and queues the rest: how a test
@@ -96,22 +91,9 @@ def trino_servers(logs_root, s3) -> Dict[str, TrinoServer]:
 
 
 @pytest.fixture(scope="module")
-def module_logs(logs_root, request) -> Path:
-    path = logs_root / request.module.__name__.rsplit(".", 1)[-1]
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
 def filter_json() -> dict:
     """The filter config of a module's Envoy (override in the module)."""
     return shipped()
-
-
-@pytest.fixture(scope="module")
-def live_filter_config() -> bool:
-    """True: the module's Envoy discovers the filter config (ECDS) and tests push new versions."""
-    return False
 
 
 def upstream_ports(servers: Dict[str, TrinoServer]) -> Dict[str, int]:
@@ -147,21 +129,9 @@ def stack(trino_servers, envoy) -> TrinoStack:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "restarts_coordinators: kills or restarts shared servers; runs last")
-    # A CI timeout sends SIGTERM: turn it into Ctrl-C so fixture teardown stops every server.
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
+    stop_on_sigterm()
 
 
 def pytest_collection_modifyitems(session, config, items):
     """Modules that kill or restart a shared server run after all the others (stable otherwise)."""
     items.sort(key=lambda item: item.get_closest_marker("restarts_coordinators") is not None)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and report.when == "call":
-        report.sections.extend(envoys.log_tails())

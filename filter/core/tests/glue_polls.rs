@@ -96,6 +96,24 @@ fn a_cluster_envoy_refuses_to_poll_is_polled_again_a_second_later() {
 }
 
 #[test]
+fn every_poll_outcome_is_counted_per_cluster_once_its_verdict_is_stored() {
+    let envoy = envoy_with(|_| {});
+    let mut worker = envoy.worker();
+    envoy.coordinator("trino_adhoc_1").health = Health::Refused;
+    envoy.coordinator("trino_adhoc_2").health = Health::Gone;
+    envoy.tick(&mut worker);
+    assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.polls.refused"), 1);
+    assert_eq!(envoy.counter("trino_router.cluster.adhoc-2.polls.failed"), 1);
+    assert_eq!(envoy.counter("trino_router.cluster.etl-1.polls.answered"), 1);
+    envoy.coordinator("trino_adhoc_1").health = Health::Up;
+    envoy.advance(1);
+    envoy.tick(&mut worker);
+    // What the counter says is already true of routing: an answered poll brought adhoc-1 back.
+    assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.polls.answered"), 1);
+    assert!(takes_queries(&envoy, &worker, "trino_adhoc_1"));
+}
+
+#[test]
 fn coordinator_ids_reported_by_v1_info_route_queries_the_router_never_saw_start() {
     let envoy = envoy_with(|_| {});
     let mut worker = envoy.worker();

@@ -14,7 +14,7 @@ import time
 from typing import List, Optional, Sequence
 
 from ..artifacts import maven_artifact
-from ..procs import _die_with_parent  # private to the harness, shared on purpose: the CLI dies with it too
+from ..procs import _die_with_parent, kill_group  # _die_with_parent: the CLI dies with the harness too
 from .builds import CLI_COORDS, java_argv, java_home
 from .interface import FEATURES, Client, InFlight, Session, Statement, StatementResult, as_statement
 from .values import canonical
@@ -140,12 +140,7 @@ class _CliProcess:
             pass
 
     def kill(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.popen.wait(timeout=10)
+        kill_group(self.popen)
 
     def failure(self) -> Optional[str]:
         if self.timed_out:

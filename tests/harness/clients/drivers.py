@@ -7,7 +7,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -15,7 +14,7 @@ import time
 from typing import Optional, Sequence
 
 from ..artifacts import maven_artifact
-from ..procs import _die_with_parent  # private to the harness, shared on purpose: drivers die with it too
+from ..procs import _die_with_parent, kill_group  # _die_with_parent: drivers die with the harness too
 from .builds import CLIENTS_SRC, JDBC_CLASSES, JDBC_COORDS, NODE_DIR, java_argv, java_home
 from .interface import FEATURES, Client, ClientNotPrepared, InFlight, Session, StatementResult, as_statement
 from .values import canonical
@@ -63,12 +62,7 @@ class _Driver:
         return self.stderr.read().decode("utf-8", "replace")[-chars:]
 
     def kill(self) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.popen.wait(timeout=10)
+        kill_group(self.popen)
 
     def close(self, timeout: float = 30) -> dict:
         answer = self.ask({"op": "close"}, timeout) if self.popen.poll() is None else {"type": "closed"}

@@ -125,6 +125,18 @@ enum Poll {
 
 fn on_info(host: &impl Host, cluster: &str, outcome: Poll, config: &Config, metrics: &Metrics) {
     let now_s = now_s(host);
+    // Counted after the state is stored: a reader that sees `answered` go up can rely on
+    // the filter having taken that answer into account (the harness waits on it).
+    let counter = match outcome {
+        Poll::Answered(_) => "answered",
+        Poll::Failed => "failed",
+        Poll::Refused => "refused",
+    };
+    on_info_state(host, cluster, outcome, config, metrics, now_s);
+    metrics.count(host, &format!("trino_router.cluster.{cluster}.polls.{counter}"));
+}
+
+fn on_info_state(host: &impl Host, cluster: &str, outcome: Poll, config: &Config, metrics: &Metrics, now_s: u64) {
     match outcome {
         Poll::Answered(info) => state::update(host, cluster, |s| {
             let was_usable = s.accepts_new_queries(now_s);
