@@ -112,16 +112,18 @@ class TrinoServer:
 
     def wait_ready(self, timeout: float = 240.0) -> "TrinoServer":
         """Ready: /v1/info says `"starting":false` and a query ran (which also tells its coordinator id)."""
-        def ready() -> bool:
+        def ready_or_exited():
             if not self.process or not self.process.is_running():
-                raise RuntimeError(f"Trino {self.name} exited with {self.process and self.process.returncode()}")
+                return "exited"  # truthy: stop waiting at once, a dead server will not start
             if self.info().get("starting", True):
                 return False
             self.coordinator_id = self.run_query_id("SELECT 1")
-            return True
+            return "ready"
 
         try:
-            wait_until(ready, timeout, f"Trino {self.name} on {self.url} to be ready", interval=0.5)
+            if wait_until(ready_or_exited, timeout, f"Trino {self.name} on {self.url} to be ready",
+                          interval=0.5) == "exited":
+                raise AssertionError(f"Trino {self.name} exited with {self.process and self.process.returncode()}")
         except AssertionError as exc:
             tail = self.process.log_tail(30) if self.process else ""
             raise AssertionError(f"{exc}\n--- {self.process and self.process.log_path} (tail) ---\n{tail}") from None

@@ -63,8 +63,9 @@ RESOURCE_GROUPS = {
 SPOOLING = {"adhoc-2": "coordinator_proxy", "etl-1": "storage"}
 
 
-def spooling_available() -> bool:
-    """476's server tarball bundles the spooling plugin; 483 assembled from Maven Central jars has none."""
+def bundled_plugins_available() -> bool:
+    """476's server tarball bundles the spooling and resource-group plugins; 483 assembled from
+    Maven Central jars has neither (they are not published there for 483)."""
     return TRINO_VERSION == DEFAULT_TRINO_VERSION
 
 
@@ -80,10 +81,11 @@ def trino_servers(logs_root, s3) -> Dict[str, TrinoServer]:
     secret = new_shared_secret()
     servers = []
     for name in CLUSTER_NAMES:
-        spools = name in SPOOLING and spooling_available()
+        spools = name in SPOOLING and bundled_plugins_available()
         config, files = spooling_config(s3, SPOOLING[name], secret) if spools else ({}, {})
         servers.append(TrinoServer(name, process_forwarded=name not in STOCK, log_dir=logs_root / "trino",
-                                   config=config, extra_files={**RESOURCE_GROUPS, **files}))
+                                   config=config,
+                                   extra_files={**(RESOURCE_GROUPS if bundled_plugins_available() else {}), **files}))
     started = start_all(servers)
     yield started
     for s in started.values():

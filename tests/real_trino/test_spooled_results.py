@@ -15,10 +15,10 @@ from harness import wait_until
 from harness.clients import CLIENTS, Session, client
 
 from .configs import one_cluster_per_group
-from .conftest import spooling_available
+from .conftest import bundled_plugins_available
 
 # Never in CI (476): only a local run on 483 assembled from jars, which lacks the spooling plugin.
-pytestmark = pytest.mark.skipif(not spooling_available(), reason="this Trino build has no spooling plugin")
+pytestmark = pytest.mark.skipif(not bundled_plugins_available(), reason="this Trino build has no spooling plugin")
 
 # About 30,000 rows: Trino 476 inlines the first segments and spools the last one (measured: half
 # as many rows comes back all inline, whatever the encoding), so there is a segment to download and ack.
