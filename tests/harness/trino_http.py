@@ -83,28 +83,6 @@ def run_query(bases: Iterable[str], sql: str, user: str = "test", headers: Optio
             run.requested.append(("GET", url, response.status_code))
 
 
-def continue_query(run: QueryRun, bases: Iterable[str], user: str = "test",
-                   max_pages: Optional[int] = None) -> QueryRun:
-    """Follows a query that `run_query(..., max_pages=N)` left in flight, cycling over `bases`.
-
-    Stops at the last page or after `max_pages` more; a non-200 answer or an error page is
-    recorded in `run.error` (as {"status", "body"} or Trino's error object), not raised.
-    """
-    cycle = itertools.cycle(list(bases))
-    fetched = 0
-    with requests.Session() as session:
-        while run.next_uri and run.error is None and not (max_pages and fetched >= max_pages):
-            url = with_base(run.next_uri, next(cycle))
-            response = session.get(url, headers={"X-Trino-User": user}, timeout=_TIMEOUT)
-            run.requested.append(("GET", url, response.status_code))
-            if response.status_code != 200:
-                run.error = {"status": response.status_code, "body": response.text[:500]}
-                break
-            _collect(run, response.json())
-            fetched += 1
-    return run
-
-
 def _check(response: requests.Response) -> None:
     if response.status_code != 200:
         raise AssertionError(f"{response.request.method} {response.url} answered {response.status_code}: "

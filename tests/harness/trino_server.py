@@ -20,6 +20,7 @@ from .java import find_jdk
 from .ports import free_port
 from .procs import ManagedProcess
 from .trino_dist import trino_installation
+from .trino_http import coordinator_of, run_query
 from .waiting import wait_until
 
 # Trino 476 refuses runtimes older than 24; 483's jars are Java 25 bytecode.
@@ -27,7 +28,6 @@ MIN_JAVA = {"476": 24, "483": 25}
 # Smallest heap that ran every suite on 2 cores without a memory error (see tests/trino/README.md).
 DEFAULT_HEAP = "1G"
 _TIMEOUT = 10.0
-_QUERY_ID = re.compile(r"\d{8}_\d{6}_\d{5}_([a-z0-9]{5})")
 # JDK 25 needs these for Trino 476's vector code and its off-heap access.
 _JDK25_FLAGS = ["--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow"]
@@ -136,17 +136,10 @@ class TrinoServer:
 
     def run_query_id(self, sql: str, user: str = "harness") -> str:
         """Runs `sql` straight on this coordinator (no router) to the end; returns the query id's coordinator id."""
-        headers = {"X-Trino-User": user}
-        page = requests.post(f"{self.url}/v1/statement", data=sql.encode(), headers=headers, timeout=_TIMEOUT).json()
-        query_id = page["id"]
-        while "nextUri" in page:
-            page = requests.get(page["nextUri"], headers=headers, timeout=_TIMEOUT).json()
-        if "error" in page:
-            raise RuntimeError(f"{sql!r} failed on {self.name}: {page['error'].get('message')}")
-        match = _QUERY_ID.fullmatch(query_id)
-        if not match:
-            raise RuntimeError(f"{self.name} returned an unexpected query id {query_id!r}")
-        return match.group(1)
+        run = run_query([self.url], sql, user=user)
+        if run.error:
+            raise RuntimeError(f"{sql!r} failed on {self.name}: {run.error.get('message')}")
+        return coordinator_of(run.query_id)
 
     def queries(self) -> List[dict]:
         """Every query this coordinator still remembers (GET /v1/query): id, state, query text, session."""

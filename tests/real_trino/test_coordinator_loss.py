@@ -3,20 +3,16 @@ error; new queries go to the other cluster of the group; after a restart (new co
 id) it takes queries again. Runs after the other modules (it restarts a shared server).
 """
 
-import uuid
-
 import pytest
-import trino
 import trino.exceptions
 
 from harness import wait_until
 from harness.client_runs import run_client_query
 
 from .configs import two_cluster_group
+from .held import LONG_ROWS, hold_until_on
 
 pytestmark = pytest.mark.restarts_coordinators
-# 150,000 rows: many pages, so a query read a little at a time is still running.
-LONG_SQL = "SELECT custkey, name, address FROM tpch.sf1.customer /* {marker} */"
 
 
 @pytest.fixture(scope="module")
@@ -24,22 +20,9 @@ def filter_json():
     return two_cluster_group()
 
 
-def start_held_queries(stack, wanted: set, limit: int = 16) -> list:
-    """(query id, cursor) of queries read one batch into, until each of `wanted` runs at least one."""
-    held = []
-    while len(held) < limit and not wanted <= {stack.owner(q) for q, _ in held}:
-        conn = trino.dbapi.connect(host="127.0.0.1", port=stack.envoy.port, user="demo", request_timeout=30)
-        cur = conn.cursor()
-        cur.execute(LONG_SQL.format(marker=uuid.uuid4().hex))
-        assert len(cur.fetchmany(10)) == 10
-        held.append((cur.query_id, cur))
-    assert wanted <= {stack.owner(q) for q, _ in held}, f"{limit} queries never reached all of {wanted}"
-    return held
-
-
 def test_a_killed_coordinator_loses_only_its_own_running_queries_and_comes_back_after_a_restart(stack):
     victim = stack.servers["adhoc-2"]
-    held = start_held_queries(stack, {"adhoc-1", "adhoc-2"})
+    held = hold_until_on(stack.envoy.port, stack.owner, {"adhoc-1", "adhoc-2"})
     dead_id = victim.coordinator_id
     victim.kill()
     try:
@@ -48,15 +31,10 @@ def test_a_killed_coordinator_loses_only_its_own_running_queries_and_comes_back_
         assert all(r.ok for r in new), f"new queries failed after the kill: {new}"
         assert {stack.owner(r.query_id) for r in new} == {"adhoc-1"}
 
-        outcomes = {}
-        for query_id, cur in held:
-            try:
-                outcomes[query_id] = len(cur.fetchall()) + 10
-            except trino.exceptions.TrinoQueryError as exc:
-                outcomes[query_id] = exc
+        outcomes = {h.query_id: h.finish() for h in held}
         kept = {q: o for q, o in outcomes.items() if not q.endswith(dead_id)}
         lost = {q: o for q, o in outcomes.items() if q.endswith(dead_id)}
-        assert all(o == 150000 for o in kept.values()), f"queries on the surviving adhoc-1: {kept}"
+        assert all(o == LONG_ROWS for o in kept.values()), f"queries on the surviving adhoc-1: {kept}"
         for query_id, outcome in lost.items():
             assert isinstance(outcome, trino.exceptions.TrinoQueryError), f"{query_id}: {outcome!r}"
             assert outcome.error_name == "TRINO_ROUTER_COORDINATOR_LOST", f"{query_id}: {outcome}"
