@@ -147,6 +147,61 @@ fn a_failing_hostcall_becomes_an_error_answer_not_a_crash() {
     assert_eq!(envoy.send(&worker, Request::query("SELECT 1")).status, 500);
 }
 
+/// Every hostcall of the `Host` trait, by the fake's name for it.
+const HOSTCALLS: [&str; 24] = [
+    "now_ms",
+    "plugin_configuration",
+    "set_tick_period",
+    "request_headers",
+    "set_request_header",
+    "remove_request_header",
+    "clear_route_cache",
+    "set_filter_state",
+    "send_reply",
+    "response_header",
+    "set_response_header",
+    "add_response_header",
+    "remove_response_header",
+    "property",
+    "body",
+    "replace_response_body",
+    "shared_get",
+    "shared_set",
+    "dispatch_get",
+    "call_response_header",
+    "define_counter",
+    "increment_counter",
+    "log",
+    "log_level",
+];
+
+#[test]
+fn whichever_hostcall_fails_every_client_still_gets_an_answer() {
+    for hostcall in HOSTCALLS {
+        let envoy = envoy_with(|c| c["debug_response_header"] = json!(true));
+        let mut worker = envoy.worker();
+        envoy.tick(&mut worker);
+        let first = envoy.send(&worker, Request::query("SELECT 1"));
+        let next = first.next_path().unwrap();
+        envoy.fail(hostcall);
+        envoy.tick(&mut worker);
+        // The fake fails a test when the filter holds a request with no answer (Envoy would
+        // hang) or a stream gets two local replies; a panic fails it too.
+        let new = envoy.send(&worker, Request::query("SELECT 1"));
+        let page = envoy.send(&worker, Request::get(&next));
+        let refused = envoy.send(&worker, Request::get("/trino-router/forged/v1/statement/executing/x/y/1"));
+        let cluster_named = envoy.send(&worker, Request::get("/nope").header("x-trino-router-cluster", "trino_etl_1"));
+        for answer in [&new, &page, &refused] {
+            assert!(answer.status >= 200, "{hostcall}: {answer:?}");
+        }
+        assert_ne!(refused.status, 200, "{hostcall}: a forged token never reaches a coordinator");
+        assert!(cluster_named.upstream.is_none(), "{hostcall}: a client never picks the cluster");
+        if hostcall == "send_reply" {
+            assert_eq!(refused.status, 404, "Envoy's own answer: no route without the cluster header");
+        }
+    }
+}
+
 #[test]
 fn the_debug_header_tells_the_decision_when_configured() {
     let envoy = envoy_with(|c| c["debug_response_header"] = json!(true));

@@ -1,11 +1,11 @@
-//! Every Envoy hostcall the filter makes, in one place: the core's `Host` trait over
-//! `proxy_wasm::hostcalls`. The SDK's trait helpers unwrap hostcall results, and a panic
-//! would kill the VM of the whole Envoy worker, so only these Result-returning calls are used.
+//! Every Envoy hostcall the filter makes, in one place: the core's `Host` trait over the raw
+//! ABI calls of `abi.rs`. Each returns Envoy's status as a `Result`, so a call Envoy refuses is
+//! handled by the core like any other failure; nothing here can panic (the SDK's own hostcall
+//! wrappers panic on statuses they do not expect, which is why they are not used).
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType, MetricType, Status};
+use crate::abi::{self, Status};
 use std::cell::Cell;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use trino_router_core::host::{Body, Callout, Host, HostError, HostResult, LogLevel};
 use trino_router_core::request::Headers;
 
@@ -20,60 +20,61 @@ thread_local! {
 
 impl Envoy {
     pub fn refresh_log_level() {
-        if let Ok(level) = hostcalls::get_log_level() {
-            LEVEL.with(|l| l.set(from_sdk(level)));
+        if let Ok(level) = abi::log_level() {
+            LEVEL.with(|l| l.set(from_abi(level)));
         }
     }
 }
 
 fn err(status: Status) -> HostError {
-    match status {
-        Status::CasMismatch => HostError::CasMismatch,
-        other => HostError::Failed(format!("{other:?}")),
+    if status == abi::CAS_MISMATCH {
+        HostError::CasMismatch
+    } else {
+        HostError::Failed(format!("{} ({})", status.name(), status.0))
     }
 }
 
-fn from_sdk(level: proxy_wasm::types::LogLevel) -> LogLevel {
-    use proxy_wasm::types::LogLevel as L;
+fn from_abi(level: u32) -> LogLevel {
     match level {
-        L::Trace => LogLevel::Trace,
-        L::Debug => LogLevel::Debug,
-        L::Info => LogLevel::Info,
-        L::Warn => LogLevel::Warn,
-        L::Error => LogLevel::Error,
-        L::Critical => LogLevel::Critical,
+        0 => LogLevel::Trace,
+        1 => LogLevel::Debug,
+        2 => LogLevel::Info,
+        3 => LogLevel::Warn,
+        4 => LogLevel::Error,
+        _ => LogLevel::Critical,
     }
 }
 
-fn to_sdk(level: LogLevel) -> proxy_wasm::types::LogLevel {
-    use proxy_wasm::types::LogLevel as L;
+fn to_abi(level: LogLevel) -> u32 {
     match level {
-        LogLevel::Trace => L::Trace,
-        LogLevel::Debug => L::Debug,
-        LogLevel::Info => L::Info,
-        LogLevel::Warn => L::Warn,
-        LogLevel::Error => L::Error,
-        LogLevel::Critical => L::Critical,
+        LogLevel::Trace => 0,
+        LogLevel::Debug => 1,
+        LogLevel::Info => 2,
+        LogLevel::Warn => 3,
+        LogLevel::Error => 4,
+        LogLevel::Critical => 5,
     }
 }
 
-fn buffer(which: Body) -> BufferType {
+fn buffer(which: Body) -> u32 {
     match which {
-        Body::Request => BufferType::HttpRequestBody,
-        Body::Response => BufferType::HttpResponseBody,
-        Body::CallResponse => BufferType::HttpCallResponseBody,
+        Body::Request => abi::REQUEST_BODY,
+        Body::Response => abi::RESPONSE_BODY,
+        Body::CallResponse => abi::CALL_RESPONSE_BODY,
     }
+}
+
+fn bytes_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> Vec<(&'a str, &'a [u8])> {
+    pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect()
 }
 
 impl Host for Envoy {
     fn now_ms(&self) -> HostResult<u64> {
-        let now = hostcalls::get_current_time().map_err(err)?;
-        let since = now.duration_since(UNIX_EPOCH).map_err(|_| HostError::Failed("clock before 1970".into()))?;
-        u64::try_from(since.as_millis()).map_err(|_| HostError::Failed("clock overflow".into()))
+        abi::current_time_ns().map(|ns| ns / 1_000_000).map_err(err)
     }
 
     fn log(&self, level: LogLevel, message: &str) -> HostResult<()> {
-        hostcalls::log(to_sdk(level), message).map_err(err)
+        abi::log(to_abi(level), message).map_err(err)
     }
 
     fn log_level(&self) -> HostResult<LogLevel> {
@@ -81,71 +82,71 @@ impl Host for Envoy {
     }
 
     fn plugin_configuration(&self) -> HostResult<Option<Vec<u8>>> {
-        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).map_err(err)
+        abi::get_buffer(abi::PLUGIN_CONFIGURATION, 0, usize::MAX).map_err(err)
     }
 
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
-        hostcalls::set_tick_period(period).map_err(err)
+        abi::set_tick_period_ms(u32::try_from(period.as_millis()).unwrap_or(u32::MAX)).map_err(err)
     }
 
     fn request_headers(&self) -> HostResult<Headers> {
-        Ok(Headers::from_owned(hostcalls::get_map_bytes(MapType::HttpRequestHeaders).map_err(err)?))
+        Ok(Headers::from_owned(abi::get_map(abi::REQUEST_HEADERS).map_err(err)?))
     }
 
     fn set_request_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
-        hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, Some(value)).map_err(err)
+        abi::replace_map_value(abi::REQUEST_HEADERS, name, value).map_err(err)
     }
 
     fn remove_request_header(&self, name: &str) -> HostResult<()> {
-        hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).map_err(err)
+        abi::remove_map_value(abi::REQUEST_HEADERS, name).map_err(err)
     }
 
     fn clear_route_cache(&self) -> HostResult<()> {
-        hostcalls::call_foreign_function("clear_route_cache", None).map(|_| ()).map_err(err)
+        abi::call_foreign_function("clear_route_cache", &[]).map(|_| ()).map_err(err)
     }
 
     fn set_filter_state(&self, name: &str, value: &[u8]) -> HostResult<()> {
-        hostcalls::set_property(vec![name], Some(value)).map_err(err)
+        abi::set_property(&[name], value).map_err(err)
     }
 
     fn send_reply(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()> {
-        hostcalls::send_http_response(u32::from(status), headers.to_vec(), Some(body)).map_err(err)
+        abi::send_local_response(u32::from(status), &bytes_of(headers), body).map_err(err)
     }
 
     fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
-        hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name).map_err(err)
+        abi::get_map_value(abi::RESPONSE_HEADERS, name).map_err(err)
     }
 
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
-        hostcalls::set_map_value_bytes(MapType::HttpResponseHeaders, name, Some(value)).map_err(err)
+        abi::replace_map_value(abi::RESPONSE_HEADERS, name, value).map_err(err)
     }
 
     fn add_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
-        hostcalls::add_map_value_bytes(MapType::HttpResponseHeaders, name, value).map_err(err)
+        abi::add_map_value(abi::RESPONSE_HEADERS, name, value).map_err(err)
     }
 
     fn remove_response_header(&self, name: &str) -> HostResult<()> {
-        hostcalls::remove_map_value(MapType::HttpResponseHeaders, name).map_err(err)
+        abi::remove_map_value(abi::RESPONSE_HEADERS, name).map_err(err)
     }
 
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
-        hostcalls::get_property(path.to_vec()).map_err(err)
+        abi::get_property(path).map_err(err)
     }
 
     fn body(&self, which: Body, max: usize) -> HostResult<Option<Vec<u8>>> {
-        hostcalls::get_buffer(buffer(which), 0, max).map_err(err)
+        abi::get_buffer(buffer(which), 0, max).map_err(err)
     }
 
     fn replace_response_body(&self, size: usize, data: &[u8]) -> HostResult<()> {
-        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, data).map_err(err)
+        abi::set_buffer(abi::RESPONSE_BODY, 0, size, data).map_err(err)
     }
 
     fn shared_get(&self, key: &str) -> HostResult<(Option<Vec<u8>>, Option<u32>)> {
-        hostcalls::get_shared_data(key).map_err(err)
+        abi::get_shared_data(key).map_err(err)
     }
 
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
-        hostcalls::set_shared_data(key, Some(value), cas).map_err(err)
+        abi::set_shared_data(key, value, cas.unwrap_or(0)).map_err(err)
     }
 
     fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32> {
@@ -156,18 +157,24 @@ impl Host for Envoy {
             ("user-agent", "trino-router"),
         ];
         headers.extend(call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        hostcalls::dispatch_http_call(call.envoy_cluster, headers, None, vec![], call.timeout).map_err(err)
+        // The one SDK wrapper still used: the SDK delivers an answer only to calls it
+        // registered (its dispatcher panics on a token it does not know). It maps the
+        // statuses Envoy's http_call returns (Ok, BadArgument for an unknown or unroutable
+        // cluster, InternalFailure); it would panic only on InvalidMemoryAccess, which
+        // needs pointers the SDK itself builds to be wrong.
+        proxy_wasm::hostcalls::dispatch_http_call(call.envoy_cluster, headers, None, vec![], call.timeout)
+            .map_err(|s| err(Status(s as u32)))
     }
 
     fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
-        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name).map_err(err)
+        abi::get_map_value(abi::CALL_RESPONSE_HEADERS, name).map_err(err)
     }
 
     fn define_counter(&self, name: &str) -> HostResult<u32> {
-        hostcalls::define_metric(MetricType::Counter, name).map_err(err)
+        abi::define_metric(abi::METRIC_COUNTER, name).map_err(err)
     }
 
     fn increment_counter(&self, id: u32) -> HostResult<()> {
-        hostcalls::increment_metric(id, 1).map_err(err)
+        abi::increment_metric(id, 1).map_err(err)
     }
 }

@@ -13,6 +13,8 @@ use std::rc::Rc;
 
 /// Filter state key (`%FILTER_STATE(wasm.trino_router_decision:PLAIN)%` in access logs).
 const DECISION_STATE: &str = "trino_router_decision";
+/// The config's default `cluster_header`, for the one answer given without a config.
+const DEFAULT_CLUSTER_HEADER: &str = "x-trino-router-cluster";
 
 /// One request and its answer.
 pub struct Exchange {
@@ -52,15 +54,14 @@ impl Exchange {
 
     pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) -> Flow {
         let Some(config) = self.config.clone() else {
-            send(host, &Reply { retry_after_seconds: Some(1), ..internal(503, "router has no configuration") });
-            return Flow::Pause;
+            let reply = Reply { retry_after_seconds: Some(1), ..internal(503, "router has no configuration") };
+            return answer(host, &reply, DEFAULT_CLUSTER_HEADER);
         };
         let incoming = match host.request_headers() {
             Ok(h) => Incoming::read(&config, RequestHead::from_headers(h)),
             Err(e) => {
                 log(host, LogLevel::Warn, &format!("trino-router: cannot read request headers: {e}"));
-                send(host, &internal(500, "cannot read request headers"));
-                return Flow::Pause;
+                return answer(host, &internal(500, "cannot read request headers"), &config.cluster_header);
             }
         };
         if !incoming.needs_body(&config) {
@@ -98,14 +99,10 @@ impl Exchange {
                 Ok(()) => Flow::Continue,
                 Err(e) => {
                     log(host, LogLevel::Warn, &format!("trino-router: cannot rewrite the request: {e}"));
-                    send(host, &internal(500, "cannot rewrite the request"));
-                    Flow::Pause
+                    answer(host, &internal(500, "cannot rewrite the request"), &config.cluster_header)
                 }
             },
-            Decision::Reply(r) => {
-                send(host, &r);
-                Flow::Pause
-            }
+            Decision::Reply(r) => answer(host, &r, &config.cluster_header),
         }
     }
 
@@ -159,14 +156,26 @@ fn internal(status: u16, message: &str) -> Reply {
     Reply { status, body: trino_error(status, message), retry_after_seconds: None, why: Why::Internal }
 }
 
-fn send(host: &impl Host, reply: &Reply) {
+/// Answers the client itself. Should Envoy refuse the local reply, the request goes on
+/// without a cluster header: the route then finds no cluster and Envoy answers (404), where
+/// holding the stream would leave the client hanging. If even the header cannot be removed,
+/// the stream is held: a cluster named by the client must never be used.
+fn answer(host: &impl Host, reply: &Reply, cluster_header: &str) -> Flow {
     let retry_after = reply.retry_after_seconds.map(|s| s.to_string());
     let mut headers = vec![("content-type", "text/plain")];
     if let Some(r) = &retry_after {
         headers.push(("retry-after", r.as_str()));
     }
-    if let Err(e) = host.send_reply(reply.status, &headers, reply.body.as_bytes()) {
-        log(host, LogLevel::Warn, &format!("trino-router: cannot send reply: {e}"));
+    let Err(e) = host.send_reply(reply.status, &headers, reply.body.as_bytes()) else {
+        return Flow::Pause;
+    };
+    log(host, LogLevel::Warn, &format!("trino-router: cannot send reply {}: {e}", reply.status));
+    match host.remove_request_header(cluster_header).and_then(|()| host.clear_route_cache()) {
+        Ok(()) => Flow::Continue,
+        Err(e) => {
+            log(host, LogLevel::Error, &format!("trino-router: cannot unroute the request either, holding it: {e}"));
+            Flow::Pause
+        }
     }
 }
 

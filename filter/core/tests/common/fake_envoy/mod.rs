@@ -180,7 +180,11 @@ impl FakeEnvoy {
 
     fn forward(&self, exchange: &mut Exchange) -> Answer {
         let mut headers = Headers::from_owned(self.stream.borrow().request_headers.clone());
-        let envoy_cluster = headers.get_str(CLUSTER_HEADER).expect("no cluster header: Envoy has no route").to_string();
+        let Some(envoy_cluster) = headers.get_str(CLUSTER_HEADER).map(str::to_string) else {
+            // The route needs the cluster header: without it Envoy answers itself.
+            let answer = Response { details: Some("route_not_found".into()), ..Response::new(404, "text/plain", "") };
+            return self.respond(exchange, answer, None);
+        };
         if headers.get("x-trino-router-strip-forwarded").is_some() {
             // The route that matches the mark removes every X-Forwarded-* header.
             let mut kept = self.stream.borrow().request_headers.clone();
