@@ -92,7 +92,20 @@ def test_a_follow_up_to_a_dead_coordinator_ends_the_query_clearly_and_goes_nowhe
     try:
         stack.clear()
         next_uri = first.json()["nextUri"]
-        answer = requests.get(next_uri, headers={"X-Trino-User": "etl"}, timeout=10)
+        # Until the coordinator has refused connections for lost_after_seconds (5 by default),
+        # the answer is a 503 clients retry: it might have been a blip.
+        started, retries = time.monotonic(), 0
+        while True:
+            answer = requests.get(next_uri, headers={"X-Trino-User": "etl"}, timeout=30)
+            if answer.status_code != 503:
+                break
+            assert answer.headers.get("retry-after") == "1", answer.headers
+            assert time.monotonic() - started < 20, "never declared lost"
+            retries += 1
+            time.sleep(0.5)
+        waited = time.monotonic() - started
+        print(f"\nfollow-up of a killed coordinator: {retries} retryable 503s, declared lost after {waited:.1f}s")
+        assert retries >= 1 and 4 <= waited <= 15, (retries, waited)
         # A failed-query page, as Trino writes them: no nextUri, the error says what happened.
         assert answer.status_code == 200, f"{answer.status_code} {answer.text[:300]}"
         page = answer.json()

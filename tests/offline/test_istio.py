@@ -217,7 +217,11 @@ def test_routes_to_rewrite_mode_clusters_strip_what_envoy_yaml_strips():
     shipped = yaml.safe_load(SHIPPED_ENVOY_YAML.read_text())
     shipped_routes = shipped["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
         "route_config"]["virtual_hosts"][0]["routes"]
-    [strip_route] = [r for r in shipped_routes if r["match"].get("headers")]
+    strip_routes = [r for r in shipped_routes
+                    if any(h["name"] == "x-trino-router-strip-forwarded" for h in r["match"].get("headers", []))]
+    assert strip_routes and all(r["request_headers_to_remove"] == strip_routes[0]["request_headers_to_remove"]
+                                for r in strip_routes), "GET and other routes of rewrite mode strip alike"
+    strip_route = strip_routes[0]
     vs = the_manifest("virtual-service.yaml", "VirtualService")
     rewrite = [c for c in plugin_config("wasmplugin.yaml")["clusters"] if c.get("stickiness") == "rewrite"]
     assert rewrite, "the example is meant to show a rewrite-mode cluster"

@@ -14,8 +14,14 @@ const REMEMBERED_COORDINATORS: usize = 8;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Observed {
-    /// Unix seconds until which new queries avoid this cluster (Envoy found it unreachable).
+    /// Seconds (the filter's clock) until which new queries avoid this cluster: Envoy could
+    /// not connect to it on live traffic. A good poll does not cut the hold short.
     pub unreachable_until: u64,
+    /// When the cluster began failing (first failed poll or refused connection since the
+    /// last answered poll); 0 = it answers. How long a query's coordinator is known gone.
+    pub failing_since: u64,
+    /// The last `/v1/info` reported a node state other than ACTIVE (shutting down, draining).
+    pub inactive: bool,
     /// `unhealthy_after` polls failed in a row, and not yet `healthy_after` good ones since.
     pub down: bool,
     pub failed_polls: u32,
@@ -52,7 +58,30 @@ impl Observed {
     }
 
     pub fn accepts_new_queries(&self, now: u64) -> bool {
-        !self.starting && !self.down && !self.refused && now >= self.unreachable_until
+        !self.starting && !self.inactive && !self.down && !self.refused && now >= self.unreachable_until
+    }
+
+    /// Whether the query whose coordinator id is `coordinator` is certainly gone: the
+    /// cluster's coordinator restarted since (it has a newer id; a cluster has one
+    /// coordinator), or its coordinator has been failing for `lost_after` seconds.
+    pub fn query_lost(&self, coordinator: Option<&CoordinatorId>, now: u64, lost_after: u64) -> bool {
+        self.restarted_since(coordinator) || self.failing_for(now) >= Some(lost_after)
+    }
+
+    /// The cluster's coordinator is known and is not the one that issued the query.
+    pub fn restarted_since(&self, coordinator: Option<&CoordinatorId>) -> bool {
+        matches!((self.coordinators.first(), coordinator), (Some(current), Some(c)) if current != c.as_str())
+    }
+
+    /// How long the cluster has been failing, if it is.
+    pub fn failing_for(&self, now: u64) -> Option<u64> {
+        (self.failing_since != 0).then(|| now.saturating_sub(self.failing_since))
+    }
+
+    fn note_failing(&mut self, now: u64) {
+        if self.failing_since == 0 {
+            self.failing_since = now.max(1);
+        }
     }
 
     pub fn owns(&self, coordinator: &CoordinatorId) -> bool {
@@ -70,12 +99,15 @@ impl Observed {
         true
     }
 
-    /// Envoy found no healthy host or could not connect, on live traffic.
+    /// Envoy could not connect to the coordinator on live traffic: no new queries for
+    /// `hold_seconds` (a hold further away than that, left by a clock that stepped back, is
+    /// cut to it), and the cluster counts as failing from now on.
     pub fn mark_unreachable(&mut self, now: u64, hold_seconds: u64) -> bool {
+        let before = self.clone();
         let until = now.saturating_add(hold_seconds);
-        let changed = until > self.unreachable_until;
-        self.unreachable_until = self.unreachable_until.max(until);
-        changed
+        self.unreachable_until = if self.unreachable_until > until { until } else { self.unreachable_until.max(until) };
+        self.note_failing(now);
+        *self != before
     }
 
     /// A `/v1/info` answer arrived: Envoy could route to the coordinator.
@@ -83,12 +115,13 @@ impl Observed {
         let before = self.clone();
         self.failed_polls = 0;
         self.refused = false;
+        self.failing_since = 0;
         self.good_polls = self.good_polls.saturating_add(1);
         if self.good_polls >= health.healthy_after {
             self.down = false;
-            self.unreachable_until = 0;
         }
         self.starting = info.starting;
+        self.inactive = !info.active();
         if let Some(id) = &info.coordinator_id {
             self.learn_coordinator(id);
         }
@@ -96,8 +129,9 @@ impl Observed {
     }
 
     /// A poll failed (no answer, not 200, or not Trino's `/v1/info`).
-    pub fn poll_failed(&mut self, health: &Health) -> bool {
+    pub fn poll_failed(&mut self, health: &Health, now: u64) -> bool {
         let before = self.clone();
+        self.note_failing(now);
         self.good_polls = 0;
         self.failed_polls = self.failed_polls.saturating_add(1);
         if self.failed_polls >= health.unhealthy_after {
@@ -109,9 +143,9 @@ impl Observed {
     /// Envoy refused the poll outright: by its own health checks (already debounced by
     /// their thresholds) no host is healthy. Envoy would refuse live traffic too, so the
     /// cluster takes no new queries until a poll gets through; it also counts as failed.
-    pub fn poll_refused(&mut self, health: &Health) -> bool {
+    pub fn poll_refused(&mut self, health: &Health, now: u64) -> bool {
         let was_refused = std::mem::replace(&mut self.refused, true);
-        self.poll_failed(health) || !was_refused
+        self.poll_failed(health, now) || !was_refused
     }
 
     pub fn record_load(&mut self, queued: u64, running: u64, now: u64) {
@@ -133,18 +167,34 @@ impl Observed {
     }
 }
 
-/// Envoy's verdict on a forwarded request, read from `response.code_details`.
+/// Envoy's verdict on a forwarded request, read from `response.code_details` of a 5xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamVerdict {
-    /// No healthy host, or the connection could not be made: new queries must avoid it.
+    /// The connection could not be made (refused, connect timeout): new queries avoid the
+    /// cluster for the hold time, and it counts as failing.
     Unreachable,
+    /// Envoy answered for a reason that passes: no healthy host by its checks, a full
+    /// circuit breaker, a reset or closed connection, a timeout. The coordinator may well
+    /// still run the query; the client is told to retry.
+    Transient,
+    /// The coordinator answered.
     Fine,
 }
 
 pub fn verdict_of(code_details: &str) -> UpstreamVerdict {
-    const UNREACHABLE: [&str; 4] = ["no_healthy_upstream", "connection_failure", "connection_termination", "overflow"];
-    if UNREACHABLE.iter().any(|m| code_details.contains(m)) {
+    const TRANSIENT: [&str; 7] = [
+        "no_healthy_upstream",
+        "overflow",
+        "connection_termination",
+        "upstream_reset",
+        "upstream_response_timeout",
+        "upstream_per_try_timeout",
+        "maintenance_mode",
+    ];
+    if code_details.contains("connection_failure") {
         UpstreamVerdict::Unreachable
+    } else if TRANSIENT.iter().any(|m| code_details.contains(m)) {
+        UpstreamVerdict::Transient
     } else {
         UpstreamVerdict::Fine
     }
@@ -175,11 +225,12 @@ mod tests {
             unhealthy_after,
             healthy_after,
             unhealthy_hold_seconds: 10,
+            lost_after_seconds: 5,
         }
     }
 
     fn info(starting: bool) -> ServerInfo {
-        ServerInfo { starting, coordinator_id: Some(id("dup55")) }
+        ServerInfo { starting, coordinator_id: Some(id("dup55")), state: None }
     }
 
     #[test]
@@ -200,9 +251,9 @@ mod tests {
     fn one_failed_poll_does_not_flap_a_cluster() {
         let h = health(2, 2);
         let mut s = Observed::default();
-        s.poll_failed(&h);
+        s.poll_failed(&h, 0);
         assert!(s.accepts_new_queries(0), "one blip");
-        s.poll_failed(&h);
+        s.poll_failed(&h, 0);
         assert!(!s.accepts_new_queries(0), "two in a row");
         s.poll_succeeded(&info(false), &h);
         assert!(!s.accepts_new_queries(0), "one good poll is not enough with healthy_after 2");
@@ -215,7 +266,7 @@ mod tests {
     fn a_refused_poll_keeps_new_queries_away_until_a_poll_gets_through() {
         let h = health(3, 1);
         let mut s = Observed::default();
-        s.poll_refused(&h);
+        s.poll_refused(&h, 100);
         assert!(!s.accepts_new_queries(100), "Envoy has no healthy host: neither has the router");
         assert!(!s.down, "one refusal is one failed poll of three");
         s.poll_succeeded(&info(false), &h);
@@ -232,14 +283,50 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_holds_until_the_time_or_a_good_poll() {
+    fn unreachable_holds_for_the_whole_hold_time_even_after_a_good_poll() {
         let mut s = Observed::default();
         s.mark_unreachable(100, 10);
         assert!(!s.accepts_new_queries(109));
         assert!(s.accepts_new_queries(110));
         s.mark_unreachable(200, 10);
         s.poll_succeeded(&info(false), &health(1, 1));
-        assert!(s.accepts_new_queries(201));
+        assert!(!s.accepts_new_queries(201), "the hold holds");
+        assert!(s.accepts_new_queries(210));
+    }
+
+    #[test]
+    fn a_hold_left_by_a_clock_that_stepped_back_is_cut_to_the_hold_time() {
+        let mut s = Observed::default();
+        s.mark_unreachable(1_000_000, 10);
+        s.mark_unreachable(500, 10);
+        assert!(s.accepts_new_queries(510), "not a million seconds");
+    }
+
+    #[test]
+    fn a_query_is_lost_only_when_that_is_known() {
+        let h = health(2, 1);
+        let (dup55, other) = (id("dup55"), id("zzz99"));
+        let mut s = Observed::default();
+        assert!(!s.query_lost(Some(&dup55), 100, 5), "nothing known");
+        s.poll_succeeded(&info(false), &h);
+        assert!(!s.query_lost(Some(&dup55), 100, 5), "its coordinator answers");
+        assert!(s.query_lost(Some(&other), 100, 5), "the cluster's coordinator restarted since");
+        s.poll_failed(&h, 100);
+        assert!(!s.query_lost(Some(&dup55), 104, 5), "failing, but not long enough");
+        s.mark_unreachable(104, 10);
+        assert!(s.query_lost(Some(&dup55), 105, 5), "failing for 5 s");
+        s.poll_succeeded(&info(false), &h);
+        assert!(!s.query_lost(Some(&dup55), 106, 5), "answers again");
+    }
+
+    #[test]
+    fn a_coordinator_that_is_not_active_takes_no_new_queries() {
+        let mut s = Observed::default();
+        let draining = ServerInfo { state: Some("SHUTTING_DOWN".into()), ..info(false) };
+        s.poll_succeeded(&draining, &health(1, 1));
+        assert!(!s.accepts_new_queries(0));
+        s.poll_succeeded(&ServerInfo { state: Some("ACTIVE".into()), ..info(false) }, &health(1, 1));
+        assert!(s.accepts_new_queries(0));
     }
 
     #[test]
@@ -267,11 +354,18 @@ mod tests {
 
     #[test]
     fn envoy_verdicts() {
-        assert_eq!(verdict_of("no_healthy_upstream"), UpstreamVerdict::Unreachable);
         assert_eq!(
             verdict_of("upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_Connection_refused}"),
             UpstreamVerdict::Unreachable
         );
         assert_eq!(verdict_of("via_upstream"), UpstreamVerdict::Fine);
+        for transient in [
+            "no_healthy_upstream",
+            "upstream_reset_before_response_started{connection_termination}",
+            "overflow",
+            "upstream_reset_after_response_started{remote_reset}",
+        ] {
+            assert_eq!(verdict_of(transient), UpstreamVerdict::Transient, "{transient}");
+        }
     }
 }

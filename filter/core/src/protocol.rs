@@ -113,6 +113,16 @@ pub struct ServerInfo {
     pub starting: bool,
     /// Only Trino 483+ reports it.
     pub coordinator_id: Option<CoordinatorId>,
+    /// The node state (`ACTIVE`, `SHUTTING_DOWN`, `DRAINING`, `DRAINED`, `INACTIVE`), when
+    /// reported (Trino 483+); None counts as active.
+    pub state: Option<String>,
+}
+
+impl ServerInfo {
+    /// Whether the coordinator says it takes new queries (absent state: yes).
+    pub fn active(&self) -> bool {
+        self.state.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("ACTIVE"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -120,6 +130,8 @@ pub struct ServerInfo {
 struct RawInfo {
     starting: bool,
     coordinator_id: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
 }
 
 pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
@@ -127,6 +139,7 @@ pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
     Some(ServerInfo {
         starting: raw.starting,
         coordinator_id: raw.coordinator_id.as_deref().and_then(CoordinatorId::parse),
+        state: raw.state,
     })
 }
 

@@ -41,18 +41,28 @@ fn a_cluster_envoy_finds_unreachable_gets_no_new_queries_for_the_hold_time() {
     assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.unreachable"), 1);
     envoy.coordinator("trino_adhoc_1").health = Health::Up;
     assert!(spread(&envoy, &worker, 20).iter().all(|c| c == "trino_adhoc_2"));
-    envoy.advance(10);
+    let mut worker = worker;
+    envoy.advance(9);
+    envoy.tick(&mut worker);
+    assert!(spread(&envoy, &worker, 20).iter().all(|c| c == "trino_adhoc_2"), "a good poll does not end the hold");
+    envoy.advance(1);
     assert!(spread(&envoy, &worker, 30).iter().any(|c| c == "trino_adhoc_1"), "back after the hold");
 }
 
 #[test]
-fn a_page_fetch_whose_coordinator_is_lost_reads_as_a_failed_query() {
-    let envoy = envoy_with(|_| {});
+fn a_page_fetch_whose_coordinator_refuses_connections_is_retried_then_reads_as_a_failed_query() {
+    let envoy = envoy_with(|c| c["health"] = json!({"lost_after_seconds": 5}));
     let worker = envoy.worker();
     let started = query_on(&envoy, &worker, "trino_adhoc_1");
     let id = started.json()["id"].as_str().unwrap().to_string();
     envoy.coordinator("trino_adhoc_1").health = Health::Gone;
-    let page = envoy.send(&worker, Request::get(&started.next_path().unwrap()));
+    let next = started.next_path().unwrap();
+    let first = envoy.send(&worker, Request::get(&next));
+    assert_eq!((first.status, first.header("retry-after").as_deref()), (503, Some("1")), "refused for 0 s: retry");
+    envoy.advance(4);
+    assert_eq!(envoy.send(&worker, Request::get(&next)).status, 503, "refused for 4 s: retry");
+    envoy.advance(1);
+    let page = envoy.send(&worker, Request::get(&next));
     assert_eq!(page.status, 200);
     assert_eq!(page.header("content-type").as_deref(), Some("application/json"));
     let v = page.json();
@@ -60,20 +70,59 @@ fn a_page_fetch_whose_coordinator_is_lost_reads_as_a_failed_query() {
     assert_eq!(v["stats"]["state"], "FAILED");
     assert_eq!(v["error"]["errorName"], "TRINO_ROUTER_COORDINATOR_LOST");
     assert!(v.get("nextUri").is_none(), "the client stops polling");
+    assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.queries_lost"), 1);
     // Other follow-ups of the query get Envoy's answer as it is.
     let info = envoy.send(&worker, Request::get(&format!("/v1/query/{id}")));
     assert_eq!(info.status, 503);
 }
 
 #[test]
-fn errors_of_the_coordinator_itself_do_not_mark_the_cluster() {
+fn a_passing_failure_never_loses_a_running_query_however_long_it_lasts() {
+    for details in ["no_healthy_upstream", "overflow", "upstream_reset_before_response_started{connection_termination}"] {
+        let envoy = envoy_with(|c| c["health"] = json!({"lost_after_seconds": 5, "unhealthy_hold_seconds": 10}));
+        let mut worker = envoy.worker();
+        envoy.tick(&mut worker);
+        let started = query_on(&envoy, &worker, "trino_adhoc_1");
+        let next = started.next_path().unwrap();
+        envoy.coordinator("trino_adhoc_1").health = Health::EnvoyAnswers(details);
+        for _ in 0..12 {
+            envoy.advance(5);
+            envoy.tick(&mut worker);
+            let page = envoy.send(&worker, Request::get(&next));
+            assert_eq!((page.status, page.header("retry-after").as_deref()), (503, Some("1")), "{details}");
+        }
+        assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.unreachable"), 0, "{details}");
+        envoy.coordinator("trino_adhoc_1").health = Health::Up;
+        let page = envoy.send(&worker, Request::get(&next));
+        assert_eq!(page.status, 200, "{details}: the query goes on: {}", page.body);
+        assert!(page.json().get("error").is_none(), "{details}");
+    }
+}
+
+#[test]
+fn a_page_fetch_that_a_restarted_coordinator_does_not_know_reads_as_a_failed_query() {
     let envoy = envoy_with(|_| {});
     let worker = envoy.worker();
     let started = query_on(&envoy, &worker, "trino_adhoc_1");
     let id = started.json()["id"].as_str().unwrap().to_string();
+    // A query of an earlier coordinator of adhoc-1 (its id ends otherwise): Trino answers 410.
     let stale = started.next_path().unwrap().replace(&id, "20261120_101500_00099_zzzzz");
     let gone = envoy.send(&worker, Request::get(&stale));
-    assert_eq!((gone.status, gone.cluster()), (410, Some("trino_adhoc_1")), "{}", gone.body);
+    assert_eq!(gone.cluster(), Some("trino_adhoc_1"));
+    assert_eq!(gone.json()["error"]["errorName"], "TRINO_ROUTER_COORDINATOR_LOST", "{}", gone.body);
+    // An answer of the coordinator itself never marks the cluster.
+    assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.unreachable"), 0);
+    assert!(spread(&envoy, &worker, 30).iter().any(|c| c == "trino_adhoc_1"));
+}
+
+#[test]
+fn a_4xx_of_a_coordinator_never_marks_it_unreachable() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    envoy.coordinator("trino_adhoc_1").health = Health::Status(413);
+    let refused = query_on(&envoy, &worker, "trino_adhoc_1");
+    assert_eq!(refused.status, 413);
+    envoy.coordinator("trino_adhoc_1").health = Health::Up;
     assert_eq!(envoy.counter("trino_router.cluster.adhoc-1.unreachable"), 0);
     assert!(spread(&envoy, &worker, 30).iter().any(|c| c == "trino_adhoc_1"));
 }

@@ -111,6 +111,7 @@ fn compile_health(raw: &RawHealth, errors: &mut Vec<ConfigError>) -> Health {
         unhealthy_after: raw.unhealthy_after,
         healthy_after: raw.healthy_after,
         unhealthy_hold_seconds: raw.unhealthy_hold_seconds,
+        lost_after_seconds: raw.lost_after_seconds,
     }
 }
 

@@ -99,6 +99,9 @@ pub struct Health {
     pub healthy_after: u32,
     /// How long a cluster gets no new queries after Envoy found it unreachable on live traffic.
     pub unhealthy_hold_seconds: u64,
+    /// A running query is declared lost when its coordinator has been unreachable (failed
+    /// polls, refused connections) this long and a follow-up finds its connection refused.
+    pub lost_after_seconds: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -93,6 +93,7 @@ pub struct RawHealth {
     pub unhealthy_after: u32,
     pub healthy_after: u32,
     pub unhealthy_hold_seconds: u64,
+    pub lost_after_seconds: u64,
 }
 
 impl Default for RawHealth {
@@ -103,6 +104,7 @@ impl Default for RawHealth {
             unhealthy_after: 2,
             healthy_after: 1,
             unhealthy_hold_seconds: 10,
+            lost_after_seconds: 5,
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::config::{Config, Load, LoadSource};
 use crate::host::{log, parse_status, Body, Callout, Host, LogLevel};
 use crate::protocol::{parse_metrics_load, parse_server_info, parse_ui_stats_load, ServerInfo};
 use base64::Engine;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 const POLL_LEASE_KEY: &str = "trino-router.poll-lease";
@@ -24,6 +24,8 @@ enum Kind {
 pub struct Poller {
     /// Calls under way: token -> (cluster name, what was asked).
     in_flight: HashMap<u32, (String, Kind)>,
+    /// Clusters whose poll Envoy refused to send, already logged at error by this worker.
+    refusal_logged: HashSet<String>,
 }
 
 impl Poller {
@@ -47,13 +49,13 @@ impl Poller {
             let info = Callout { envoy_cluster: &cluster.envoy_cluster, path: "/v1/info", headers: &[], timeout };
             // Envoy refuses the call at once when no host of the cluster is healthy (also
             // at start, until its first health check passes).
-            if !self.dispatch(host, &cluster.name, &info, Kind::Info) {
+            if !self.dispatch(host, &cluster.name, &info, Kind::Info, metrics) {
                 on_info(host, &cluster.name, Poll::Refused, config, metrics);
                 any_refused = true;
             }
             if let Some((path, headers)) = &load {
                 let call = Callout { envoy_cluster: &cluster.envoy_cluster, path, headers, timeout };
-                self.dispatch(host, &cluster.name, &call, Kind::Load);
+                self.dispatch(host, &cluster.name, &call, Kind::Load, metrics);
             }
         }
         if any_refused {
@@ -66,16 +68,25 @@ impl Poller {
         }
     }
 
-    fn dispatch(&mut self, host: &impl Host, name: &str, call: &Callout<'_>, kind: Kind) -> bool {
+    /// Envoy's shipped clusters run in panic mode (see envoy/envoy.yaml), so it refuses a
+    /// call only when it cannot route it at all: most often an `envoy_cluster` that does not
+    /// exist. That is a configuration error: logged at error once per worker, and counted.
+    fn dispatch(&mut self, host: &impl Host, name: &str, call: &Callout<'_>, kind: Kind, metrics: &Metrics) -> bool {
         match host.dispatch_get(call) {
             Ok(token) => {
                 self.in_flight.insert(token, (name.to_string(), kind));
+                self.refusal_logged.remove(name);
                 true
             }
             Err(e) => {
                 let (path, via) = (call.path, call.envoy_cluster);
-                let line = format!("trino-router: cannot poll {path} of cluster {name} via Envoy cluster {via}: {e}");
-                log(host, LogLevel::Debug, &line);
+                let line = format!(
+                    "trino-router: Envoy refuses to send {path} to cluster {name} via Envoy cluster {via} ({e}): \
+                     is there an Envoy cluster named {via}? The cluster takes no new queries until it can be polled"
+                );
+                let first = self.refusal_logged.insert(name.to_string());
+                log(host, if first { LogLevel::Error } else { LogLevel::Debug }, &line);
+                metrics.count(host, &format!("trino_router.cluster.{name}.polls.unroutable"));
                 false
             }
         }
@@ -150,8 +161,8 @@ fn on_info_state(host: &impl Host, cluster: &str, outcome: Poll, config: &Config
         failed => state::update(host, cluster, |s| {
             let was_down = s.down;
             let changed = match failed {
-                Poll::Refused => s.poll_refused(&config.health),
-                _ => s.poll_failed(&config.health),
+                Poll::Refused => s.poll_refused(&config.health, now_s),
+                _ => s.poll_failed(&config.health, now_s),
             };
             if s.down && !was_down {
                 let n = s.failed_polls;

@@ -24,22 +24,29 @@ impl Exchange {
             return Flow::Continue;
         };
         let status = parse_status(host.response_header(":status").ok().flatten());
-        // Envoy's verdicts on an unreachable cluster all answer 503; other answers need no
-        // further hostcall.
-        let details = match status {
-            Some(s) if s >= 500 => host.property(&["response", "code_details"]).ok().flatten(),
-            _ => None,
+        // Envoy's own answers are all 5xx; other answers need no further hostcall.
+        let verdict = match status {
+            Some(s) if s >= 500 => {
+                let details = host.property(&["response", "code_details"]).ok().flatten().unwrap_or_default();
+                verdict_of(&String::from_utf8_lossy(&details))
+            }
+            _ => UpstreamVerdict::Fine,
         };
-        if verdict_of(&String::from_utf8_lossy(&details.unwrap_or_default())) == UpstreamVerdict::Unreachable {
-            let cluster = &sent.cluster;
-            let line = format!("trino-router: Envoy found cluster {cluster} unreachable; avoiding it for new queries");
+        let cluster = sent.cluster.clone();
+        if verdict == UpstreamVerdict::Unreachable {
+            let line = format!("trino-router: Envoy cannot connect to cluster {cluster}; avoiding it for new queries");
             log(host, LogLevel::Info, &line);
             let hold = config.health.unhealthy_hold_seconds;
-            state::update(host, cluster, |s| s.mark_unreachable(now_s(host), hold));
+            state::update(host, &cluster, |s| s.mark_unreachable(now_s(host), hold));
             self.metrics.count(host, &format!("trino_router.cluster.{cluster}.unreachable"));
-            if let OnUnreachable::AvoidClusterAndFailQuery(query) = &sent.on_unreachable {
-                self.failed_page = Some(report_lost_query(host, cluster, query));
-                self.page = PageWork::default();
+        }
+        if let OnUnreachable::AvoidClusterAndFailQueryIfLost(query) = &sent.on_unreachable {
+            // A restarted coordinator answers the nextUri of a query it never had with 404.
+            let unknown_to_trino = verdict == UpstreamVerdict::Fine && matches!(status, Some(404 | 410));
+            if verdict != UpstreamVerdict::Fine || unknown_to_trino {
+                let query = query.clone();
+                let lost_after = config.health.lost_after_seconds;
+                self.on_failed_page_fetch(host, &cluster, &query, verdict, lost_after);
             }
         }
         if !self.page.is_idle() {
@@ -61,6 +68,39 @@ impl Exchange {
             self.page.on_chunk(host, body_size, end_of_stream);
         }
         Flow::Continue
+    }
+}
+
+impl Exchange {
+    /// A page fetch of a running query did not get its page. Known lost: the client gets a
+    /// FAILED page. Otherwise, for Envoy's own answers, a `503` with `Retry-After`, which
+    /// every Trino client retries (the coordinator may still run the query).
+    fn on_failed_page_fetch(
+        &mut self,
+        host: &impl Host,
+        cluster: &str,
+        query: &QueryId,
+        verdict: UpstreamVerdict,
+        lost_after: u64,
+    ) {
+        let known = state::load(host, cluster);
+        let coordinator = query.coordinator();
+        let lost = match verdict {
+            UpstreamVerdict::Unreachable => known.query_lost(coordinator.as_ref(), now_s(host), lost_after),
+            _ => known.restarted_since(coordinator.as_ref()),
+        };
+        if lost {
+            self.failed_page = Some(report_lost_query(host, cluster, query));
+            self.page = PageWork::default();
+            self.metrics.count(host, &format!("trino_router.cluster.{cluster}.queries_lost"));
+        } else if verdict != UpstreamVerdict::Fine {
+            for (name, value) in [(":status", &b"503"[..]), ("retry-after", b"1")] {
+                if let Err(e) = host.set_response_header(name, value) {
+                    log(host, LogLevel::Warn, &format!("trino-router: cannot ask the client to retry: {e}"));
+                }
+            }
+            self.metrics.count(host, &format!("trino_router.cluster.{cluster}.retries_asked"));
+        }
     }
 }
 

@@ -59,13 +59,19 @@ pub struct PageRewrite {
     pub insert: String,
 }
 
+/// What an answer that did not come from the coordinator (Envoy's own 5xx), or a refusal
+/// by a restarted coordinator, means for this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnUnreachable {
-    /// Keep new queries off the cluster for `health.unhealthy_hold_seconds`.
+    /// A refused connection keeps new queries off the cluster for
+    /// `health.unhealthy_hold_seconds`; the client gets Envoy's answer.
     AvoidCluster,
-    /// Also answer this nextUri GET with a FAILED page for its query: the coordinator that
-    /// ran it is gone, and with it the query. Clients turn that into a clear query error.
-    AvoidClusterAndFailQuery(QueryId),
+    /// A nextUri GET of a running query: while its coordinator may still have the query,
+    /// Envoy's answer becomes `503` with `Retry-After` (every Trino client retries it);
+    /// once the query is known lost (coordinator restarted, or failing for
+    /// `health.lost_after_seconds`), a FAILED page for it, which clients raise as a clear
+    /// query error.
+    AvoidClusterAndFailQueryIfLost(QueryId),
 }
 
 /// Turns a routing target into the whole plan; an internal error only if the config has
@@ -105,7 +111,7 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
             learn_coordinator: new_query,
             rewrite,
             on_unreachable: match req.polled_query() {
-                Some(id) => OnUnreachable::AvoidClusterAndFailQuery(id),
+                Some(id) => OnUnreachable::AvoidClusterAndFailQueryIfLost(id),
                 None => OnUnreachable::AvoidCluster,
             },
         },

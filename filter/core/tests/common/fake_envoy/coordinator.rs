@@ -14,6 +14,11 @@ pub enum Health {
     Refused,
     /// The coordinator vanished: polls time out, live traffic gets Envoy's 503.
     Gone,
+    /// A passing trouble (frozen coordinator, full circuit breaker, reset connection):
+    /// polls time out, live traffic gets Envoy's 503 with these `response.code_details`.
+    EnvoyAnswers(&'static str),
+    /// The coordinator answers every statement request with this status; polls are fine.
+    Status(u16),
 }
 
 pub struct Coordinator {
@@ -47,10 +52,10 @@ impl Coordinator {
     pub(super) fn poll(&self, path: &str) -> Option<(u16, Vec<u8>)> {
         let c = self;
         let starting = match c.health {
-            Health::Up => false,
+            Health::Up | Health::Status(_) => false,
             Health::Starting => true,
             // A timeout arrives as an answer without headers.
-            Health::Refused | Health::Gone => return None,
+            Health::Refused | Health::Gone | Health::EnvoyAnswers(_) => return None,
         };
         let body = match path {
             "/v1/info" if c.reports_id => {
@@ -75,6 +80,8 @@ impl Coordinator {
                 let details = "upstream_reset_before_response_started{remote_connection_failure}";
                 return Response::by_envoy(details, "upstream connect error");
             }
+            Health::EnvoyAnswers(details) => return Response::by_envoy(details, "upstream trouble"),
+            Health::Status(status) => return Response::new(status, "text/plain", format!("Error {status}")),
             _ => {}
         }
         let forwarded = up.headers.get_all("x-forwarded-proto").chain(up.headers.get_all("x-forwarded-prefix")).next();
