@@ -73,3 +73,14 @@ def test_with_its_only_cluster_down_a_group_gets_503_with_retry_after_then_recov
     assert len(run.rows) == 10 and run.error is None, f"a full query on the restarted etl-1 failed: {run.error}"
     assert requests.get(f"{stack.url}/v1/query/{run.query_id}", headers={"X-Trino-User": "etl"},
                         timeout=5).status_code == 200, "the new coordinator id of etl-1 was not learned"
+
+
+def test_a_new_query_sent_the_moment_envoy_is_live_is_served(start_envoy, filter_json):
+    """Startup: Envoy says LIVE (admin /ready) once its clusters are initialised; from then on a new
+    query is served, though the filter's first poll may not have answered yet: nothing is held
+    against a cluster the filter knows nothing about, and Envoy (panic mode) sends to it."""
+    for _ in range(3):
+        envoy = start_envoy(filter_json, wait_healthy=False)
+        first = post_statement(envoy.url, SQL, user="demo")
+        polls = envoy.answered_polls("adhoc-1") + envoy.answered_polls("adhoc-2")
+        assert first.status_code == 200, f"{first.status_code} {first.text[:200]} (answered polls: {polls})"

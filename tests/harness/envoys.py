@@ -7,7 +7,7 @@ decisions logged, and remembers what is running so a failing test can show its l
 
 import tempfile
 from pathlib import Path
-from typing import List, Mapping
+from typing import Callable, List, Mapping, Optional
 
 from .envoy import Envoy
 from .envoy_config import build_config
@@ -18,11 +18,13 @@ RUNNING: List[Envoy] = []
 
 
 def launch_envoy(upstream_ports: Mapping[str, int], filter_json: dict, log_dir: Path, live: bool = False,
-                 wait_healthy: bool = True, timeout: float = 30.0) -> Envoy:
+                 wait_healthy: bool = True, timeout: float = 30.0,
+                 adjust: Optional[Callable[[dict], None]] = None) -> Envoy:
     """Starts an Envoy whose clusters {envoy cluster name: port} reach the coordinators.
 
     `live`: envoy-live.yaml, the filter config discovered from a file (LiveEnvoy.push_filter_config).
     `wait_healthy=False`: returns once Envoy is live, even if some coordinator is down.
+    `adjust`: changes the built Envoy config dict in place (a circuit breaker, a timeout).
     Otherwise it returns once Envoy's health checks passed and the filter has had a poll of
     every cluster answered since, so a test's first query finds every cluster usable.
     """
@@ -33,7 +35,10 @@ def launch_envoy(upstream_ports: Mapping[str, int], filter_json: dict, log_dir: 
         filter_file.write(filter_json)
         envoy = LiveEnvoy(build_live_config(free_port(), free_port(), upstream_ports, filter_file), filter_file, **args)
     else:
-        envoy = Envoy(build_config(free_port(), free_port(), upstream_ports, filter_json=filter_json), **args)
+        config = build_config(free_port(), free_port(), upstream_ports, filter_json=filter_json)
+        if adjust:
+            adjust(config)
+        envoy = Envoy(config, **args)
     RUNNING.append(envoy)
     try:
         envoy.start(timeout=timeout, wait_healthy=wait_healthy)

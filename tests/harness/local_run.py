@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import trino
-import trino.exceptions
 
 from .artifacts import ArtifactError, cache_root
 from .envoy import Envoy
@@ -115,6 +114,8 @@ def main() -> int:
         clusters = start_real_trino(log_dir, modes) if real else start_standins(log_dir, modes)
         # Generous: with the shipped health-check settings a slow first check can delay health.
         envoy = Envoy(config_path=SHIPPED_ENVOY_YAML, log_dir=log_dir).start(timeout=90)
+        # Ready means the filter has heard from every coordinator, not only that Envoy listens.
+        envoy.wait_filter_ready([name for name, _ in CLUSTERS], timeout=60)
         print("Sample queries through the router:")
         sql = REAL_SAMPLE[0] if real else STANDIN_SAMPLE[0]
         ids = coordinator_ids(clusters)
@@ -133,13 +134,13 @@ def main() -> int:
               f"  java -jar {cli_hint} --server {envoy.url} --user demo --execute 'SELECT 1'")
         print("Ctrl-C stops everything.", flush=True)
         wait_for_stop([("Envoy", envoy)] + [(f"{c.name}", c) for c in clusters])
-    except (AssertionError, RuntimeError, ArtifactError, trino.exceptions.Error, trino.exceptions.HttpError,
-            OSError) as exc:
-        # Startup problems are the user's to fix (a missing build, a busy port): no traceback.
-        print(f"make run: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # noqa: BLE001 - `make run` says what went wrong in one line, never a traceback
+        # Startup problems are the user's to fix (a missing build, a busy port, a slow machine).
+        hint = f" (logs in {log_dir})" if not isinstance(exc, ArtifactError) else ""
+        print(f"make run: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+        return 1
     finally:
         print("stopping...", flush=True)
         if envoy:

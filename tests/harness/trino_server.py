@@ -6,7 +6,9 @@ parallel, and each counts as ready only when /v1/info says it is not starting an
 query has run on it.
 """
 
+import os
 import re
+import signal
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -185,6 +187,16 @@ class TrinoServer:
         """SIGKILL, like a crashed machine: running queries vanish with it."""
         if self.process:
             self.process.kill()
+
+    def freeze(self) -> None:
+        """SIGSTOP: the coordinator keeps its queries and its sockets but answers nothing
+        (a long GC pause, a stalled VM); `thaw` resumes it."""
+        if self.process and self.process.pid:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process and self.process.pid:
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     def restart(self, timeout: float = 240.0) -> "TrinoServer":
         """A new process on the same port: a new coordinator id, no memory of earlier queries."""

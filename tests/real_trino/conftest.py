@@ -6,7 +6,7 @@ stopped in teardown, also on failure, SIGTERM or a killed pytest.
 """
 
 import json
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import pytest
 
@@ -114,8 +114,11 @@ def start_envoy(trino_servers, module_logs) -> Callable[..., Envoy]:
     """Starts extra Envoys (own config, or a second replica) that live for one test."""
     started: List[Envoy] = []
 
-    def start(filter_json: dict, wait_healthy: bool = True) -> Envoy:
-        e = envoys.launch_envoy(upstream_ports(trino_servers), filter_json, module_logs, wait_healthy=wait_healthy)
+    def start(filter_json: dict, wait_healthy: bool = True, ports: Optional[Dict[str, int]] = None,
+              adjust: Optional[Callable[[dict], None]] = None) -> Envoy:
+        """`ports`: other upstream ports for some Envoy clusters (a proxy in between)."""
+        upstream = {**upstream_ports(trino_servers), **(ports or {})}
+        e = envoys.launch_envoy(upstream, filter_json, module_logs, wait_healthy=wait_healthy, adjust=adjust)
         started.append(e)
         return e
 

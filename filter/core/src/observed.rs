@@ -17,6 +17,8 @@ pub struct Observed {
     /// Seconds (the filter's clock) until which new queries avoid this cluster: Envoy could
     /// not connect to it on live traffic. A good poll does not cut the hold short.
     pub unreachable_until: u64,
+    /// When that hold was set: a clock now before it stepped back, and the hold is over.
+    pub unreachable_at: u64,
     /// When the cluster began failing (first failed poll or refused connection since the
     /// last answered poll); 0 = it answers. How long a query's coordinator is known gone.
     pub failing_since: u64,
@@ -58,7 +60,8 @@ impl Observed {
     }
 
     pub fn accepts_new_queries(&self, now: u64) -> bool {
-        !self.starting && !self.inactive && !self.down && !self.refused && now >= self.unreachable_until
+        let held = now < self.unreachable_until && now >= self.unreachable_at;
+        !self.starting && !self.inactive && !self.down && !self.refused && !held
     }
 
     /// Whether the query whose coordinator id is `coordinator` is certainly gone: the
@@ -106,6 +109,7 @@ impl Observed {
         let before = self.clone();
         let until = now.saturating_add(hold_seconds);
         self.unreachable_until = if self.unreachable_until > until { until } else { self.unreachable_until.max(until) };
+        self.unreachable_at = now;
         self.note_failing(now);
         *self != before
     }

@@ -78,7 +78,8 @@ fn a_page_fetch_whose_coordinator_refuses_connections_is_retried_then_reads_as_a
 
 #[test]
 fn a_passing_failure_never_loses_a_running_query_however_long_it_lasts() {
-    for details in ["no_healthy_upstream", "overflow", "upstream_reset_before_response_started{connection_termination}"] {
+    for details in ["no_healthy_upstream", "overflow", "upstream_reset_before_response_started{connection_termination}"]
+    {
         let envoy = envoy_with(|c| c["health"] = json!({"lost_after_seconds": 5, "unhealthy_hold_seconds": 10}));
         let mut worker = envoy.worker();
         envoy.tick(&mut worker);

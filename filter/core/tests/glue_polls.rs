@@ -52,6 +52,48 @@ fn two_workers_ticking_together_poll_each_coordinator_once_per_interval() {
 }
 
 #[test]
+fn a_clock_stepped_back_an_hour_does_not_stop_polling() {
+    let envoy = envoy_with(|_| {});
+    let (mut a, mut b) = (envoy.worker(), envoy.worker());
+    envoy.tick(&mut a);
+    assert_eq!(envoy.polls_sent(), 3);
+    envoy.step_back(3600);
+    for round in 1..=3 {
+        envoy.advance(5);
+        envoy.tick(&mut b);
+        envoy.tick(&mut a);
+        assert_eq!(envoy.polls_sent(), 3 + 3 * round, "round {round}: one worker polls, once");
+    }
+}
+
+#[test]
+fn a_hold_set_before_the_clock_stepped_back_does_not_outlast_it() {
+    let envoy = envoy_with(|c| c["health"] = json!({"unhealthy_hold_seconds": 10}));
+    let worker = envoy.worker();
+    envoy.coordinator("trino_adhoc_1").health = Health::Gone;
+    while takes_queries(&envoy, &worker, "trino_adhoc_1") {}
+    envoy.coordinator("trino_adhoc_1").health = Health::Up;
+    assert!(!takes_queries(&envoy, &worker, "trino_adhoc_1"), "held");
+    envoy.step_back(3600);
+    assert!(takes_queries(&envoy, &worker, "trino_adhoc_1"), "not held for an hour");
+}
+
+#[test]
+fn writes_given_up_after_cas_conflicts_are_counted_and_nothing_else_breaks() {
+    let envoy = envoy_with(|_| {});
+    let mut worker = envoy.worker();
+    envoy.tick(&mut worker);
+    envoy.conflict_always();
+    envoy.coordinator("trino_adhoc_1").health = Health::Gone;
+    let answer = envoy.send(&worker, Request::query("SELECT 1").header("x-trino-routing-group", "adhoc"));
+    assert!(answer.status == 200 || answer.status == 503, "{}", answer.status);
+    while envoy.counter("trino_router.state.cas_give_ups") == 0 {
+        envoy.send(&worker, Request::query("SELECT 1"));
+    }
+    assert!(envoy.logs().iter().any(|(_, l)| l.contains("gave up storing state of cluster")));
+}
+
+#[test]
 fn one_failed_poll_does_not_flap_a_cluster_two_do_and_one_good_poll_brings_it_back() {
     let envoy = envoy_with(|_| {});
     let mut worker = envoy.worker();

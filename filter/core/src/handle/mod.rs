@@ -24,7 +24,26 @@ pub enum Flow {
     Pause,
 }
 
-/// Unix seconds by the host's clock, for the cluster states; 0 if the host would not tell.
+/// Unix seconds for the cluster states: `now_ms` / 1000.
 fn now_s(host: &impl crate::host::Host) -> u64 {
-    host.now_ms().map_or(0, |ms| ms / 1000)
+    now_ms(host) / 1000
+}
+
+std::thread_local! {
+    /// The last time the host told this worker.
+    static LAST_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Milliseconds by the host's wall clock (ABI 0.2.1 offers no monotonic one). A host that
+/// cannot tell the time gives the last time it told, never 0 (which would end every hold and
+/// make every lease due). The clock may step back: leases and holds guard against that
+/// themselves (`poll.rs`, `Observed::accepts_new_queries`), so polling never stops.
+fn now_ms(host: &impl crate::host::Host) -> u64 {
+    LAST_MS.with(|last| match host.now_ms() {
+        Ok(now) => {
+            last.set(now);
+            now
+        }
+        Err(_) => last.get(),
+    })
 }

@@ -29,16 +29,28 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Takes the poll lease if this round is due and no other worker took it.
+    /// Takes the poll lease if this round is due and no other worker took it: by
+    /// compare-and-swap, so exactly one worker polls a round. The lease holds the time the
+    /// next round is due; one further away than an interval was set by a clock that has
+    /// stepped back since, and is due now (a wall-clock deadline must not stop polling).
     pub fn due(&self, host: &impl Host, config: &Config) -> bool {
-        let Ok(now) = host.now_ms() else { return false };
-        let (value, cas) = host.shared_get(POLL_LEASE_KEY).unwrap_or((None, None));
+        let now = super::now_ms(host);
+        let Ok((mut value, mut cas)) = host.shared_get(POLL_LEASE_KEY) else { return false };
+        if cas.is_none() {
+            // No lease yet: every worker may seed it (the same value, no lease taken); the
+            // round is then contended for with CAS like every other.
+            let _ = host.shared_set(POLL_LEASE_KEY, b"0", None);
+            let Ok(read) = host.shared_get(POLL_LEASE_KEY) else { return false };
+            (value, cas) = read;
+        }
+        let Some(cas) = cas else { return false };
+        let interval_ms = config.health.poll_interval_seconds.saturating_mul(1000);
         let due: u64 = value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()).unwrap_or(0);
-        if now < due {
+        if now < due && due <= now.saturating_add(interval_ms) {
             return false;
         }
-        let next = now.saturating_add(config.health.poll_interval_seconds.saturating_mul(1000));
-        host.shared_set(POLL_LEASE_KEY, next.to_string().as_bytes(), cas).is_ok()
+        let next = now.saturating_add(interval_ms);
+        host.shared_set(POLL_LEASE_KEY, next.to_string().as_bytes(), Some(cas)).is_ok()
     }
 
     pub fn start(&mut self, host: &impl Host, config: &Config, metrics: &Metrics) {
@@ -61,9 +73,10 @@ impl Poller {
         if any_refused {
             // A refused cluster takes no new queries until a poll gets through: ask again at
             // the next tick. Refusals cost no network.
-            if let Ok(now) = host.now_ms() {
-                let retry = now.saturating_add(REFUSED_RETRY_MS).to_string();
-                let _ = host.shared_set(POLL_LEASE_KEY, retry.as_bytes(), None);
+            // This worker holds the lease it just took: shorten it, by CAS like every write.
+            let retry = super::now_ms(host).saturating_add(REFUSED_RETRY_MS).to_string();
+            if let Ok((_, Some(cas))) = host.shared_get(POLL_LEASE_KEY) {
+                let _ = host.shared_set(POLL_LEASE_KEY, retry.as_bytes(), Some(cas));
             }
         }
     }

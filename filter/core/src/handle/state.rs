@@ -8,8 +8,10 @@ use crate::observed::{ClusterView, LoadFigure, Observed};
 use crate::protocol::CoordinatorId;
 use std::cell::OnceCell;
 
-/// Compare-and-swap attempts before a write is given up (another worker keeps winning).
-const CAS_ATTEMPTS: usize = 4;
+/// Compare-and-swap attempts before a write is given up (other workers keep winning).
+const CAS_ATTEMPTS: usize = 8;
+/// Counts writes given up after `CAS_ATTEMPTS` conflicts (rare: defined when first needed).
+const GIVE_UPS: &str = "trino_router.state.cas_give_ups";
 
 fn key(cluster: &str) -> String {
     format!("trino-router.cluster.{cluster}")
@@ -25,15 +27,30 @@ pub fn load(host: &impl Host, cluster: &str) -> Observed {
 
 /// Applies `change` with compare-and-swap, retrying when another worker wrote in between.
 /// `change` returns whether it changed anything; unchanged states are not written.
+/// Every write is conditional: a key never written is first seeded with the empty state
+/// (several workers may seed it at once, all with the same value), then changed by CAS.
 pub fn update(host: &impl Host, cluster: &str, mut change: impl FnMut(&mut Observed) -> bool) {
     let key = key(cluster);
     for _ in 0..CAS_ATTEMPTS {
-        let (value, cas) = host.shared_get(&key).unwrap_or((None, None));
+        let (value, cas) = match host.shared_get(&key) {
+            Ok(read) => read,
+            Err(e) => {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot read state of cluster {cluster}: {e}"));
+                return;
+            }
+        };
+        let Some(cas) = cas else {
+            if let Err(e) = host.shared_set(&key, &Observed::default().encode(), None) {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot store state of cluster {cluster}: {e}"));
+                return;
+            }
+            continue;
+        };
         let mut state = value.map(|v| Observed::decode(&v)).unwrap_or_default();
         if !change(&mut state) {
             return;
         }
-        match host.shared_set(&key, &state.encode(), cas) {
+        match host.shared_set(&key, &state.encode(), Some(cas)) {
             Err(HostError::CasMismatch) => continue,
             Err(e) => {
                 log(host, LogLevel::Warn, &format!("trino-router: cannot store state of cluster {cluster}: {e}"));
@@ -41,6 +58,14 @@ pub fn update(host: &impl Host, cluster: &str, mut change: impl FnMut(&mut Obser
             }
             Ok(()) => return,
         }
+    }
+    log(
+        host,
+        LogLevel::Warn,
+        &format!("trino-router: gave up storing state of cluster {cluster}: other workers kept writing"),
+    );
+    if let Ok(id) = host.define_counter(GIVE_UPS) {
+        let _ = host.increment_counter(id);
     }
 }
 

@@ -119,7 +119,7 @@ impl Host for FakeEnvoy {
         self.check("shared_set")?;
         let mut shared = self.shared.borrow_mut();
         let current = shared.get(key).map(|(_, c)| *c);
-        if cas.is_some_and(|c| Some(c) != current) {
+        if cas.is_some_and(|c| Some(c) != current || self.cas_conflicts.get()) {
             return Err(HostError::CasMismatch);
         }
         shared.insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));

@@ -80,6 +80,7 @@ pub struct FakeEnvoy {
     /// Hostcalls (by method name) that fail, to check the filter survives them.
     failing: RefCell<HashSet<&'static str>>,
     tick_period: Cell<Option<Duration>>,
+    cas_conflicts: Cell<bool>,
 }
 
 impl FakeEnvoy {
@@ -113,6 +114,16 @@ impl FakeEnvoy {
 
     pub fn advance(&self, seconds: u64) {
         self.clock_ms.set(self.clock_ms.get() + seconds * 1000);
+    }
+
+    /// The wall clock steps back (NTP, a VM restored): the filter must keep working.
+    pub fn step_back(&self, seconds: u64) {
+        self.clock_ms.set(self.clock_ms.get() - seconds * 1000);
+    }
+
+    /// Every compare-and-swap write fails as if another worker always wrote first.
+    pub fn conflict_always(&self) {
+        self.cas_conflicts.set(true);
     }
 
     pub fn fail(&self, hostcall: &'static str) {
