@@ -11,7 +11,7 @@ WASM := target/wasm32-wasip1/release/trino_router.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick
+.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk
 
 help:
 	@echo "targets: venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
@@ -69,11 +69,20 @@ offline: venv wasm cli standin
 	$(PY) -m pytest tests/offline -q
 
 # Needs wrk (`apt-get install wrk`; .ci/run installs it). Timings are reported, never enforced.
-bench: venv wasm standin
+bench: venv wasm standin wrk
 	$(PY) -m tests.bench
 
-# Seconds: proves every scenario runs through every Envoy variant without errors.
-bench-quick: venv wasm standin
+# Seconds: proves every scenario runs through every Envoy variant without errors. Needs wrk:
+# installed here with apt-get when missing (as root), else the step fails saying so.
+bench-quick: venv wasm standin wrk
 	$(PY) -m tests.bench --quick
+
+wrk:
+	@command -v wrk >/dev/null || { \
+	  echo "make: wrk (the HTTP load generator bench-quick drives Envoy with) is missing; installing it with apt-get" >&2; \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null 2>&1 || \
+	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null; }; }; } || \
+	  { echo "error: bench-quick needs wrk: install it (apt-get install wrk, brew install wrk) and run make test again" >&2; exit 1; }; }
 
 test: lint unit wasm standin offline bench-quick e2e e2e-trino

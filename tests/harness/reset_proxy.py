@@ -5,6 +5,7 @@ went up, the answer has not finished) — what a NAT, a load balancer or a resta
 to a connection in the middle of a long poll. Binds 127.0.0.1 on a free port.
 """
 
+import select
 import socket
 import struct
 import threading
@@ -20,21 +21,16 @@ class _Pair:
         self.last_up = 0.0    # when Envoy last sent bytes (a request)
         self.last_down = 0.0  # when the coordinator last sent bytes (an answer)
         self.closed = False
+        self.last_request = b""  # the start of the last request Envoy sent
 
     def busy(self) -> bool:
-        return not self.closed and self.last_up > self.last_down
+        """A client's request in flight (health checks and the filter's polls of /v1/info aside)."""
+        return not self.closed and self.last_up > self.last_down and not self.last_request.startswith(b"GET /v1/info")
 
     def reset(self) -> None:
+        """Asks the pumps to reset: a socket closed while another thread waits in recv() on it
+        stays open in the kernel, so the pump that reads from Envoy closes it itself."""
         self.closed = True
-        try:
-            self.down.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        for s in (self.down, self.up):
-            try:
-                s.close()
-            except OSError:
-                pass
 
 
 class ResetProxy:
@@ -75,10 +71,21 @@ class ResetProxy:
     def _pump(self, pair: _Pair, src: socket.socket, dst: socket.socket, stamp: str) -> None:
         while True:
             try:
+                ready, _, _ = select.select([src], [], [], 0.05)
+                if pair.closed:
+                    if src is pair.down:  # RST toward Envoy: linger 0, then close
+                        src.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        src.close()
+                        pair.up.close()
+                    return
+                if not ready:
+                    continue
                 data = src.recv(65536)
                 if not data:
                     break
                 setattr(pair, stamp, time.monotonic())
+                if stamp == "last_up" and data[:4] in (b"GET ", b"POST", b"HEAD", b"DELE"):
+                    pair.last_request = data[:64]
                 dst.sendall(data)
             except OSError:
                 break
