@@ -147,16 +147,15 @@ def test_a_full_circuit_breaker_loses_no_query(stack, start_envoy):
     def small_breaker(config: dict) -> None:
         for cluster in config["static_resources"]["clusters"]:
             if cluster["name"] == ENVOY_CLUSTER["etl-1"]:
-                cluster["circuit_breakers"] = {"thresholds": [{"max_requests": 2, "max_retries": 1024}]}
+                cluster["circuit_breakers"] = {"thresholds": [{"max_requests": 1, "max_retries": 1024}]}
 
     envoy = start_envoy(two_cluster_group(), adjust=small_breaker)
     held = [PythonHeld(envoy.port) for _ in range(12)] + [JdbcHeld(envoy.url) for _ in range(4)]
     outcomes = finish_all(held)
-    overflows = envoy.log_text().count('" 503 UO ')
     asked = sum(envoy.stats(r"etl-1\.retries_asked").values())
     failed = sum(1 for o in outcomes if o != EXPECTED)
-    print(f"\ncircuit breaker max_requests 2, 16 queries: {overflows} overflows (access log), "
-          f"{asked} answered 503 + Retry-After, {failed} queries failed")
-    assert overflows >= 1 and asked >= 1, "the breaker never overflowed: the test proved nothing"
+    print(f"\ncircuit breaker max_requests 1, 16 queries: {asked} overflows answered 503 + Retry-After, "
+          f"{failed} queries failed")
+    assert asked >= 1, "the breaker never overflowed: the test proved nothing"
     assert lost_count(envoy) == 0
     check(outcomes, held)
