@@ -98,14 +98,40 @@ fn what_a_client_sends_cannot_choose_the_pin_or_the_route() {
 }
 
 #[test]
+fn a_coordinator_that_processes_forwarded_headers_sees_only_what_envoy_knows() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let answer = envoy.send(
+        &worker,
+        Request::query("SELECT 1")
+            .header("x-trino-user", "alice")
+            .header("forwarded", "for=1.2.3.4;host=evil.example;proto=https")
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-port", "4443")
+            .header("x-forwarded-server", "evil.example")
+            .header("x-forwarded-for", "1.2.3.4"),
+    );
+    let up = answer.upstream.unwrap();
+    assert!(up.envoy_cluster.starts_with("trino_adhoc"), "{}", up.envoy_cluster);
+    for name in ["forwarded", "x-forwarded-host", "x-forwarded-port", "x-forwarded-server"] {
+        assert_eq!(up.headers.get(name), None, "{name} reached the coordinator");
+    }
+    assert_eq!(up.headers.get_str("x-forwarded-for"), Some("10.9.8.7"), "the address Envoy determined");
+}
+
+#[test]
 fn the_router_answers_what_it_cannot_place_in_trinos_error_form() {
     let envoy = envoy_with(|_| {});
     let worker = envoy.worker();
     let unknown = envoy.send(&worker, Request::get("/etc/passwd"));
     assert_eq!((unknown.status, unknown.upstream.is_none()), (404, true));
     assert!(unknown.body.starts_with("Error 404 Not Found: trino-router:"), "{}", unknown.body);
-    let forged =
-        envoy.send(&worker, Request::get("/trino-router/AQdhZGhvYy0xAAAAAAAAAAAAAAAAAAAAAA/v1/statement/executing/x"));
+    let forged = envoy.send(
+        &worker,
+        Request::get(
+            "/trino-router/AQdhZGhvYy0xAAAAAAAAAAAAAAAAAAAAAA/v1/statement/executing/20261120_101500_00001_zzzzz/y1/1",
+        ),
+    );
     assert_eq!(forged.status, 400, "{}", forged.body);
     let lost = envoy.send(&worker, Request::get("/v1/query/20261120_101500_00001_zzzzz"));
     assert_eq!(lost.status, 404);

@@ -7,7 +7,7 @@ use super::{Flow, Metrics};
 use crate::config::Config;
 use crate::host::{log, Body, Host, LogLevel};
 use crate::inspect::SqlFacts;
-use crate::request::RequestHead;
+use crate::request::{ip_of_socket_address, RequestHead};
 use crate::route::{decide, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why};
 use std::rc::Rc;
 
@@ -129,6 +129,13 @@ impl Exchange {
             match edit {
                 HeaderEdit::Set(name, value) => host.set_request_header(name, value)?,
                 HeaderEdit::Remove(name) => host.remove_request_header(name)?,
+                HeaderEdit::SetClientAddress(name) => {
+                    let address = host.property(&["source", "address"]).ok().flatten();
+                    match address.as_deref().and_then(ip_of_socket_address) {
+                        Some(ip) => host.set_request_header(name, ip.as_bytes())?,
+                        None => host.remove_request_header(name)?,
+                    }
+                }
             }
         }
         host.clear_route_cache()?;
