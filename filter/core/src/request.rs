@@ -99,7 +99,13 @@ impl<'a> TrinoFacts<'a> {
     /// The first identity header sent more than once. Trino reads the first value of each;
     /// a proxy between Envoy and Trino may not, so such a request is refused rather than
     /// routed as one user and run as another.
+    /// Envoy joins repeated `Authorization` lines into one value with commas, which no
+    /// credential contains (base64 and JWTs have none), so a comma counts as a repeat.
     pub fn repeated_identity_header(&self) -> Option<&'static str> {
+        let joined = self.headers.get("authorization").is_some_and(|v| v.contains(&b','));
+        if joined {
+            return Some("authorization");
+        }
         ["x-trino-user", "x-trino-original-user", "authorization"]
             .into_iter()
             .find(|name| self.headers.get_all(name).nth(1).is_some())
@@ -256,6 +262,8 @@ mod tests {
         assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), Some("x-trino-user"));
         let h = headers(&[("authorization", b"Basic Ym9iOg=="), ("authorization", b"Basic YWxpY2U6")]);
         assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), Some("authorization"));
+        let h = headers(&[("authorization", b"Basic Ym9iOg==,Basic YWxpY2U6")]);
+        assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), Some("authorization"), "as Envoy joins them");
         let h = headers(&[("x-trino-user", b"alice"), ("x-trino-client-tags", b"a"), ("x-trino-client-tags", b"b")]);
         assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), None);
     }

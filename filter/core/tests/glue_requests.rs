@@ -224,6 +224,37 @@ fn a_body_over_the_limit_is_decided_at_once_without_reading_it() {
 }
 
 #[test]
+fn a_body_declared_over_the_limit_is_never_held_so_envoy_never_has_to_buffer_it() {
+    let envoy = envoy_with(|c| {
+        c["rules"] = sql_rules();
+        c["sql_inspection"] = json!({"max_body_bytes": 100});
+    });
+    let worker = envoy.worker();
+    let big = envoy.send(&worker, Request::query(&format!("SELECT {}", "1 + ".repeat(100) + "1")));
+    assert_eq!((big.cluster(), big.held_for_body), (Some("trino_etl_1"), false));
+    let small = envoy.send(&worker, Request::query(&format!("SELECT {}", "1 + ".repeat(20) + "1")));
+    assert_eq!(small.held_for_body, true, "a declared body within the limit is read, in as many pieces as it takes");
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 1);
+}
+
+#[test]
+fn a_body_of_undeclared_length_is_read_only_when_it_comes_whole() {
+    let envoy = envoy_with(|c| c["rules"] = sql_rules());
+    let worker = envoy.worker();
+    let insert = format!("INSERT INTO hive.s.t SELECT * FROM hive.s.u WHERE x IN ({})", "1, ".repeat(100) + "1");
+    let whole = envoy.send(&worker, Request::query(&insert).chunked().in_pieces_of(100_000));
+    assert_eq!(whole.cluster(), Some("trino_etl_1"));
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 1);
+    // In pieces it would have to be buffered, with no bound Envoy knows of: not read.
+    let pieces = envoy.send(
+        &worker,
+        Request::query("SELECT * FROM hive.s.u -- a comment that runs on and on, longer than one piece").chunked(),
+    );
+    assert_eq!(pieces.cluster(), Some("trino_etl_1"), "the too_large rule takes it");
+    assert_eq!(envoy.counter("trino_router.sql.too_large"), 1);
+}
+
+#[test]
 fn kill_query_goes_to_the_cluster_that_runs_the_query_it_kills() {
     let envoy = envoy_with(|c| c["sql_inspection"] = json!({"route_kill_query": true}));
     let worker = envoy.worker();

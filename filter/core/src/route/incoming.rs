@@ -48,6 +48,11 @@ impl Incoming {
         config.reads_sql && self.endpoint == Endpoint::SubmitStatement
     }
 
+    /// The body length the client declared (Content-Length), when it is a plain number.
+    pub fn declared_body_length(&self) -> Option<usize> {
+        std::str::from_utf8(self.head.headers.get("content-length")?).ok()?.trim().parse().ok()
+    }
+
     /// The path to send upstream when a pin prefix was stripped from it.
     pub(super) fn stripped_path(&self) -> Option<String> {
         self.token.as_ref().map(|_| self.path.clone())
