@@ -59,7 +59,7 @@ def test_a_new_query_under_a_token_is_routed_by_the_rules(stack, path):
 @pytest.mark.parametrize("method, path", [
     ("GET", "/metrics"),
     ("GET", "/ui/api/stats"),
-    ("GET", "/ui/"),
+    ("GET", "/ui/api/query"),
     ("PUT", "/v1/info/state"),
     ("GET", "/v1/node"),
     ("POST", "/v1/statement/executing/20260101_000000_00001_abcde/y1/1"),

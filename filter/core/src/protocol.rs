@@ -56,6 +56,9 @@ pub enum Endpoint {
     /// `GET|HEAD /v1/spooled/{download|ack}/{segment}`: the URI carries no query id, only a
     /// pin can route it.
     SpooledSegment,
+    /// `GET|HEAD /ui/`: the Web UI's entry page, where Trino 483's infoUri
+    /// (`/ui/#/queries/{id}`: the id stays in the browser) lands. Only a token routes it.
+    UiEntry,
     /// `GET|HEAD /v1/info`, `/v1/info/state`, `/v1/status`: about a server, not a query.
     ServerInfo,
     /// A path not in normal form: an empty, `.` or `..` segment, a backslash, or an escaped
@@ -108,6 +111,7 @@ pub fn classify(method: &str, path_and_query: &str) -> Endpoint {
             None => Endpoint::Unknown,
         },
         ["v1", "spooled", "download" | "ack", _segment] if read => Endpoint::SpooledSegment,
+        ["ui"] if read => Endpoint::UiEntry,
         ["v1", "info"] | ["v1", "info", "state"] | ["v1", "status"] if read => Endpoint::ServerInfo,
         _ => Endpoint::Unknown,
     }
@@ -302,6 +306,10 @@ mod tests {
         assert_eq!(classify("PUT", "/v1/info/state"), Endpoint::Unknown, "shutting a node down is not routed");
         assert_eq!(classify("GET", "/v1/spooled/download/abc"), Endpoint::SpooledSegment);
         assert_eq!(classify("GET", "/v1/spooled/ack/abc"), Endpoint::SpooledSegment);
+        assert_eq!(classify("GET", "/ui/"), Endpoint::UiEntry);
+        assert_eq!(classify("HEAD", "/ui"), Endpoint::UiEntry);
+        assert_eq!(classify("GET", "/ui/api/stats"), Endpoint::Unknown);
+        assert_eq!(classify("POST", "/ui/"), Endpoint::Unknown);
         assert_eq!(classify("DELETE", "/v1/spooled/ack/abc"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/v1/spooled/download/abc/def"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/v1/statement/queued/notanid/y/1"), Endpoint::Unknown);

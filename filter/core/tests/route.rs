@@ -134,6 +134,7 @@ fn every_follow_up_with_a_token_goes_to_the_pinned_cluster_with_the_prefix_strip
         ("DELETE", format!("/v1/statement/executing/partialCancel/{ID}/0/{SLUG}/2")),
         ("GET", format!("/v1/query/{ID}")),
         ("GET", format!("/ui/query.html?{ID}")),
+        ("GET", "/ui/".to_string()),
         ("GET", "/v1/spooled/download/abc123".to_string()),
         ("GET", "/v1/spooled/ack/abc123".to_string()),
     ] {
@@ -164,7 +165,7 @@ fn a_token_routes_nothing_but_follow_ups_elsewhere_it_is_ignored() {
     for (method, rest) in [
         ("GET", "/metrics".to_string()),
         ("GET", "/ui/api/stats".to_string()),
-        ("GET", "/ui/".to_string()),
+        ("POST", "/ui/".to_string()),
         ("PUT", "/v1/info/state".to_string()),
         ("POST", format!("/v1/statement/executing/{ID}/{SLUG}/2")),
         ("GET", format!("/v1/statement/executing/partialCancel/{ID}/0/{SLUG}/2")),

@@ -37,7 +37,7 @@ impl Incoming {
     /// as if it had none.
     pub(super) fn usable_token(&self) -> Option<&str> {
         match self.endpoint {
-            Endpoint::QueryFollowUp(..) | Endpoint::SpooledSegment => self.token.as_deref(),
+            Endpoint::QueryFollowUp(..) | Endpoint::SpooledSegment | Endpoint::UiEntry => self.token.as_deref(),
             _ => None,
         }
     }

@@ -80,7 +80,9 @@ pub fn decide(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn Cluste
         (Endpoint::SpooledSegment, None) => {
             Err(reply(404, "spooled segment URI carries no routing token", Why::UnknownPath))
         }
-        (Endpoint::Unknown, None) => Err(reply(404, "not a Trino client endpoint", Why::UnknownPath)),
+        (Endpoint::UiEntry | Endpoint::Unknown, None) => {
+            Err(reply(404, "not a Trino client endpoint", Why::UnknownPath))
+        }
     };
     match target {
         Ok(t) => plan::forward(config, req, t),
