@@ -57,10 +57,13 @@ def test_a_forged_token_is_refused_and_reaches_no_coordinator(stack, pinned_uri,
     token, _ = tokens.split(pinned_uri)
     forged_uri = tokens.replace_token(pinned_uri, forgeries(token)[kind])
     response = requests.request(method, forged_uri, headers={"X-Trino-User": "etl-user"}, timeout=5)
-    assert response.status_code == 400, f"{method} with {kind} token: {response.status_code} {response.text[:300]}"
+    # An empty token leaves `//` in the path, which Envoy merges (merge_slashes): the path then
+    # names no client endpoint.
+    status, text = (404, "Error 404 Not Found") if kind == "empty" else (400, "Error 400 Bad Request: trino-router: invalid routing token")
+    assert response.status_code == status, f"{method} with {kind} token: {response.status_code} {response.text[:300]}"
     assert response.headers.get("content-type", "").startswith("text/plain"), response.headers
     if method != "HEAD":
-        assert response.text.startswith("Error 400 Bad Request: trino-router: invalid routing token"), response.text
+        assert response.text.startswith(text), response.text
     assert stack.client_requests() == {n: [] for n in stack.standins}, (
         f"a request with a {kind} token reached a coordinator: {stack.client_requests()}")
 

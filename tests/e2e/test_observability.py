@@ -25,7 +25,7 @@ def test_a_scripted_run_shows_exact_counts_and_decisions_in_the_access_log(start
     envoy = start_envoy(config)
     sql = "SELECT 1 /* rows=100 */"
     query_ids = [fetch_rows(envoy.port, sql, user)[0] for user in ("etl", "alice", "bob")]
-    forged = requests.get(envoy.url + "/trino-router/AQVldGwtMfQPi6PzK99FzPugD_FTxdX/v1/query/x", timeout=5)
+    forged = requests.get(envoy.url + "/trino-router/AQVldGwtMfQPi6PzK99FzPugD_FTxdX/v1/query/20260101_000000_00001_abcde", timeout=5)
     unknown = requests.get(envoy.url + "/nope", timeout=5)
     by_id = requests.get(f"{envoy.url}/v1/query/{query_ids[1]}", headers={"X-Trino-User": "alice"}, timeout=5)
     assert (forged.status_code, unknown.status_code, by_id.status_code) == (400, 404, 200)

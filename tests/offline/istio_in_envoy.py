@@ -26,6 +26,7 @@ from .repo_files import (
     WASM_TYPE,
     istio_cluster_name,
     parse_istio_cluster_name,
+    the_manifest,
 )
 
 HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -123,6 +124,7 @@ def bootstrap(virtual_service: dict, wasm_filter: Optional[dict], coordinators: 
                 "filter_chains": [{"filters": [{
                     "name": "envoy.filters.network.http_connection_manager",
                     "typed_config": {
+                        **gateway_hcm_patch(),
                         "@type": HCM_TYPE,
                         "stat_prefix": "trino",
                         "route_config": {"name": "trino", "virtual_hosts": [
@@ -134,6 +136,12 @@ def bootstrap(virtual_service: dict, wasm_filter: Optional[dict], coordinators: 
             "clusters": [_cluster(name, coordinators[name]) for name in cluster_names],
         },
     }
+
+
+def gateway_hcm_patch() -> dict:
+    """The connection-manager fields envoyfilter-paths.yaml merges into the gateway's HCM."""
+    patch = the_manifest("envoyfilter-paths.yaml", "EnvoyFilter")["spec"]["configPatches"][0]
+    return {k: v for k, v in patch["patch"]["value"]["typed_config"].items() if k != "@type"}
 
 
 def _cluster(name: str, port: int) -> dict:

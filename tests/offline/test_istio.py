@@ -65,8 +65,18 @@ def test_each_manifest_has_what_its_kind_needs(item):
 
 def test_every_file_holds_manifests_and_nothing_else_is_expected():
     names = sorted({path.name for path, _ in istio_manifests()})
-    assert names == ["destination-rules.yaml", "envoyfilter-sql.yaml", "gateway.yaml", "services.yaml",
-                     "virtual-service.yaml", "wasmplugin-sidecar.yaml", "wasmplugin.yaml"]
+    assert names == ["destination-rules.yaml", "envoyfilter-paths.yaml", "envoyfilter-sql.yaml", "gateway.yaml",
+                     "services.yaml", "virtual-service.yaml", "wasmplugin-sidecar.yaml", "wasmplugin.yaml"]
+
+
+def test_the_gateway_normalises_paths_and_refuses_escaped_slashes():
+    """The HCM patch the offline Envoy applies too (istio_in_envoy.bootstrap), so Envoy checks its fields."""
+    patch = the_manifest("envoyfilter-paths.yaml", "EnvoyFilter")["spec"]["configPatches"][0]
+    assert (patch["applyTo"], patch["patch"]["operation"]) == ("NETWORK_FILTER", "MERGE")
+    assert patch["match"]["listener"]["filterChain"]["filter"]["name"] == "envoy.filters.network.http_connection_manager"
+    hcm = patch["patch"]["value"]["typed_config"]
+    assert (hcm["normalize_path"], hcm["merge_slashes"], hcm["path_with_escaped_slashes_action"]) == (
+        True, True, "REJECT_REQUEST")
 
 
 # --- the filter's configuration ---

@@ -44,32 +44,63 @@ fn validate(path: &str) -> Result<bool, String> {
     let configs = config_file::find_configs(&text).map_err(|e| format!("{path}: {e}"))?;
     let mut ok = true;
     for found in configs {
-        match Config::from_json(found.json.as_bytes()) {
-            Ok(c) if c.reads_sql && found.holds_headers == Some(false) => {
-                ok = false;
-                println!(
-                    "{path} ({}): rules / sql_inspection: this config reads the SQL of new queries (SQL \
-                     conditions or route_kill_query), but the wasm filter does not set \
-                     allow_on_headers_stop_iteration: true, so Envoy would hold every new query forever",
-                    found.location
-                );
-            }
-            Ok(c) => println!(
-                "{path} ({}): valid: {} clusters, {} groups, {} rules",
-                found.location,
-                c.clusters.len(),
-                c.groups.len(),
-                c.rules.0.len()
-            ),
-            Err(errors) => {
-                ok = false;
-                for e in errors.0 {
-                    println!("{path} ({}): {e}", found.location);
+        let problems = match Config::from_json(found.json.as_bytes()) {
+            Ok(c) => {
+                let problems = surroundings_problems(&c, &found);
+                if problems.is_empty() {
+                    println!(
+                        "{path} ({}): valid: {} clusters, {} groups, {} rules",
+                        found.location,
+                        c.clusters.len(),
+                        c.groups.len(),
+                        c.rules.0.len()
+                    );
                 }
+                problems
             }
+            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        };
+        for problem in &problems {
+            println!("{path} ({}): {problem}", found.location);
         }
+        ok &= problems.is_empty();
     }
     Ok(ok)
+}
+
+/// What a valid config gets wrong about the Envoy it runs in, each naming the field or
+/// the Envoy setting to change.
+fn surroundings_problems(c: &Config, found: &config_file::Found) -> Vec<String> {
+    let mut problems = Vec::new();
+    if c.reads_sql && found.holds_headers == Some(false) {
+        problems.push(
+            "rules / sql_inspection: this config reads the SQL of new queries (SQL conditions or \
+             route_kill_query), but the wasm filter does not set allow_on_headers_stop_iteration: true, \
+             so Envoy would hold every new query forever"
+                .to_string(),
+        );
+    }
+    let Some(envoy) = &found.envoy else { return problems };
+    for (i, cluster) in c.clusters.iter().enumerate() {
+        if !envoy.clusters.contains(&cluster.envoy_cluster) {
+            problems.push(format!(
+                "clusters[{i}].envoy_cluster: no Envoy cluster named `{}` in this file (it has: {}); \
+                 every poll and query for cluster {} would fail",
+                cluster.envoy_cluster,
+                envoy.clusters.join(", "),
+                cluster.name
+            ));
+        }
+    }
+    let (limit, setting) = &envoy.buffer_limit;
+    if c.reads_sql && u64::try_from(c.max_body_bytes).map_or(true, |max| max > *limit) {
+        problems.push(format!(
+            "sql_inspection.max_body_bytes: {} is over Envoy's request buffer limit of {limit} ({setting}): \
+             Envoy would answer 413 itself for bodies in between; lower max_body_bytes or raise that setting",
+            c.max_body_bytes
+        ));
+    }
+    problems
 }
 
 fn explain_cmd(args: &[String]) -> Result<bool, String> {

@@ -27,6 +27,31 @@ fn validate_accepts_the_shipped_envoy_config() {
 }
 
 #[test]
+fn validate_checks_the_config_against_the_envoy_yaml_around_it() {
+    let shipped = std::fs::read_to_string(repo("envoy/envoy.yaml")).unwrap();
+    let typo = shipped.replacen(r#""envoy_cluster": "trino_etl_1""#, r#""envoy_cluster": "trino_etl1""#, 1);
+    let (code, out, _) = run(&["validate", &temp_file("typo.yaml", &typo)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("clusters[2].envoy_cluster: no Envoy cluster named `trino_etl1` in this file"), "{out}");
+
+    // The shipped file reads SQL (route_kill_query) with the default limit of 128 KiB.
+    let small_buffer =
+        shipped.replacen("    filter_chains:", "    per_connection_buffer_limit_bytes: 65536\n    filter_chains:", 1);
+    let (code, out, _) = run(&["validate", &temp_file("buffer.yaml", &small_buffer)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("sql_inspection.max_body_bytes: 131072 is over Envoy's request buffer limit of 65536 (per_connection_buffer_limit_bytes of listener trino"), "{out}");
+
+    let route_limit = shipped.replacen(
+        "                route:\n",
+        "                per_request_buffer_limit_bytes: 4096\n                route:\n",
+        1,
+    );
+    let (code, out, _) = run(&["validate", &temp_file("route.yaml", &route_limit)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("request buffer limit of 4096 (per_request_buffer_limit_bytes"), "{out}");
+}
+
+#[test]
 fn validate_names_every_bad_field_and_fails() {
     let bad = r#"{"clusters": [{"name": "a", "envoy_cluster": "x"}],
         "groups": [{"name": "g", "members": [{"cluster": "b"}]}], "default_group": "g",

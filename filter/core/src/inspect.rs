@@ -10,7 +10,8 @@ pub enum SqlStatus {
     /// No rule needs the SQL, or the request is not a new query.
     NotRead,
     Analysed,
-    /// The body was longer than `sql_inspection.max_body_bytes`.
+    /// The body was longer than `sql_inspection.max_body_bytes`, or of undeclared length
+    /// and not whole in its first piece.
     TooLarge,
     /// Not UTF-8, or the analyser could not make sense of it.
     Unparseable,
@@ -49,6 +50,22 @@ impl SqlFacts {
             text: None,
             body_size: Some(body_size),
             problem: Some(format!("body of {body_size} bytes is over the inspection limit of {limit}")),
+        }
+    }
+
+    /// A body of undeclared length (chunked) that did not come whole in its first piece:
+    /// not read, because holding it could make Envoy answer 413 itself. Rules treat it as
+    /// too large.
+    pub fn length_not_declared(limit: usize) -> SqlFacts {
+        SqlFacts {
+            status: SqlStatus::TooLarge,
+            analysis: None,
+            tables: Vec::new(),
+            text: None,
+            body_size: None,
+            problem: Some(format!(
+                "body without Content-Length did not arrive whole at once; not buffered (inspection limit {limit})"
+            )),
         }
     }
 

@@ -44,55 +44,105 @@ impl CoordinatorId {
     }
 }
 
-/// What a request is, in Trino's terms.
+/// What a request is, in Trino's terms. Only the exact method and path shape of each client
+/// endpoint counts: anything else is `Unknown`, so no path or method can borrow the routing
+/// of an endpoint it is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// `POST /v1/statement`: a new query.
     SubmitStatement,
-    /// nextUri (queued or executing, any method), partialCancelUri, `/v1/query/{id}`,
-    /// and the UI page of a query: everything that belongs to one existing query.
-    QueryFollowUp(QueryId),
-    /// Spooled segment download or ack: the URI carries no query id, only a pin can route it.
+    /// A request about one existing query: see `FollowUp`.
+    QueryFollowUp(QueryId, FollowUp),
+    /// `GET|HEAD /v1/spooled/{download|ack}/{segment}`: the URI carries no query id, only a
+    /// pin can route it.
     SpooledSegment,
-    /// `/v1/info`, `/v1/info/state`, `/v1/status`: about a server, not a query.
+    /// `GET|HEAD /ui/`: the Web UI's entry page, where Trino 483's infoUri
+    /// (`/ui/#/queries/{id}`: the id stays in the browser) lands. Only a token routes it.
+    UiEntry,
+    /// `GET|HEAD /v1/info`, `/v1/info/state`, `/v1/status`: about a server, not a query.
     ServerInfo,
+    /// A path not in normal form: an empty, `.` or `..` segment, a backslash, or an escaped
+    /// `.`, `/` or `\`. Coordinators could resolve it to a different endpoint than it looks
+    /// like, so it is refused, whatever normalisation Envoy was configured with.
+    NotNormal,
     /// Anything else, including a follow-up path whose query id is malformed.
     Unknown,
 }
 
-/// Classifies a request by method and path (query string included).
+/// The follow-up endpoints of the client protocol, each with the methods Trino serves on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    /// `GET|HEAD|DELETE /v1/statement/{queued|executing}/{id}/{slug}/{token}`.
+    NextUri,
+    /// `DELETE /v1/statement/executing/partialCancel/{id}/{stage}/{slug}/{token}`.
+    PartialCancel,
+    /// `GET|HEAD|DELETE /v1/query/{id}`.
+    QueryInfo,
+    /// `GET|HEAD /ui/query.html?{id}`: the infoUri page.
+    InfoPage,
+}
+
+/// Classifies a request by method and path (query string included). One trailing slash is
+/// ignored, as Trino's JAX-RS resources ignore it; methods and path segments match exactly.
 pub fn classify(method: &str, path_and_query: &str) -> Endpoint {
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path_and_query, None),
     };
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if !is_normal(path) {
+        return Endpoint::NotNormal;
+    }
+    let Some(path) = path.strip_prefix('/') else { return Endpoint::Unknown };
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let read = matches!(method, "GET" | "HEAD");
+    let read_or_delete = read || method == "DELETE";
     match segments.as_slice() {
         ["v1", "statement"] if method == "POST" => Endpoint::SubmitStatement,
-        ["v1", "statement", "queued" | "executing", "partialCancel", id, ..]
-        | ["v1", "statement", "queued" | "executing", id, ..]
-        | ["v1", "query", id, ..] => follow_up(id),
-        ["ui", "query.html"] => query.map_or(Endpoint::Unknown, |q| follow_up(q.split('&').next().unwrap_or(q))),
-        ["v1", "spooled", "download" | "ack", ..] => Endpoint::SpooledSegment,
-        ["v1", "info"] | ["v1", "info", "state"] | ["v1", "status"] => Endpoint::ServerInfo,
+        ["v1", "statement", "queued" | "executing", id, _slug, _token] if read_or_delete => {
+            follow_up(id, FollowUp::NextUri)
+        }
+        ["v1", "statement", "executing", "partialCancel", id, _stage, _slug, _token] if method == "DELETE" => {
+            follow_up(id, FollowUp::PartialCancel)
+        }
+        ["v1", "query", id] if read_or_delete => follow_up(id, FollowUp::QueryInfo),
+        ["ui", "query.html"] if read => match query {
+            Some(q) => follow_up(q.split('&').next().unwrap_or(q), FollowUp::InfoPage),
+            None => Endpoint::Unknown,
+        },
+        ["v1", "spooled", "download" | "ack", _segment] if read => Endpoint::SpooledSegment,
+        ["ui"] if read => Endpoint::UiEntry,
+        ["v1", "info"] | ["v1", "info", "state"] | ["v1", "status"] if read => Endpoint::ServerInfo,
         _ => Endpoint::Unknown,
     }
 }
 
-fn follow_up(id: &str) -> Endpoint {
-    QueryId::parse(id).map_or(Endpoint::Unknown, Endpoint::QueryFollowUp)
+fn follow_up(id: &str, kind: FollowUp) -> Endpoint {
+    QueryId::parse(id).map_or(Endpoint::Unknown, |id| Endpoint::QueryFollowUp(id, kind))
+}
+
+/// Whether a path (without its query string) is in normal form: it starts with `/`, has no
+/// empty segment but for one trailing slash, no `.` or `..` segment, no backslash, and no
+/// escaped `.`, `/` or `\` (which a server may decode into one of the former).
+pub fn is_normal(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else { return false };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if path == "/" {
+        return true;
+    }
+    let bytes = path.as_bytes();
+    let escaped = bytes.windows(3).any(
+        |w| matches!(w, [b'%', a, b] if matches!((a, b.to_ascii_lowercase()), (b'2', b'e' | b'f') | (b'5', b'c'))),
+    );
+    !escaped && !path.contains('\\') && rest.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 /// Whether the answer is a statement page (JSON with nextUri and friends): the POST of a
 /// new query, or a GET of a queued or executing nextUri.
-pub fn is_statement_page(method: &str, path_and_query: &str) -> bool {
-    let path = path_and_query.split('?').next().unwrap_or_default();
-    match method {
-        "POST" => path == "/v1/statement",
-        "GET" => {
-            (path.starts_with("/v1/statement/queued/") || path.starts_with("/v1/statement/executing/"))
-                && !path.starts_with("/v1/statement/executing/partialCancel/")
-        }
+pub fn is_statement_page(method: &str, endpoint: &Endpoint) -> bool {
+    match endpoint {
+        Endpoint::SubmitStatement => true,
+        Endpoint::QueryFollowUp(_, FollowUp::NextUri) => method == "GET",
         _ => false,
     }
 }
@@ -222,41 +272,105 @@ mod tests {
     #[test]
     fn every_follow_up_uri_names_its_query() {
         let id = QueryId::parse(ID).unwrap();
-        let follow = Endpoint::QueryFollowUp(id);
+        let slug = "y620553a27984c040b3b35223339faffa77cef441";
+        for (method, path, kind) in [
+            ("GET", format!("/v1/statement/queued/{ID}/{slug}/1"), FollowUp::NextUri),
+            ("HEAD", format!("/v1/statement/executing/{ID}/{slug}/3"), FollowUp::NextUri),
+            ("DELETE", format!("/v1/statement/executing/{ID}/{slug}/3"), FollowUp::NextUri),
+            ("GET", format!("/v1/statement/executing/{ID}/{slug}/3/"), FollowUp::NextUri),
+            ("DELETE", format!("/v1/statement/executing/partialCancel/{ID}/0/{slug}/2"), FollowUp::PartialCancel),
+            ("GET", format!("/v1/query/{ID}"), FollowUp::QueryInfo),
+            ("DELETE", format!("/v1/query/{ID}"), FollowUp::QueryInfo),
+            ("GET", format!("/ui/query.html?{ID}"), FollowUp::InfoPage),
+        ] {
+            assert_eq!(classify(method, &path), Endpoint::QueryFollowUp(id.clone(), kind), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn a_follow_up_shape_with_another_method_or_more_segments_is_unknown() {
         let slug = "y620553a27984c040b3b35223339faffa77cef441";
         for (method, path) in [
-            ("GET", format!("/v1/statement/queued/{ID}/{slug}/1")),
-            ("HEAD", format!("/v1/statement/executing/{ID}/{slug}/3")),
-            ("DELETE", format!("/v1/statement/executing/{ID}/{slug}/3")),
-            ("DELETE", format!("/v1/statement/executing/partialCancel/{ID}/0/{slug}/2")),
-            ("GET", format!("/v1/query/{ID}")),
-            ("GET", format!("/ui/query.html?{ID}")),
+            ("POST", format!("/v1/statement/executing/{ID}/{slug}/3")),
+            ("PUT", format!("/v1/statement/queued/{ID}/{slug}/1")),
+            ("GET", format!("/v1/statement/executing/partialCancel/{ID}/0/{slug}/2")),
+            ("GET", format!("/v1/statement/executing/{ID}/{slug}/3/extra")),
+            ("GET", format!("/v1/statement/executing/{ID}/{slug}")),
+            ("PUT", format!("/v1/query/{ID}/killed")),
+            ("GET", format!("/v1/query/{ID}/x")),
+            ("POST", format!("/v1/query/{ID}")),
+            ("DELETE", format!("/ui/query.html?{ID}")),
+            ("GET", format!("/V1/query/{ID}")),
+            ("GET", format!("/ui/api/query/{ID}")),
         ] {
-            assert_eq!(classify(method, &path), follow, "{method} {path}");
+            assert_eq!(classify(method, &path), Endpoint::Unknown, "{method} {path}");
         }
     }
 
     #[test]
     fn other_paths_are_classified_without_guessing() {
         assert_eq!(classify("POST", "/v1/statement"), Endpoint::SubmitStatement);
+        assert_eq!(classify("POST", "/v1/statement/"), Endpoint::SubmitStatement, "JAX-RS ignores one trailing slash");
+        assert_eq!(classify("POST", "/v1/statement?x=1"), Endpoint::SubmitStatement);
         assert_eq!(classify("GET", "/v1/statement"), Endpoint::Unknown);
+        assert_eq!(classify("PUT", "/v1/statement"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/v1/info"), Endpoint::ServerInfo);
+        assert_eq!(classify("HEAD", "/v1/status"), Endpoint::ServerInfo);
+        assert_eq!(classify("PUT", "/v1/info/state"), Endpoint::Unknown, "shutting a node down is not routed");
         assert_eq!(classify("GET", "/v1/spooled/download/abc"), Endpoint::SpooledSegment);
+        assert_eq!(classify("GET", "/v1/spooled/ack/abc"), Endpoint::SpooledSegment);
+        assert_eq!(classify("GET", "/ui/"), Endpoint::UiEntry);
+        assert_eq!(classify("HEAD", "/ui"), Endpoint::UiEntry);
+        assert_eq!(classify("GET", "/ui/api/stats"), Endpoint::Unknown);
+        assert_eq!(classify("POST", "/ui/"), Endpoint::Unknown);
+        assert_eq!(classify("DELETE", "/v1/spooled/ack/abc"), Endpoint::Unknown);
+        assert_eq!(classify("GET", "/v1/spooled/download/abc/def"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/v1/statement/queued/notanid/y/1"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/ui/query.html"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/etc/passwd"), Endpoint::Unknown);
-        assert_eq!(classify("GET", ""), Endpoint::Unknown);
+        assert_eq!(classify("GET", "/metrics"), Endpoint::Unknown);
+        assert_eq!(classify("GET", ""), Endpoint::NotNormal);
+        assert_eq!(classify("OPTIONS", "*"), Endpoint::NotNormal);
+    }
+
+    #[test]
+    fn paths_not_in_normal_form_are_told_apart() {
+        for path in [
+            format!("/v1/query/{ID}/../../statement"),
+            "/v1/./statement".to_string(),
+            "/v1//statement".to_string(),
+            "//v1/statement".to_string(),
+            "/v1/statement//".to_string(),
+            "/v1/%2e%2e/statement".to_string(),
+            "/v1/%2E/statement".to_string(),
+            "/v1%2fstatement".to_string(),
+            "/v1%2Fstatement".to_string(),
+            "/v1%5cstatement".to_string(),
+            "/v1\\statement".to_string(),
+            "/..".to_string(),
+        ] {
+            assert_eq!(classify("POST", &path), Endpoint::NotNormal, "{path}");
+        }
+        assert!(is_normal("/"));
+        assert!(is_normal("/v1/statement/"));
+        assert!(is_normal("/v1/spooled/download/a%20b..c"), "dots inside a segment are fine");
+        assert_eq!(
+            classify("POST", "/v1/statement?next=/../x"),
+            Endpoint::SubmitStatement,
+            "the query string is not a path"
+        );
     }
 
     #[test]
     fn statement_pages_are_posts_and_nexturi_gets() {
-        assert!(is_statement_page("POST", "/v1/statement"));
-        assert!(is_statement_page("GET", &format!("/v1/statement/queued/{ID}/y/1")));
-        assert!(is_statement_page("GET", &format!("/v1/statement/executing/{ID}/y/1")));
-        assert!(!is_statement_page("DELETE", &format!("/v1/statement/executing/{ID}/y/1")));
-        assert!(!is_statement_page("HEAD", &format!("/v1/statement/executing/{ID}/y/1")));
-        assert!(!is_statement_page("GET", &format!("/v1/statement/executing/partialCancel/{ID}/0/y/1")));
-        assert!(!is_statement_page("GET", &format!("/v1/query/{ID}")));
+        let page = |m: &str, p: &str| is_statement_page(m, &classify(m, p));
+        assert!(page("POST", "/v1/statement"));
+        assert!(page("GET", &format!("/v1/statement/queued/{ID}/y/1")));
+        assert!(page("GET", &format!("/v1/statement/executing/{ID}/y/1")));
+        assert!(!page("DELETE", &format!("/v1/statement/executing/{ID}/y/1")));
+        assert!(!page("HEAD", &format!("/v1/statement/executing/{ID}/y/1")));
+        assert!(!page("DELETE", &format!("/v1/statement/executing/partialCancel/{ID}/0/y/1")));
+        assert!(!page("GET", &format!("/v1/query/{ID}")));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the router knows about one request: method, path and headers as raw bytes
 //! (Envoy hands over bytes; a header need not be UTF-8), plus the Trino facts rules look at.
 
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 
 /// Request headers with lowercased names, in arrival order. Values stay bytes.
@@ -81,12 +82,33 @@ impl<'a> TrinoFacts<'a> {
         TrinoFacts { headers }
     }
 
-    /// X-Trino-User, else the user name of Basic authentication.
+    /// The user Trino runs the query as, by Trino's own rules: X-Trino-User (its first value,
+    /// trimmed) unless empty, else the user of Basic authentication (which Trino's insecure
+    /// and password authenticators take as the authenticated user). X-Trino-Original-User
+    /// names the user before `SET SESSION AUTHORIZATION` and only feeds Trino's
+    /// impersonation checks, so it does not change who runs the query. Bearer, Kerberos and
+    /// certificate identities are opaque here: without X-Trino-User there is then no user.
     pub fn user(&self) -> Option<String> {
-        if let Some(u) = self.headers.get_str("x-trino-user") {
-            return Some(u.to_string());
+        let named = self.headers.get("x-trino-user").map(trim_java);
+        if let Some(user) = named.filter(|u| !u.is_empty()) {
+            return std::str::from_utf8(user).ok().map(str::to_string);
         }
         basic_auth_user(self.headers.get("authorization")?)
+    }
+
+    /// The first identity header sent more than once. Trino reads the first value of each;
+    /// a proxy between Envoy and Trino may not, so such a request is refused rather than
+    /// routed as one user and run as another.
+    /// Envoy joins repeated `Authorization` lines into one value with commas, which no
+    /// credential contains (base64 and JWTs have none), so a comma counts as a repeat.
+    pub fn repeated_identity_header(&self) -> Option<&'static str> {
+        let joined = self.headers.get("authorization").is_some_and(|v| v.contains(&b','));
+        if joined {
+            return Some("authorization");
+        }
+        ["x-trino-user", "x-trino-original-user", "authorization"]
+            .into_iter()
+            .find(|name| self.headers.get_all(name).nth(1).is_some())
     }
 
     pub fn source(&self) -> Option<&'a str> {
@@ -135,17 +157,42 @@ impl<'a> TrinoFacts<'a> {
     }
 }
 
+/// The user of `Authorization: Basic`, decoded as Trino does: the scheme is the text before
+/// the first space (any case), the rest is trimmed, base64 with or without padding, read as
+/// ISO-8859-1, and the user ends at the first colon. An empty user is no user (Trino
+/// answers 401).
 fn basic_auth_user(authorization: &[u8]) -> Option<String> {
-    let rest = strip_prefix_ignore_case(authorization.trim_ascii(), b"basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim_ascii()).ok()?;
-    let colon = decoded.iter().position(|b| *b == b':')?;
-    let user = std::str::from_utf8(decoded.get(..colon)?).ok()?;
-    (!user.is_empty()).then(|| user.to_string())
+    let rest = strip_prefix_ignore_case(authorization, b"basic ")?;
+    let encoded = trim_java(rest);
+    // Java's basic decoder takes base64 with all its padding or with none, not with some.
+    let decoded =
+        if encoded.ends_with(b"=") { STANDARD.decode(encoded) } else { STANDARD_NO_PAD.decode(encoded) }.ok()?;
+    let user = decoded.split(|b| *b == b':').next()?;
+    // ISO-8859-1: every byte is the code point of the same value.
+    (!user.is_empty()).then(|| user.iter().map(|&b| char::from(b)).collect())
+}
+
+/// Java's `String.trim()`: removes every leading and trailing byte up to and including space.
+fn trim_java(value: &[u8]) -> &[u8] {
+    let start = value.iter().position(|b| *b > b' ').unwrap_or(value.len());
+    let end = value.iter().rposition(|b| *b > b' ').map_or(start, |i| i.saturating_add(1));
+    value.get(start..end).unwrap_or_default()
 }
 
 fn strip_prefix_ignore_case<'b>(value: &'b [u8], prefix: &[u8]) -> Option<&'b [u8]> {
     let head = value.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then(|| value.get(prefix.len()..))?
+}
+
+/// The address part of Envoy's `ip:port` or `[ipv6]:port` (as in the `source.address`
+/// property), checked to be an IP address so nothing else is ever forwarded as one.
+pub fn ip_of_socket_address(socket: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(socket).ok()?;
+    let ip = match text.strip_prefix('[') {
+        Some(rest) => rest.split_once(']')?.0,
+        None => text.rsplit_once(':').map_or(text, |(ip, _port)| ip),
+    };
+    ip.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }
 
 /// Decodes `%XX` escapes and `+` (Java's URLEncoder writes spaces as `+`). Invalid
@@ -193,8 +240,37 @@ mod tests {
     }
 
     #[test]
+    fn the_user_is_the_one_trino_runs_the_query_as() {
+        let user = |pairs: &[(&str, &[u8])]| TrinoFacts::new(&headers(pairs)).user();
+        // Unpadded base64 of "bob:" (Java's decoder accepts it).
+        assert_eq!(user(&[("authorization", b"Basic Ym9iOg")]).as_deref(), Some("bob"));
+        // An empty or blank X-Trino-User falls back to Basic, as Trino's trimEmptyToNull does.
+        assert_eq!(user(&[("x-trino-user", b""), ("authorization", b"Basic Ym9iOg==")]).as_deref(), Some("bob"));
+        assert_eq!(user(&[("x-trino-user", b" \t "), ("authorization", b"Basic Ym9iOg==")]).as_deref(), Some("bob"));
+        assert_eq!(user(&[("x-trino-user", b"  carol ")]).as_deref(), Some("carol"));
+        // X-Trino-Original-User does not change who runs the query.
+        assert_eq!(user(&[("x-trino-original-user", b"alice"), ("x-trino-user", b"bob")]).as_deref(), Some("bob"));
+        assert_eq!(user(&[("x-trino-original-user", b"alice")]), None);
+        // Basic is read as ISO-8859-1, as Trino reads it: 0xE9 is e-acute.
+        assert_eq!(user(&[("authorization", b"Basic Sm9z6To=")]).as_deref(), Some("Jos\u{e9}"));
+        assert_eq!(user(&[("authorization", b"BASIC   Ym9iOg==  ")]).as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn a_repeated_identity_header_is_found() {
+        let h = headers(&[("x-trino-user", b"alice"), ("x-trino-source", b"a"), ("X-Trino-User", b"bob")]);
+        assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), Some("x-trino-user"));
+        let h = headers(&[("authorization", b"Basic Ym9iOg=="), ("authorization", b"Basic YWxpY2U6")]);
+        assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), Some("authorization"));
+        let h = headers(&[("authorization", b"Basic Ym9iOg==,Basic YWxpY2U6")]);
+        assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), Some("authorization"), "as Envoy joins them");
+        let h = headers(&[("x-trino-user", b"alice"), ("x-trino-client-tags", b"a"), ("x-trino-client-tags", b"b")]);
+        assert_eq!(TrinoFacts::new(&h).repeated_identity_header(), None);
+    }
+
+    #[test]
     fn broken_basic_auth_and_non_utf8_user_give_no_user() {
-        for bad in [&b"Basic !!!"[..], b"Bearer abc", b"Basic", b"Basic OnNlY3JldA=="] {
+        for bad in [&b"Basic !!!"[..], b"Bearer abc", b"Basic", b"Basic OnNlY3JldA==", b"Basic Ym9iOg="] {
             let h = headers(&[("authorization", bad)]);
             assert_eq!(TrinoFacts::new(&h).user(), None, "{bad:?}");
         }
@@ -215,6 +291,16 @@ mod tests {
         assert_eq!(f.session_property("query_max_run_time").as_deref(), Some("1h"));
         assert_eq!(f.session_property("hive.insert_mode").as_deref(), Some("APPEND,x"));
         assert_eq!(f.session_property("missing"), None);
+    }
+
+    #[test]
+    fn the_client_ip_is_read_from_envoys_socket_address() {
+        assert_eq!(ip_of_socket_address(b"10.1.2.3:50412").as_deref(), Some("10.1.2.3"));
+        assert_eq!(ip_of_socket_address(b"[2001:db8::1]:443").as_deref(), Some("2001:db8::1"));
+        assert_eq!(ip_of_socket_address(b"10.1.2.3").as_deref(), Some("10.1.2.3"));
+        for bad in [&b"evil.example:80"[..], b"", b"[::1", b"\xff:1", b"1.2.3.4, 5.6.7.8:1"] {
+            assert_eq!(ip_of_socket_address(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -98,14 +98,40 @@ fn what_a_client_sends_cannot_choose_the_pin_or_the_route() {
 }
 
 #[test]
+fn a_coordinator_that_processes_forwarded_headers_sees_only_what_envoy_knows() {
+    let envoy = envoy_with(|_| {});
+    let worker = envoy.worker();
+    let answer = envoy.send(
+        &worker,
+        Request::query("SELECT 1")
+            .header("x-trino-user", "alice")
+            .header("forwarded", "for=1.2.3.4;host=evil.example;proto=https")
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-port", "4443")
+            .header("x-forwarded-server", "evil.example")
+            .header("x-forwarded-for", "1.2.3.4"),
+    );
+    let up = answer.upstream.unwrap();
+    assert!(up.envoy_cluster.starts_with("trino_adhoc"), "{}", up.envoy_cluster);
+    for name in ["forwarded", "x-forwarded-host", "x-forwarded-port", "x-forwarded-server"] {
+        assert_eq!(up.headers.get(name), None, "{name} reached the coordinator");
+    }
+    assert_eq!(up.headers.get_str("x-forwarded-for"), Some("10.9.8.7"), "the address Envoy determined");
+}
+
+#[test]
 fn the_router_answers_what_it_cannot_place_in_trinos_error_form() {
     let envoy = envoy_with(|_| {});
     let worker = envoy.worker();
     let unknown = envoy.send(&worker, Request::get("/etc/passwd"));
     assert_eq!((unknown.status, unknown.upstream.is_none()), (404, true));
     assert!(unknown.body.starts_with("Error 404 Not Found: trino-router:"), "{}", unknown.body);
-    let forged =
-        envoy.send(&worker, Request::get("/trino-router/AQdhZGhvYy0xAAAAAAAAAAAAAAAAAAAAAA/v1/statement/executing/x"));
+    let forged = envoy.send(
+        &worker,
+        Request::get(
+            "/trino-router/AQdhZGhvYy0xAAAAAAAAAAAAAAAAAAAAAA/v1/statement/executing/20261120_101500_00001_zzzzz/y1/1",
+        ),
+    );
     assert_eq!(forged.status, 400, "{}", forged.body);
     let lost = envoy.send(&worker, Request::get("/v1/query/20261120_101500_00001_zzzzz"));
     assert_eq!(lost.status, 404);
@@ -250,6 +276,37 @@ fn a_body_over_the_limit_is_decided_at_once_without_reading_it() {
     let broken = envoy.send(&worker, Request::query("SELECT 'unterminated"));
     assert!(broken.cluster().unwrap().starts_with("trino_adhoc"), "unparseable SQL matches no SQL rule");
     assert_eq!(envoy.counter("trino_router.sql.unparseable"), 1);
+}
+
+#[test]
+fn a_body_declared_over_the_limit_is_never_held_so_envoy_never_has_to_buffer_it() {
+    let envoy = envoy_with(|c| {
+        c["rules"] = sql_rules();
+        c["sql_inspection"] = json!({"max_body_bytes": 100});
+    });
+    let worker = envoy.worker();
+    let big = envoy.send(&worker, Request::query(&format!("SELECT {}", "1 + ".repeat(100) + "1")));
+    assert_eq!((big.cluster(), big.held_for_body), (Some("trino_etl_1"), false));
+    let small = envoy.send(&worker, Request::query(&format!("SELECT {}", "1 + ".repeat(20) + "1")));
+    assert!(small.held_for_body, "a declared body within the limit is read, in as many pieces as it takes");
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 1);
+}
+
+#[test]
+fn a_body_of_undeclared_length_is_read_only_when_it_comes_whole() {
+    let envoy = envoy_with(|c| c["rules"] = sql_rules());
+    let worker = envoy.worker();
+    let insert = format!("INSERT INTO hive.s.t SELECT * FROM hive.s.u WHERE x IN ({})", "1, ".repeat(100) + "1");
+    let whole = envoy.send(&worker, Request::query(&insert).chunked().in_pieces_of(100_000));
+    assert_eq!(whole.cluster(), Some("trino_etl_1"));
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 1);
+    // In pieces it would have to be buffered, with no bound Envoy knows of: not read.
+    let pieces = envoy.send(
+        &worker,
+        Request::query("SELECT * FROM hive.s.u -- a comment that runs on and on, longer than one piece").chunked(),
+    );
+    assert_eq!(pieces.cluster(), Some("trino_etl_1"), "the too_large rule takes it");
+    assert_eq!(envoy.counter("trino_router.sql.too_large"), 1);
 }
 
 #[test]

@@ -156,6 +156,86 @@ fn every_follow_up_with_a_token_goes_to_the_pinned_cluster_with_the_prefix_strip
 }
 
 #[test]
+fn a_token_routes_nothing_but_follow_ups_elsewhere_it_is_ignored() {
+    let c = config(etl_rule());
+    let view = FakeView::default();
+    let no_token = |method: &str, rest: &str, headers: &[(&str, &str)]| {
+        decide(&c, &request(method, rest, headers), &SqlFacts::not_read(), &view, 3)
+    };
+    for (method, rest) in [
+        ("GET", "/metrics".to_string()),
+        ("GET", "/ui/api/stats".to_string()),
+        ("POST", "/ui/".to_string()),
+        ("PUT", "/v1/info/state".to_string()),
+        ("POST", format!("/v1/statement/executing/{ID}/{SLUG}/2")),
+        ("GET", format!("/v1/statement/executing/partialCancel/{ID}/0/{SLUG}/2")),
+        ("PUT", format!("/v1/query/{ID}/killed")),
+        ("GET", format!("/v1/statement/executing/{ID}/{SLUG}/2/extra")),
+        ("GET", "/v1/statement/executing/notanid/y/2".to_string()),
+    ] {
+        let r =
+            reply(decide(&c, &request(method, &pinned_path(&c, "etl-1", &rest), &[]), &SqlFacts::not_read(), &view, 3));
+        assert_eq!(r, reply(no_token(method, &rest, &[])), "{method} {rest}");
+        assert_eq!(r.status, 404, "{method} {rest}");
+    }
+    // A new query and server info under a token go where they would go without one.
+    for (method, rest, headers) in [
+        ("POST", "/v1/statement/", &[("x-trino-user", "alice")][..]),
+        ("POST", "/v1/statement", &[("x-trino-user", "alice")][..]),
+        ("GET", "/v1/info", &[][..]),
+    ] {
+        let f = forward(decide(
+            &c,
+            &request(method, &pinned_path(&c, "etl-1", rest), headers),
+            &SqlFacts::not_read(),
+            &view,
+            3,
+        ));
+        let without = forward(no_token(method, rest, headers));
+        assert_eq!((&f.envoy_cluster, &f.why), (&without.envoy_cluster, &without.why), "{method} {rest}");
+        assert_ne!(f.why, Why::Pinned);
+        assert_eq!(f.path.as_deref(), Some(rest), "the token is stripped before Trino sees the path");
+    }
+}
+
+#[test]
+fn a_path_not_in_normal_form_is_refused_with_or_without_a_token() {
+    let c = config(etl_rule());
+    for path in [
+        format!("/v1/query/{ID}/../../statement"),
+        pinned_path(&c, "etl-1", &format!("/v1/query/{ID}/../../statement")),
+        format!("/trino-router/../v1/query/{ID}"),
+        "/trino-router//v1/statement/executing/x/y/1".to_string(),
+        "/v1//statement".to_string(),
+        "/v1/%2e%2e/statement".to_string(),
+    ] {
+        for method in ["GET", "POST"] {
+            let r = reply(decide(&c, &request(method, &path, &[]), &SqlFacts::not_read(), &FakeView::default(), 1));
+            assert_eq!((r.status, &r.why), (400, &Why::NotNormalPath), "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn a_new_query_naming_its_user_twice_is_refused() {
+    let c = config(etl_rule());
+    for headers in [
+        &[("x-trino-user", "alice"), ("x-trino-user", "etl")][..],
+        &[("x-trino-user", "etl"), ("x-trino-original-user", "a"), ("x-trino-original-user", "b")][..],
+        &[("authorization", "Basic ZXRsOg=="), ("authorization", "Basic Ym9iOg==")][..],
+    ] {
+        let r = reply(decide(
+            &c,
+            &request("POST", "/v1/statement", headers),
+            &SqlFacts::not_read(),
+            &FakeView::default(),
+            1,
+        ));
+        assert_eq!((r.status, &r.why), (400, &Why::RepeatedIdentityHeader), "{headers:?}");
+    }
+}
+
+#[test]
 fn a_token_on_a_new_query_is_ignored() {
     let c = config(etl_rule());
     let path = pinned_path(&c, "etl-1", "/v1/statement");
@@ -185,7 +265,6 @@ fn forged_or_foreign_tokens_are_refused_and_routed_nowhere() {
         String::from_utf8(flipped).unwrap(),
         good.as_str()[..10].to_string(),
         "%%%".into(),
-        String::new(),
     ] {
         let r = reply(decide(
             &c,
@@ -388,7 +467,7 @@ fn a_decision_sums_up_in_one_token_free_line() {
     assert_eq!(line, "cluster=adhoc-2 via=pinned");
     let d = decide(
         &c,
-        &request("GET", "/trino-router/AAAA/v1/query/x", &[]),
+        &request("GET", &format!("/trino-router/AAAA/v1/query/{ID}"), &[]),
         &SqlFacts::not_read(),
         &FakeView::default(),
         1,

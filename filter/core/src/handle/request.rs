@@ -7,7 +7,7 @@ use super::{Flow, Metrics};
 use crate::config::Config;
 use crate::host::{log, Body, Host, LogLevel};
 use crate::inspect::SqlFacts;
-use crate::request::RequestHead;
+use crate::request::{ip_of_socket_address, RequestHead};
 use crate::route::{decide, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why};
 use std::rc::Rc;
 
@@ -22,7 +22,7 @@ pub struct Exchange {
     pub(super) metrics: Rc<Metrics>,
     random: u64,
     /// A new query held while its body arrives, for SQL rules.
-    waiting_for_body: Option<Incoming>,
+    waiting_for_body: Option<Waiting>,
     /// Set once the request went upstream: where, and what its answer brings.
     pub(super) sent: Option<Sent>,
     pub(super) page: PageWork,
@@ -30,6 +30,16 @@ pub struct Exchange {
     pub(super) debug_line: Option<String>,
     /// Set when Envoy answered instead of a lost coordinator: the page that replaces it.
     pub(super) failed_page: Option<String>,
+}
+
+/// A new query whose headers are held until its body is in.
+struct Waiting {
+    incoming: Incoming,
+    /// It declared its length (Content-Length, at most the limit), so buffering it whole
+    /// stays within Envoy's buffer limit. A body of undeclared length (chunked) is read
+    /// only when it comes whole in its first piece: buffering it could let Envoy answer
+    /// 413 on its own once it outgrows the buffer limit.
+    length_declared: bool,
 }
 
 /// What the response side needs of a forwarded request's plan.
@@ -71,21 +81,37 @@ impl Exchange {
             let facts = self.inspect_body(host, &config, &incoming, 0);
             return self.route(host, &config, &incoming, &facts);
         }
+        // A body declared longer than the limit is never held: once a filter has buffered
+        // part of a request, Envoy answers 413 itself when the rest outgrows its buffer
+        // limit before the upstream connection takes it.
+        let declared = incoming.declared_body_length();
+        if let Some(length) = declared.filter(|n| *n > config.max_body_bytes) {
+            let facts = self.inspect_body(host, &config, &incoming, length);
+            return self.route(host, &config, &incoming, &facts);
+        }
         // Held until the body is in (Envoy config: allow_on_headers_stop_iteration).
-        self.waiting_for_body = Some(incoming);
+        self.waiting_for_body = Some(Waiting { incoming, length_declared: declared.is_some() });
         Flow::Pause
     }
 
     pub fn on_request_body(&mut self, host: &impl Host, body_size: usize, end_of_stream: bool) -> Flow {
-        let (Some(config), Some(_)) = (self.config.clone(), &self.waiting_for_body) else {
+        let (Some(config), Some(waiting)) = (self.config.clone(), &self.waiting_for_body) else {
             return Flow::Continue;
         };
-        // Past the limit the decision is made at once: never buffer without a bound.
-        if !end_of_stream && body_size <= config.max_body_bytes {
+        let whole_within_limit = end_of_stream && body_size <= config.max_body_bytes;
+        if !whole_within_limit && waiting.length_declared && body_size <= config.max_body_bytes {
             return Flow::Pause;
         }
-        let Some(incoming) = self.waiting_for_body.take() else { return Flow::Continue };
-        let facts = self.inspect_body(host, &config, &incoming, body_size);
+        let Some(Waiting { incoming, length_declared }) = self.waiting_for_body.take() else {
+            return Flow::Continue;
+        };
+        let facts = if whole_within_limit || length_declared {
+            self.inspect_body(host, &config, &incoming, body_size)
+        } else {
+            let facts = SqlFacts::length_not_declared(config.max_body_bytes);
+            self.metrics.count_sql(host, facts.status);
+            facts
+        };
         self.route(host, &config, &incoming, &facts)
     }
 
@@ -126,6 +152,13 @@ impl Exchange {
             match edit {
                 HeaderEdit::Set(name, value) => host.set_request_header(name, value)?,
                 HeaderEdit::Remove(name) => host.remove_request_header(name)?,
+                HeaderEdit::SetClientAddress(name) => {
+                    let address = host.property(&["source", "address"]).ok().flatten();
+                    match address.as_deref().and_then(ip_of_socket_address) {
+                        Some(ip) => host.set_request_header(name, ip.as_bytes())?,
+                        None => host.remove_request_header(name)?,
+                    }
+                }
             }
         }
         host.clear_route_cache()?;

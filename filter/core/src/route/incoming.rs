@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::pin;
-use crate::protocol::{classify, is_statement_page, Endpoint, QueryId};
+use crate::protocol::{classify, is_normal, is_statement_page, Endpoint, FollowUp, QueryId};
 use crate::request::RequestHead;
 
 #[derive(Debug, Clone)]
@@ -24,15 +24,33 @@ impl Incoming {
             Some((token, rest)) => (Some(token.to_string()), rest.to_string()),
             None => (None, head.path.clone()),
         };
-        let endpoint = classify(&head.method, &path);
-        let statement_page = is_statement_page(&head.method, &path);
+        // The whole path must be normal, the pin prefix included: `/<marker>/../v1/...`
+        // would otherwise hide a path from the split.
+        let whole = head.path.split('?').next().unwrap_or_default();
+        let endpoint = if is_normal(whole) { classify(&head.method, &path) } else { Endpoint::NotNormal };
+        let statement_page = is_statement_page(&head.method, &endpoint);
         Incoming { head, token, path, endpoint, statement_page }
+    }
+
+    /// The token, when this request may use it: a pin routes only the follow-up endpoints
+    /// of the client protocol. Elsewhere the token is ignored and the request is routed
+    /// as if it had none.
+    pub(super) fn usable_token(&self) -> Option<&str> {
+        match self.endpoint {
+            Endpoint::QueryFollowUp(..) | Endpoint::SpooledSegment | Endpoint::UiEntry => self.token.as_deref(),
+            _ => None,
+        }
     }
 
     /// Whether the body must be read before deciding: a new query, and some rule (or
     /// kill_query routing) looks at the SQL.
     pub fn needs_body(&self, config: &Config) -> bool {
         config.reads_sql && self.endpoint == Endpoint::SubmitStatement
+    }
+
+    /// The body length the client declared (Content-Length), when it is a plain number.
+    pub fn declared_body_length(&self) -> Option<usize> {
+        std::str::from_utf8(self.head.headers.get("content-length")?).ok()?.trim().parse().ok()
     }
 
     /// The path to send upstream when a pin prefix was stripped from it.
@@ -43,7 +61,7 @@ impl Incoming {
     /// A nextUri GET: the query it polls.
     pub(super) fn polled_query(&self) -> Option<QueryId> {
         match &self.endpoint {
-            Endpoint::QueryFollowUp(id) if self.statement_page => Some(id.clone()),
+            Endpoint::QueryFollowUp(id, FollowUp::NextUri) if self.statement_page => Some(id.clone()),
             _ => None,
         }
     }

@@ -59,18 +59,30 @@ enum Kind {
 /// (`SqlFacts::not_read()` when `Incoming::needs_body` said no); `random` drives the
 /// choice inside a group.
 pub fn decide(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
-    let target = match (&req.endpoint, &req.token) {
+    let target = match (&req.endpoint, req.usable_token()) {
         // A token is never honoured on a new query: the rules decide every new query.
-        (Endpoint::SubmitStatement, _) => {
-            new_query(config, RuleInput { head: &req.head, sql }, view, random, req.stripped_path())
-        }
+        (Endpoint::SubmitStatement, _) => match TrinoFacts::new(&req.head.headers).repeated_identity_header() {
+            Some(name) => Err(reply(
+                400,
+                &format!("header {name} is sent more than once; send it once"),
+                Why::RepeatedIdentityHeader,
+            )),
+            None => new_query(config, RuleInput { head: &req.head, sql }, view, random, req.stripped_path()),
+        },
+        (Endpoint::NotNormal, _) => Err(reply(
+            400,
+            "the path is not in normal form (empty, '.' or '..' segments, or escaped '.', '/' or '\\')",
+            Why::NotNormalPath,
+        )),
         (_, Some(token)) => follow_pinned(config, token, &req.path),
-        (Endpoint::QueryFollowUp(id), None) => follow_query_id(config, view, id),
-        (Endpoint::ServerInfo, None) => server_info(config, view, random),
+        (Endpoint::QueryFollowUp(id, _), None) => follow_query_id(config, view, id),
+        (Endpoint::ServerInfo, None) => server_info(config, view, random, req.stripped_path()),
         (Endpoint::SpooledSegment, None) => {
             Err(reply(404, "spooled segment URI carries no routing token", Why::UnknownPath))
         }
-        (Endpoint::Unknown, None) => Err(reply(404, "not a Trino client endpoint", Why::UnknownPath)),
+        (Endpoint::UiEntry | Endpoint::Unknown, None) => {
+            Err(reply(404, "not a Trino client endpoint", Why::UnknownPath))
+        }
     };
     match target {
         Ok(t) => plan::forward(config, req, t),
@@ -106,11 +118,11 @@ fn new_query(
 }
 
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
-fn server_info(config: &Config, view: &dyn ClusterView, random: u64) -> Result<Target, Reply> {
+fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Option<String>) -> Result<Target, Reply> {
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
     let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
-    Ok(Target { cluster, path: None, why, kind: Kind::ServerInfo })
+    Ok(Target { cluster, path, why, kind: Kind::ServerInfo })
 }
 
 /// The owner of the query a `kill_query` call names, if known and not disabled.

@@ -37,7 +37,27 @@ pub struct Forward {
 pub enum HeaderEdit {
     Set(String, Vec<u8>),
     Remove(&'static str),
+    /// Set the header to the client's address as Envoy determined it (the `source.address`
+    /// property, which follows `use_remote_address` and `xff_num_trusted_hops`); remove the
+    /// header when Envoy cannot say.
+    SetClientAddress(&'static str),
 }
+
+/// Headers through which a client could tell a coordinator that processes forwarded
+/// headers (forwarded-prefix mode) which scheme, host or port to write into the URIs it
+/// hands back, or that the connection was TLS. Envoy sets none of them, so any that
+/// arrive come from the client and are removed. (Envoy itself sanitises
+/// `x-forwarded-proto` and `x-forwarded-client-cert`; the filter sets `x-forwarded-prefix`
+/// and `x-forwarded-for`.)
+pub const CLIENT_FORWARDED_HEADERS: [&str; 7] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-proxied-https",
+    "proxy-auth-cert",
+    "proxy-ssl-id",
+];
 
 /// What to do with the answer of a forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,12 +152,22 @@ fn edits(config: &Config, req: &Incoming, f: &Forward) -> Vec<HeaderEdit> {
         None if has("x-forwarded-prefix") => edits.push(HeaderEdit::Remove("x-forwarded-prefix")),
         None => {}
     }
+    for name in CLIENT_FORWARDED_HEADERS {
+        if has(name) {
+            edits.push(HeaderEdit::Remove(name));
+        }
+    }
     // Envoy needs x-forwarded-proto to match the route, so the filter only marks the
     // request; the route that matches the mark strips the headers.
     if f.strip_forwarded {
         edits.push(HeaderEdit::Set(STRIP_FORWARDED_HEADER.to_string(), b"true".to_vec()));
-    } else if has(STRIP_FORWARDED_HEADER) {
-        edits.push(HeaderEdit::Remove(STRIP_FORWARDED_HEADER));
+    } else {
+        if has(STRIP_FORWARDED_HEADER) {
+            edits.push(HeaderEdit::Remove(STRIP_FORWARDED_HEADER));
+        }
+        // The client's own X-Forwarded-For would become the address Trino records for the
+        // query (Jetty takes the leftmost entry): Trino gets the one Envoy determined.
+        edits.push(HeaderEdit::SetClientAddress("x-forwarded-for"));
     }
     if (f.new_query || f.answer.rewrite.is_some()) && has("accept-encoding") {
         // Pages the filter reads or rewrites must come uncompressed; Envoy's compressor

@@ -39,6 +39,9 @@ pub enum Why {
     },
     UnknownQuery,
     UnknownPath,
+    NotNormalPath,
+    /// A new query named its user ambiguously (an identity header twice).
+    RepeatedIdentityHeader,
     Internal,
 }
 
@@ -60,6 +63,8 @@ impl fmt::Display for Why {
             Why::ClusterDisabled { cluster } => write!(f, "cluster {cluster} is disabled"),
             Why::UnknownQuery => f.write_str("no known owner for the query id"),
             Why::UnknownPath => f.write_str("not a Trino client endpoint"),
+            Why::NotNormalPath => f.write_str("path not in normal form"),
+            Why::RepeatedIdentityHeader => f.write_str("identity header sent more than once"),
             Why::Internal => f.write_str("internal error"),
         }
     }
@@ -98,6 +103,8 @@ impl Why {
             Why::ClusterDisabled { .. } => "cluster_disabled",
             Why::UnknownQuery => "unknown_query",
             Why::UnknownPath => "unknown_path",
+            Why::NotNormalPath => "not_normal_path",
+            Why::RepeatedIdentityHeader => "repeated_identity_header",
             Why::Internal => "internal",
         }
     }

@@ -10,6 +10,8 @@ pub struct Answer {
     pub body: String,
     /// None when the filter answered itself.
     pub upstream: Option<Upstream>,
+    /// The filter held the request headers to read the body.
+    pub held_for_body: bool,
 }
 
 impl Answer {
@@ -38,11 +40,12 @@ pub struct Request {
     pub(super) path: String,
     pub(super) headers: HeaderList,
     pub(super) body: Vec<u8>,
+    pub(super) piece: usize,
 }
 
 impl Request {
     pub fn new(method: &str, path: &str) -> Request {
-        Request { method: method.into(), path: path.into(), headers: Vec::new(), body: Vec::new() }
+        Request { method: method.into(), path: path.into(), headers: Vec::new(), body: Vec::new(), piece: 64 }
     }
 
     pub fn query(sql: &str) -> Request {
@@ -58,8 +61,23 @@ impl Request {
         self
     }
 
+    /// A body with its Content-Length, as Trino's clients send it.
     pub fn body(mut self, sql: &str) -> Request {
         self.body = sql.as_bytes().to_vec();
+        self.headers.retain(|(n, _)| n != "content-length");
+        self.headers.push(("content-length".into(), sql.len().to_string().into_bytes()));
+        self
+    }
+
+    /// The body without Content-Length (chunked transfer encoding).
+    pub fn chunked(mut self) -> Request {
+        self.headers.retain(|(n, _)| n != "content-length");
+        self
+    }
+
+    /// Envoy delivers the body in pieces of this many bytes (64 unless set).
+    pub fn in_pieces_of(mut self, bytes: usize) -> Request {
+        self.piece = bytes.max(1);
         self
     }
 }

@@ -89,6 +89,8 @@ impl Host for FakeEnvoy {
         self.check("property")?;
         match path {
             ["response", "code_details"] => Ok(self.stream.borrow().code_details.clone().map(String::into_bytes)),
+            // The client as Envoy's connection manager determined it.
+            ["source", "address"] => Ok(Some(b"10.9.8.7:5555".to_vec())),
             _ => Ok(None),
         }
     }

@@ -171,8 +171,9 @@ impl FakeEnvoy {
         headers.extend(request.headers);
         *self.stream.borrow_mut() = Stream { request_headers: headers, ..Default::default() };
         let mut flow = exchange.on_request_headers(self, request.body.is_empty());
+        let held_for_body = flow == Flow::Pause && self.stream.borrow().reply.is_none();
         // Envoy delivers the body in pieces and tells the filter how much it has buffered.
-        let pieces: Vec<&[u8]> = request.body.chunks(64).collect();
+        let pieces: Vec<&[u8]> = request.body.chunks(request.piece).collect();
         for (i, piece) in pieces.iter().enumerate() {
             if flow == Flow::Continue || self.stream.borrow().reply.is_some() {
                 break;
@@ -182,11 +183,14 @@ impl FakeEnvoy {
             flow = exchange.on_request_body(self, size, i + 1 == pieces.len());
         }
         let reply = self.stream.borrow_mut().reply.take();
-        if let Some(reply) = reply {
-            return self.respond(&mut exchange, reply, None);
-        }
-        assert_eq!(flow, Flow::Continue, "the filter holds the request with no answer: Envoy would hang");
-        self.forward(&mut exchange)
+        let answer = match reply {
+            Some(reply) => self.respond(&mut exchange, reply, None),
+            None => {
+                assert_eq!(flow, Flow::Continue, "the filter holds the request with no answer: Envoy would hang");
+                self.forward(&mut exchange)
+            }
+        };
+        Answer { held_for_body, ..answer }
     }
 
     fn forward(&self, exchange: &mut Exchange) -> Answer {
@@ -233,6 +237,7 @@ impl FakeEnvoy {
             headers: s.response_headers.clone(),
             body: String::from_utf8(out).unwrap(),
             upstream,
+            held_for_body: false,
         }
     }
 
