@@ -259,7 +259,7 @@ def test_route_destinations_and_destination_rules_name_services_in_the_manifests
     for host, rule in rules.items():
         outliers = rule["spec"]["trafficPolicy"]["outlierDetection"]
         # One coordinator per cluster: ejecting it must be possible, and final.
-        assert outliers["maxEjectionPercent"] == 100 and outliers["minHealthPercent"] == 0, host
+        assert outliers["maxEjectionPercent"] == 100 and outliers["minHealthPercent"] == 100, host
         assert outliers["consecutiveGatewayErrors"] > 0, host
     assert set(vs["spec"]["hosts"]) & set(services), "the mesh host must be a Service clients can resolve"
 
