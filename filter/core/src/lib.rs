@@ -20,3 +20,4 @@ pub mod rewrite;
 pub mod route;
 pub mod rules;
 pub mod sql;
+pub mod transaction;

@@ -101,6 +101,29 @@ impl PinKeys {
     }
 }
 
+impl PinKeys {
+    /// A truncated tag over `data` with the current key, for other values the router signs
+    /// (transaction bindings). Callers put a domain string first in `data`, so a tag made
+    /// for one kind of value never verifies as another.
+    pub fn tag(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let mac = mac_of(self.keys.first()?, data)?;
+        mac.get(..MAC_LEN).map(<[u8]>::to_vec)
+    }
+
+    /// Whether any key (current or previous) made `tag` over `data`; constant-time per key.
+    pub fn tag_verifies(&self, data: &[u8], tag: &[u8]) -> bool {
+        tag.len() == MAC_LEN
+            && self.keys.iter().any(|key| {
+                Hmac::<Sha256>::new_from_slice(key)
+                    .map(|mut m| {
+                        m.update(data);
+                        m.verify_truncated_left(tag).is_ok()
+                    })
+                    .unwrap_or(false)
+            })
+    }
+}
+
 /// Every configured cluster's token under every key, made once per config: a token is a
 /// pure function of key and name, so new queries need no HMAC and a follow-up's token is
 /// found by comparison (constant-time, so timing reveals nothing about a valid token).

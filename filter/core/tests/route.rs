@@ -474,3 +474,31 @@ fn a_decision_sums_up_in_one_token_free_line() {
     );
     assert_eq!(summary(&d, &c, &SqlFacts::not_read()), "reply=400 via=bad_token");
 }
+
+#[test]
+fn a_statement_of_a_transaction_goes_where_it_started_over_the_rules_health_and_any_state() {
+    let c = config(etl_rule());
+    let bound =
+        trino_router_core::transaction::bind(&c.pin_keys, b"1f7c3f0e-6a52-4b0e-9d8e-0c7c7b5d2a11", "adhoc-2").unwrap();
+    let bound = String::from_utf8(bound).unwrap();
+    // User etl: the rules say etl-1; adhoc-2 looks down; this replica has learned nothing.
+    let mut view = FakeView::default();
+    view.down.insert(1);
+    for random in [0, 1, u64::MAX] {
+        let head = request("POST", "/v1/statement", &[("x-trino-user", "etl"), ("x-trino-transaction-id", &bound)]);
+        let f = forward(decide(&c, &head, &SqlFacts::not_read(), &view, random));
+        assert_eq!((f.cluster_name.as_str(), &f.why), ("adhoc-2", &Why::Transaction));
+        assert!(f.new_query && f.answer.bind_transaction);
+        assert_eq!(f.transaction_id.as_deref(), Some("1f7c3f0e-6a52-4b0e-9d8e-0c7c7b5d2a11"));
+    }
+    // A follow-up GET carrying the header is routed by its token as always.
+    let get = pinned_path(&c, "adhoc-1", &format!("/v1/statement/executing/{ID}/{SLUG}/1"));
+    let f = forward(decide(
+        &c,
+        &request("GET", &get, &[("x-trino-transaction-id", &bound)]),
+        &SqlFacts::not_read(),
+        &view,
+        0,
+    ));
+    assert_eq!((f.cluster_name.as_str(), f.why, f.transaction_id), ("adhoc-1", Why::Pinned, None));
+}

@@ -1,7 +1,9 @@
 //! The routing invariant, over random methods, paths and headers: a request reaches a
 //! cluster the rules did not choose only when it is a follow-up endpoint of the client
 //! protocol and carries a valid token for that cluster (or, without a token, names a query
-//! whose coordinator that cluster is known to run). Paths not in normal form reach nothing.
+//! whose coordinator that cluster is known to run), or when it is a new query whose one
+//! X-Trino-Transaction-Id is a valid binding to that cluster (a statement of a transaction
+//! that cluster started). Paths not in normal form reach nothing.
 //!
 //! The oracle here is written from the protocol, independently of `protocol::classify`.
 //! Requests come from a seeded generator (no property-testing crate: its regex features
@@ -18,6 +20,7 @@ use trino_router_core::config::{ClusterId, Config, GroupId};
 use trino_router_core::inspect::SqlFacts;
 use trino_router_core::route::{choose_group, Decision, Why};
 use trino_router_core::rules::RuleInput;
+use trino_router_core::transaction;
 
 /// A query id issued by etl-1's coordinator (the view knows it), and one nobody knows.
 const ETL_ID: &str = "20261120_101500_00042_dup55";
@@ -85,6 +88,46 @@ const HEADERS: [(&str, &str); 10] = [
     ("x-trino-routing-group", "adhoc"),
     ("forwarded", "host=evil.example"),
 ];
+
+const SUBMITS: [&str; 8] = [
+    "/v1/statement",
+    "/v1/statement/",
+    "/v1/statement?x=1",
+    "/trino-router/AQdhZGhvYy0xAAAAAAAAAAAAAAAAAAAAAA/v1/statement",
+    "/v1/statementx",
+    "/v1/statement/queued",
+    "/v1/../v1/statement",
+    "/V1/statement",
+];
+const TX_ID: &str = "1f7c3f0e-6a52-4b0e-9d8e-0c7c7b5d2a11";
+
+/// X-Trino-Transaction-Id values: bound to each cluster, then ones that must not route
+/// anywhere the rules did not choose (spliced, cut, raw, NONE, garbage). Returns each value
+/// with the cluster its binding validly names.
+fn transaction_values(config: &Config) -> Vec<(String, Option<usize>)> {
+    let bound = |cluster: &str| {
+        String::from_utf8(transaction::bind(&config.pin_keys, TX_ID.as_bytes(), cluster).unwrap()).unwrap()
+    };
+    let mut values: Vec<(String, Option<usize>)> = (0..3).map(|i| (bound(&config.clusters[i].name), Some(i))).collect();
+    let (_, binding) = values[2].0.rsplit_once('~').unwrap();
+    values.push((format!("2f7c3f0e-6a52-4b0e-9d8e-0c7c7b5d2a11~{binding}"), None));
+    values.push((values[1].0[..values[1].0.len() - 2].to_string(), None));
+    for other in [TX_ID, "NONE", "none", "", "x~y", "~", "~~"] {
+        values.push((other.to_string(), None));
+    }
+    values
+}
+
+/// A new query: `POST /v1/statement` (one trailing slash, a query string), maybe under a
+/// `/<marker>/<anything>` prefix, which a new query ignores.
+fn submit(method: &str, path_and_query: &str) -> bool {
+    let path = path_and_query.split('?').next().unwrap();
+    let path = match path.strip_prefix("/trino-router/") {
+        Some(rest) => rest.split_once('/').map_or("/", |(_, p)| &path[path.len() - p.len() - 1..]),
+        None => path,
+    };
+    method == "POST" && (path == "/v1/statement" || path == "/v1/statement/")
+}
 
 /// xorshift64*: deterministic, so a failing case is reproduced by its number.
 struct Dice(u64);
@@ -201,15 +244,23 @@ fn normal(path_and_query: &str) -> bool {
 }
 
 #[test]
-fn only_a_valid_token_on_a_follow_up_reaches_a_cluster_the_rules_did_not_choose() {
+fn only_a_valid_token_on_a_follow_up_or_a_transaction_binding_reaches_a_cluster_the_rules_did_not_choose() {
     let config = the_config();
     let view = view();
+    let transactions = transaction_values(&config);
     let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
-    let mut forwarded = [0usize; 3];
+    let mut forwarded = [0usize; 4];
     for case in 0..CASES {
-        let method = *dice.pick(&METHODS);
-        let (path, pinned) = random_path(&mut dice, &config);
-        let headers: Vec<(&str, &str)> = (0..dice.below(4)).map(|_| *dice.pick(&HEADERS)).collect();
+        // One case in six is a new query or a near miss, so transaction headers meet many.
+        let (method, (path, pinned)) = if dice.one_in(6) {
+            (*dice.pick(&["POST", "POST", "POST", "GET"]), (dice.pick(&SUBMITS).to_string(), None))
+        } else {
+            (*dice.pick(&METHODS), random_path(&mut dice, &config))
+        };
+        let mut headers: Vec<(&str, &str)> = (0..dice.below(4)).map(|_| *dice.pick(&HEADERS)).collect();
+        let sent: Vec<&(String, Option<usize>)> =
+            (0..*dice.pick(&[0, 1, 1, 1, 2])).map(|_| dice.pick(&transactions)).collect();
+        headers.extend(sent.iter().map(|(v, _)| ("x-trino-transaction-id", v.as_str())));
         let head = request(method, &path, &headers);
         let Decision::Forward(f) = decide(&config, &head, &SqlFacts::not_read(), &view, dice.next()) else {
             continue;
@@ -226,6 +277,12 @@ fn only_a_valid_token_on_a_follow_up_reaches_a_cluster_the_rules_did_not_choose(
                 assert_eq!(pinned, Some(f.cluster.0), "{case}: pinned without a valid token for that cluster");
                 forwarded[0] += 1;
             }
+            Why::Transaction => {
+                assert!(submit(method, &path), "{case}: a transaction binding routed something other than a new query");
+                assert_eq!(sent.len(), 1, "{case}: routed by one of several transaction headers");
+                assert_eq!(sent[0].1, Some(f.cluster.0), "{case}: no valid binding to that cluster");
+                forwarded[3] += 1;
+            }
             Why::QueryId => {
                 assert_eq!(follow_up(method, &path), Some(Some(ETL_ID.to_string())), "{case}");
                 assert_eq!(f.cluster, ClusterId(2), "{case}: not the owner of the id");
@@ -240,5 +297,5 @@ fn only_a_valid_token_on_a_follow_up_reaches_a_cluster_the_rules_did_not_choose(
         }
     }
     // The generator must reach every kind of forward, or the checks above prove little.
-    assert!(forwarded.iter().all(|n| *n > 100), "pinned, by query id, by rules: {forwarded:?}");
+    assert!(forwarded.iter().all(|n| *n > 100), "pinned, by query id, by rules, by transaction: {forwarded:?}");
 }

@@ -46,6 +46,8 @@ struct Waiting {
 pub(super) struct Sent {
     pub cluster: String,
     pub on_unreachable: OnUnreachable,
+    /// A statement page: bind a transaction it starts to `cluster`.
+    pub bind_transaction: bool,
 }
 
 impl Exchange {
@@ -169,7 +171,11 @@ impl Exchange {
             });
         }
         self.page = PageWork::of(&f);
-        self.sent = Some(Sent { cluster: f.cluster_name, on_unreachable: f.answer.on_unreachable });
+        self.sent = Some(Sent {
+            cluster: f.cluster_name,
+            on_unreachable: f.answer.on_unreachable,
+            bind_transaction: f.answer.bind_transaction,
+        });
         Ok(())
     }
 

@@ -3,10 +3,12 @@
 //! and hand statement pages to the page duties the plan named.
 
 use super::{now_s, state, Exchange, Flow};
+use crate::config::Config;
 use crate::host::{log, parse_status, Host, LogLevel};
 use crate::observed::{verdict_of, UpstreamVerdict};
 use crate::protocol::{failed_page, QueryId};
 use crate::route::OnUnreachable;
+use crate::transaction::{self, STARTED_HEADER};
 
 use super::page::PageWork;
 
@@ -33,6 +35,9 @@ impl Exchange {
             _ => UpstreamVerdict::Fine,
         };
         let cluster = sent.cluster.clone();
+        if sent.bind_transaction {
+            bind_started_transaction(host, config, &cluster);
+        }
         if verdict == UpstreamVerdict::Unreachable {
             let line = format!("trino-router: Envoy cannot connect to cluster {cluster}; avoiding it for new queries");
             log(host, LogLevel::Info, &line);
@@ -101,6 +106,25 @@ impl Exchange {
             }
             self.metrics.count(host, &format!("trino_router.cluster.{cluster}.retries_asked"));
         }
+    }
+}
+
+/// A statement page that starts a transaction names it in `X-Trino-Started-Transaction-Id`:
+/// the client gets the id bound to the cluster that issued it (`transaction.rs`), and sends
+/// it back with every statement of the transaction, which any replica then routes there.
+/// One header read per statement page; a signature only on the rare page that starts one.
+fn bind_started_transaction(host: &impl Host, config: &Config, cluster: &str) {
+    let Some(started) = host.response_header(STARTED_HEADER).ok().flatten() else { return };
+    if !transaction::is_issued_id(&started) {
+        return;
+    }
+    let result = match transaction::bind(&config.pin_keys, &started, cluster) {
+        Some(bound) => host.set_response_header(STARTED_HEADER, &bound).map_err(|e| e.to_string()),
+        None => Err("cannot sign it".to_string()),
+    };
+    if let Err(e) = result {
+        // The client gets Trino's id: its transaction works while the rules keep it on this cluster.
+        log(host, LogLevel::Warn, &format!("trino-router: cannot bind a started transaction to {cluster}: {e}"));
     }
 }
 

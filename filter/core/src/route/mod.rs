@@ -22,6 +22,7 @@ use crate::observed::ClusterView;
 use crate::protocol::{Endpoint, QueryId};
 use crate::request::{RequestHead, TrinoFacts};
 use crate::rules::RuleInput;
+use crate::transaction::{self, TransactionHeader};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -46,6 +47,8 @@ struct Target {
     path: Option<String>,
     why: Why,
     kind: Kind,
+    /// A statement of a transaction: the id Trino issued, which replaces the bound one.
+    transaction: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +63,24 @@ enum Kind {
 /// choice inside a group.
 pub fn decide(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
     let target = match (&req.endpoint, req.usable_token()) {
-        // A token is never honoured on a new query: the rules decide every new query.
+        // A token is never honoured on a new query: the rules decide every new query, except
+        // a statement of a transaction, which only the cluster that started it knows.
         (Endpoint::SubmitStatement, _) => match TrinoFacts::new(&req.head.headers).repeated_identity_header() {
             Some(name) => Err(reply(
                 400,
                 &format!("header {name} is sent more than once; send it once"),
                 Why::RepeatedIdentityHeader,
             )),
-            None => new_query(config, RuleInput { head: &req.head, sql }, view, random, req.stripped_path()),
+            None => match TransactionHeader::read(&req.head.headers) {
+                TransactionHeader::NoTransaction | TransactionHeader::Unbound => {
+                    new_query(config, RuleInput { head: &req.head, sql }, view, random, req.stripped_path())
+                }
+                TransactionHeader::Bound { id, binding } => in_transaction(config, id, binding, req.stripped_path()),
+                TransactionHeader::Repeated => {
+                    let e = transaction::BindingError::Repeated;
+                    Err(reply(400, &e.to_string(), Why::BadTransaction(e)))
+                }
+            },
         },
         (Endpoint::NotNormal, _) => Err(reply(
             400,
@@ -110,11 +123,11 @@ fn new_query(
     path: Option<String>,
 ) -> Result<Target, Reply> {
     if let Some(owner) = kill_target(config, input.sql, view) {
-        return Ok(Target { cluster: owner, path, why: Why::KillQuery, kind: Kind::NewQuery });
+        return Ok(Target { cluster: owner, path, why: Why::KillQuery, kind: Kind::NewQuery, transaction: None });
     }
     let (group, why) = choose_group(config, input);
     let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
-    Ok(Target { cluster, path, why, kind: Kind::NewQuery })
+    Ok(Target { cluster, path, why, kind: Kind::NewQuery, transaction: None })
 }
 
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
@@ -122,7 +135,7 @@ fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Optio
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
     let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
-    Ok(Target { cluster, path, why, kind: Kind::ServerInfo })
+    Ok(Target { cluster, path, why, kind: Kind::ServerInfo, transaction: None })
 }
 
 /// The owner of the query a `kill_query` call names, if known and not disabled.
@@ -192,6 +205,31 @@ fn follow_pinned(config: &Config, token: &str, rest: &str) -> Result<Target, Rep
     }
 }
 
+/// A statement of a transaction goes to the cluster that started it, whatever the rules,
+/// its health or draining say (the transaction must be able to finish), with the id Trino
+/// issued. A binding that does not verify is refused; a cluster that is gone or disabled
+/// took the transaction with it: 410, before any coordinator sees the statement.
+fn in_transaction(config: &Config, id: &[u8], binding: &[u8], path: Option<String>) -> Result<Target, Reply> {
+    let bound = transaction::verify(&config.pin_keys, id, binding)
+        .map_err(|e| reply(400, &format!("invalid X-Trino-Transaction-Id: {e}"), Why::BadTransaction(e)))?;
+    let gone = |why: Why, state: &str| {
+        let message = format!(
+            "the cluster {} that ran transaction {} is {state}; the transaction is lost, start a new one",
+            bound.cluster, bound.id
+        );
+        Err(reply(410, &message, why))
+    };
+    match config.cluster_by_name(&bound.cluster) {
+        None => gone(Why::TransactionClusterGone, "no longer configured"),
+        Some(c) if config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Disabled) => {
+            gone(Why::ClusterDisabled { cluster: bound.cluster.clone() }, "disabled")
+        }
+        Some(cluster) => {
+            Ok(Target { cluster, path, why: Why::Transaction, kind: Kind::NewQuery, transaction: Some(bound.id) })
+        }
+    }
+}
+
 fn follow_query_id(config: &Config, view: &dyn ClusterView, id: &QueryId) -> Result<Target, Reply> {
     match id.coordinator().and_then(|c| view.owner_of(&c)) {
         Some(cluster) => follow_to(config, cluster, None, Why::QueryId),
@@ -207,7 +245,7 @@ fn follow_to(config: &Config, cluster: ClusterId, path: Option<String>, why: Why
             &format!("cluster {} is disabled; its queries can no longer be reached", c.name),
             Why::ClusterDisabled { cluster: c.name.clone() },
         )),
-        _ => Ok(Target { cluster, path, why, kind: Kind::FollowUp }),
+        _ => Ok(Target { cluster, path, why, kind: Kind::FollowUp, transaction: None }),
     }
 }
 

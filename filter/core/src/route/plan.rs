@@ -4,6 +4,7 @@
 use super::{Decision, Incoming, Kind, Target, Why};
 use crate::config::{ClusterId, Config, LoadSource, StickinessMode};
 use crate::protocol::QueryId;
+use crate::transaction::TRANSACTION_HEADER;
 
 /// Set on requests to rewrite-mode (stock Trino) clusters; a route matching it removes
 /// every `X-Forwarded-*` header upstream (see `envoy/envoy.yaml`).
@@ -26,6 +27,8 @@ pub struct Forward {
     /// Count it as queued on its cluster until the next load poll, so a burst does not all
     /// pick the cluster that looked idlest a poll ago.
     pub count_as_queued: bool,
+    /// A statement of a transaction: the id Trino issued, sent in place of the bound one.
+    pub transaction_id: Option<String>,
     pub why: Why,
     /// The request header changes that carry the above out, in order. Headers the request
     /// does not carry are not removed: every hostcall costs about half a microsecond.
@@ -66,6 +69,9 @@ pub struct AnswerDuties {
     pub learn_coordinator: bool,
     /// Rewrite mode, statement pages: put the pin into the URIs of the page.
     pub rewrite: Option<PageRewrite>,
+    /// A statement page (the POST of a new query, a nextUri GET): bind a transaction id it
+    /// starts (`X-Trino-Started-Transaction-Id`) to this cluster before the client sees it.
+    pub bind_transaction: bool,
     /// When Envoy finds the cluster unreachable.
     pub on_unreachable: OnUnreachable,
 }
@@ -125,11 +131,13 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
         strip_forwarded: rewrite_mode,
         new_query,
         count_as_queued: new_query && config.load.source != LoadSource::None,
+        transaction_id: target.transaction,
         why: target.why,
         edits: Vec::new(),
         answer: AnswerDuties {
             learn_coordinator: new_query,
             rewrite,
+            bind_transaction: req.statement_page,
             on_unreachable: match req.polled_query() {
                 Some(id) => OnUnreachable::AvoidClusterAndFailQueryIfLost(id),
                 None => OnUnreachable::AvoidCluster,
@@ -145,6 +153,9 @@ fn edits(config: &Config, req: &Incoming, f: &Forward) -> Vec<HeaderEdit> {
     let mut edits = vec![HeaderEdit::Set(config.cluster_header.clone(), f.envoy_cluster.as_bytes().to_vec())];
     if let Some(path) = &f.path {
         edits.push(HeaderEdit::Set(":path".to_string(), path.as_bytes().to_vec()));
+    }
+    if let Some(id) = &f.transaction_id {
+        edits.push(HeaderEdit::Set(TRANSACTION_HEADER.to_string(), id.as_bytes().to_vec()));
     }
     // Always set or clear it: a client must not choose the prefix Trino writes into URIs.
     match &f.forwarded_prefix {

@@ -2,6 +2,7 @@
 //! Trino-style plain-text errors it answers with.
 
 use crate::pin::PinError;
+use crate::transaction::BindingError;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Why {
     },
     Pinned,
     QueryId,
+    /// A statement of a transaction goes to the cluster that started it (its bound id).
+    Transaction,
     /// `CALL system.runtime.kill_query` goes to the cluster that runs the query it kills.
     KillQuery,
     ServerInfo {
@@ -33,7 +36,11 @@ pub enum Why {
         group: String,
     },
     BadToken(PinError),
+    /// A new query's X-Trino-Transaction-Id carries a binding that does not verify.
+    BadTransaction(BindingError),
     PinnedClusterGone,
+    /// The cluster a transaction is bound to is no longer configured.
+    TransactionClusterGone,
     ClusterDisabled {
         cluster: String,
     },
@@ -56,9 +63,12 @@ impl fmt::Display for Why {
             Why::Pinned => f.write_str("pinned by token"),
             Why::QueryId => f.write_str("owner of the query id"),
             Why::KillQuery => f.write_str("kill_query -> owner of the killed query"),
+            Why::Transaction => f.write_str("statement of a transaction -> the cluster that started it"),
             Why::ServerInfo { group } => write!(f, "server info -> group {group}"),
             Why::NoUsableCluster { group } => write!(f, "no usable cluster in group {group} or its fallbacks"),
             Why::BadToken(e) => write!(f, "{e}"),
+            Why::BadTransaction(e) => write!(f, "{e}"),
+            Why::TransactionClusterGone => f.write_str("transaction's cluster no longer configured"),
             Why::PinnedClusterGone => f.write_str("pinned cluster no longer configured"),
             Why::ClusterDisabled { cluster } => write!(f, "cluster {cluster} is disabled"),
             Why::UnknownQuery => f.write_str("no known owner for the query id"),
@@ -96,9 +106,12 @@ impl Why {
             Why::Pinned => "pinned",
             Why::QueryId => "query_id",
             Why::KillQuery => "kill_query",
+            Why::Transaction => "transaction",
             Why::ServerInfo { .. } => "server_info",
             Why::NoUsableCluster { .. } => "no_usable_cluster",
             Why::BadToken(_) => "bad_token",
+            Why::BadTransaction(_) => "bad_transaction",
+            Why::TransactionClusterGone => "transaction_cluster_gone",
             Why::PinnedClusterGone => "pinned_cluster_gone",
             Why::ClusterDisabled { .. } => "cluster_disabled",
             Why::UnknownQuery => "unknown_query",

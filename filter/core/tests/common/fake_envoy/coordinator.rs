@@ -32,6 +32,13 @@ pub struct Coordinator {
     pub reports_id: bool,
     /// Pages are compressed although the filter asked for identity.
     pub gzip: bool,
+    /// Which page of `START TRANSACTION` carries X-Trino-Started-Transaction-Id: 1 is the
+    /// POST's, 3 the last nextUri GET's (as JDBC sees it).
+    pub transaction_page: u32,
+    /// Transactions this coordinator started and has not ended.
+    pub transactions: Vec<String>,
+    /// Queries that start (Some(true)) or end (Some(false)) a transaction, by query id.
+    transaction_effects: Vec<(String, String, bool)>,
     queries: u32,
 }
 
@@ -44,6 +51,9 @@ impl Coordinator {
             load: (0, 0),
             reports_id: false,
             gzip: false,
+            transaction_page: 3,
+            transactions: Vec::new(),
+            transaction_effects: Vec::new(),
             queries: 0,
         }
     }
@@ -94,7 +104,11 @@ impl Coordinator {
         let (id, n) = match (method, segments.as_slice()) {
             ("POST", ["", "v1", "statement"]) => {
                 c.queries += 1;
-                (format!("20261120_101500_{:05}_{}", c.queries, c.id), 1)
+                let id = format!("20261120_101500_{:05}_{}", c.queries, c.id);
+                if let Some(refusal) = c.transaction_statement(&id, up) {
+                    return refusal;
+                }
+                (id, 1)
             }
             ("GET", ["", "v1", "statement", "executing", id, _, n]) => (id.to_string(), n.parse::<u32>().unwrap() + 1),
             ("GET", ["", "v1", "query", id]) if id.ends_with(&c.id) => {
@@ -110,10 +124,54 @@ impl Coordinator {
         let body = page(&id, n, prefix);
         let mut response = Response::new(200, "application/json", body.clone());
         response.headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+        if n == c.transaction_page {
+            for (query, tx, starts) in &c.transaction_effects {
+                if *query == id && *starts {
+                    response.headers.push(("x-trino-started-transaction-id".into(), tx.clone().into_bytes()));
+                } else if *query == id {
+                    response.headers.push(("x-trino-clear-transaction-id".into(), b"true".to_vec()));
+                }
+            }
+        }
         if c.gzip {
             response.headers.push(("content-encoding".into(), b"gzip".to_vec()));
         }
         response
+    }
+}
+
+impl Coordinator {
+    /// What Trino does with a statement's transaction: START TRANSACTION issues an id (named on
+    /// page `transaction_page`), COMMIT and ROLLBACK end the one they name, and a statement
+    /// naming an id this coordinator did not issue fails as Trino fails it (an id that is not
+    /// a UUID-like token at all: 400).
+    fn transaction_statement(&mut self, query: &str, up: &Upstream) -> Option<Response> {
+        let sql = String::from_utf8_lossy(&up.body).to_ascii_uppercase();
+        let named =
+            up.headers.get_str("x-trino-transaction-id").map(str::trim).filter(|t| !t.eq_ignore_ascii_case("none"));
+        if let Some(tx) = named {
+            if !tx.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+                return Some(Response::new(
+                    400,
+                    "text/plain",
+                    format!("Error 400 Bad Request: Invalid transaction ID: {tx}"),
+                ));
+            }
+            if !self.transactions.iter().any(|t| t == tx) {
+                let page = serde_json::json!({"id": query, "stats": {"state": "FAILED"},
+                    "error": {"errorName": "UNKNOWN_TRANSACTION", "message": format!("Unknown transaction ID: {tx}")}});
+                return Some(Response::new(200, "application/json", page.to_string()));
+            }
+            if sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK") {
+                self.transactions.retain(|t| t != tx);
+                self.transaction_effects.push((query.to_string(), tx.to_string(), false));
+            }
+        } else if sql.starts_with("START TRANSACTION") {
+            let tx = format!("{}-0000-4000-8000-{:012}", self.id, self.queries);
+            self.transactions.push(tx.clone());
+            self.transaction_effects.push((query.to_string(), tx, true));
+        }
+        None
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Upstream {
     pub envoy_cluster: String,
     pub path: String,
     pub headers: Headers,
+    /// The SQL of a POST.
+    pub body: Vec<u8>,
 }
 
 type HeaderList = Vec<(String, Vec<u8>)>;
@@ -56,6 +58,8 @@ impl Response {
 struct Stream {
     request_headers: HeaderList,
     request_body: Vec<u8>,
+    /// The whole body the client sent, which Envoy forwards whether the filter read it or not.
+    client_body: Vec<u8>,
     reply: Option<Response>,
     response_headers: HeaderList,
     code_details: Option<String>,
@@ -169,7 +173,8 @@ impl FakeEnvoy {
             (":authority".to_string(), AUTHORITY.as_bytes().to_vec()),
         ];
         headers.extend(request.headers);
-        *self.stream.borrow_mut() = Stream { request_headers: headers, ..Default::default() };
+        *self.stream.borrow_mut() =
+            Stream { request_headers: headers, client_body: request.body.clone(), ..Default::default() };
         let mut flow = exchange.on_request_headers(self, request.body.is_empty());
         let held_for_body = flow == Flow::Pause && self.stream.borrow().reply.is_none();
         // Envoy delivers the body in pieces and tells the filter how much it has buffered.
@@ -207,7 +212,8 @@ impl FakeEnvoy {
             headers = Headers::from_owned(kept);
         }
         let path = headers.get_str(":path").unwrap_or_default().to_string();
-        let upstream = Upstream { envoy_cluster: envoy_cluster.clone(), path: path.clone(), headers };
+        let body = self.stream.borrow().client_body.clone();
+        let upstream = Upstream { envoy_cluster: envoy_cluster.clone(), path: path.clone(), headers, body };
         let response = self.coordinator(&upstream.envoy_cluster).answer(&upstream);
         self.respond(exchange, response, Some(upstream))
     }
