@@ -1,0 +1,82 @@
+"""An HTTP proxy that sends each request to the next of several upstreams in turn: a load balancer
+in front of Envoy replicas, as real clients (which keep one connection) meet them.
+
+Every request goes to the upstream after the one the previous request went to, whichever client
+connection it came on, so consecutive requests of one client alternate between replicas. The
+client's Host is kept, so the URIs Trino writes keep pointing at this proxy. Binds 127.0.0.1 on a
+free port; `requests` lists (upstream index, method, path, status) of every request it carried.
+"""
+
+import http.client
+import itertools
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import List, Optional, Tuple
+
+from .ports import free_port
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+class AlternatingProxy:
+    def __init__(self, upstream_ports: List[int], port: Optional[int] = None, timeout: float = 120.0):
+        self.upstream_ports = list(upstream_ports)
+        self.port = port or free_port()
+        self.timeout = timeout
+        self.requests: List[Tuple[int, str, str, int]] = []
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+        self._server: Optional[ThreadingHTTPServer] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "AlternatingProxy":
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def _carry(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with proxy._lock:
+                    index = next(proxy._turn) % len(proxy.upstream_ports)
+                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_ports[index], timeout=proxy.timeout)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    payload = answer.read()
+                    self.send_response_only(answer.status, answer.reason)
+                    for name, value in answer.getheaders():
+                        if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                            self.send_header(name, value)
+                    if self.command != "HEAD":
+                        self.send_header("Content-Length", str(len(payload)))
+                    elif answer.getheader("Content-Length"):
+                        self.send_header("Content-Length", answer.getheader("Content-Length"))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    with proxy._lock:
+                        proxy.requests.append((index, self.command, self.path, answer.status))
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = _carry
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
