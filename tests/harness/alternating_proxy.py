@@ -2,7 +2,9 @@
 in front of Envoy replicas, as real clients (which keep one connection) meet them.
 
 Every request goes to the upstream after the one the previous request went to, whichever client
-connection it came on, so consecutive requests of one client alternate between replicas. The
+connection it came on, so consecutive requests of one client alternate between replicas. POSTs
+take turns among themselves and other requests among themselves: a client whose every statement
+takes an even number of requests would otherwise send every POST to the same replica. The
 client's Host is kept, so the URIs Trino writes keep pointing at this proxy. Binds 127.0.0.1 on a
 free port; `requests` lists (upstream index, method, path, status) of every request it carried.
 """
@@ -24,7 +26,7 @@ class AlternatingProxy:
         self.port = port or free_port()
         self.timeout = timeout
         self.requests: List[Tuple[int, str, str, int]] = []
-        self._turn = itertools.count()
+        self._turns = {"POST": itertools.count(), "other": itertools.count()}
         self._lock = threading.Lock()
         self._server: Optional[ThreadingHTTPServer] = None
 
@@ -45,7 +47,8 @@ class AlternatingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 with proxy._lock:
-                    index = next(proxy._turn) % len(proxy.upstream_ports)
+                    turn = proxy._turns["POST" if self.command == "POST" else "other"]
+                    index = next(turn) % len(proxy.upstream_ports)
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_ports[index], timeout=proxy.timeout)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}

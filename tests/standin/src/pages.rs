@@ -36,6 +36,9 @@ pub enum PageError {
     Canceled,
     /// QUERY_TEXT_TOO_LARGE: the SQL's length in characters was over the limit.
     TextTooLarge(usize),
+    /// UNKNOWN_TRANSACTION: X-Trino-Transaction-Id names a transaction this coordinator did
+    /// not start (or that ended), as Trino 476 reports it to JDBC (code 20, USER_ERROR).
+    UnknownTransaction(String),
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +240,22 @@ fn write_error(out: &mut String, error: &PageError) {
             push_json_string(out, &message);
             out.push_str(
                 ",\"suppressed\":[],\"stack\":[],\"errorInfo\":{\"code\":35,\"name\":\"QUERY_TEXT_TOO_LARGE\",\
+                 \"type\":\"USER_ERROR\"}}}",
+            );
+        }
+        PageError::UnknownTransaction(id) => {
+            let message = format!(
+                "Unknown transaction ID: {id}. Possibly expired? Commands ignored until end of transaction block"
+            );
+            out.push_str("{\"message\":");
+            push_json_string(out, &message);
+            out.push_str(
+                ",\"errorCode\":20,\"errorName\":\"UNKNOWN_TRANSACTION\",\"errorType\":\"USER_ERROR\",\
+                 \"failureInfo\":{\"type\":\"io.trino.NotInTransactionException\",\"message\":",
+            );
+            push_json_string(out, &message);
+            out.push_str(
+                ",\"suppressed\":[],\"stack\":[],\"errorInfo\":{\"code\":20,\"name\":\"UNKNOWN_TRANSACTION\",\
                  \"type\":\"USER_ERROR\"}}}",
             );
         }

@@ -21,6 +21,17 @@ pub struct Plan {
     pub error: Option<PageError>,
     /// `/* sleep_ms=N */`: how long to wait before answering.
     pub sleep_ms: u64,
+    /// The transaction header of the last page of START TRANSACTION, COMMIT or ROLLBACK.
+    pub transaction: Option<TransactionHeader>,
+}
+
+/// What the last page of a transaction statement tells the client, in a response header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransactionHeader {
+    /// `X-Trino-Started-Transaction-Id: <id>`
+    Started(String),
+    /// `X-Trino-Clear-Transaction-Id: true`
+    Cleared,
 }
 
 /// What the executing pages of a query depend on.
@@ -47,6 +58,7 @@ impl Plan {
             stats: Stats::Queued { elapsed_ms },
             error: None,
             sleep_ms: 0,
+            transaction: None,
         }
     }
 
@@ -68,6 +80,7 @@ impl Plan {
             stats: Stats::Starting { elapsed_ms },
             error: None,
             sleep_ms: shape.sleep_ms,
+            transaction: None,
         };
         if shape.cancel_from.is_some_and(|from| token >= from) {
             plan.next = None;

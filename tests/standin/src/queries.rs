@@ -11,12 +11,12 @@
 //! /v1/query and /metrics) at the first GET of its queued URI, so a client that never
 //! polls leaves no trace in the load figures.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::ids::{QueryIdGenerator, UtcTime};
 use crate::pages::{PageError, Stats, MAX_QUERY_CHARS};
-use crate::plan::{Plan, Shape};
+use crate::plan::{Plan, Shape, TransactionHeader};
 use crate::rows::{self, Spec};
 use crate::slug::Context;
 
@@ -84,6 +84,19 @@ struct Query {
     /// Executing pages from this token on report the cancel.
     cancel_from: Option<u64>,
     outcome: Outcome,
+    transaction: Transaction,
+}
+
+/// What a query does to the transactions of its coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Transaction {
+    None,
+    /// START TRANSACTION: this id, named on its last page.
+    Starts(String),
+    /// COMMIT or ROLLBACK of this (known) id: cleared on its last page.
+    Ends(String),
+    /// A statement naming an id this coordinator does not know: fails at submission.
+    Unknown(String),
 }
 
 impl Query {
@@ -130,6 +143,8 @@ pub struct Registry {
     /// Registration order, for evicting the oldest when full.
     order: VecDeque<String>,
     counts: Counts,
+    /// Transactions started and not yet committed or rolled back.
+    transactions: HashSet<String>,
 }
 
 impl Registry {
@@ -143,6 +158,7 @@ impl Registry {
             queries: HashMap::new(),
             order: VecDeque::new(),
             counts: Counts::default(),
+            transactions: HashSet::new(),
         }
     }
 
@@ -156,7 +172,29 @@ impl Registry {
     }
 
     /// POST /v1/statement: registers a query (not yet submitted) and plans the token-0 page.
+    #[cfg(test)]
     pub fn register(&mut self, sql: &str, user: &str, now: Instant) -> Plan {
+        self.register_in(sql, user, None, now)
+    }
+
+    /// POST /v1/statement in a transaction (`X-Trino-Transaction-Id`, already checked to be
+    /// an id): START TRANSACTION starts one, COMMIT/ROLLBACK end the one named, a statement
+    /// naming an unknown one fails at submission as Trino fails it.
+    pub fn register_in(&mut self, sql: &str, user: &str, transaction: Option<&str>, now: Instant) -> Plan {
+        let words = sql.trim_start().to_ascii_uppercase();
+        let transaction = match transaction {
+            Some(id) if !self.transactions.contains(id) => Transaction::Unknown(id.to_string()),
+            Some(id) if words.starts_with("COMMIT") || words.starts_with("ROLLBACK") => {
+                Transaction::Ends(id.to_string())
+            }
+            Some(_) => Transaction::None,
+            None if words.starts_with("START TRANSACTION") => {
+                let id = random_uuid();
+                self.transactions.insert(id.clone());
+                Transaction::Starts(id)
+            }
+            None => Transaction::None,
+        };
         while self.queries.len() >= MAX_QUERIES {
             match self.order.pop_front() {
                 Some(old) => self.remove(&old),
@@ -186,6 +224,7 @@ impl Registry {
             exec_elapsed_ms: 0,
             cancel_from: None,
             outcome: Outcome::Active,
+            transaction,
         };
         let plan = queued_plan(&id, &query, Some((Context::Queued, 1)), now);
         self.order.push_back(id.clone());
@@ -204,7 +243,8 @@ impl Registry {
         q.submitted = true;
         q.queued_token = token;
         q.last_seen = now;
-        if (q.spec.fail || q.too_long.is_some()) && q.outcome == Outcome::Active {
+        let unknown_transaction = matches!(q.transaction, Transaction::Unknown(_));
+        if (q.spec.fail || q.too_long.is_some() || unknown_transaction) && q.outcome == Outcome::Active {
             // The first GET submits the query, and parsing fails at submission.
             q.outcome = Outcome::Failed;
             q.done_at = Some(now);
@@ -213,9 +253,10 @@ impl Registry {
             Outcome::Failed => Plan {
                 stats: Stats::QueuedFailed { elapsed_ms: q.elapsed_ms(now) },
                 // Trino checks the length before it parses.
-                error: Some(match q.too_long {
-                    Some(chars) => PageError::TextTooLarge(chars),
-                    None => PageError::Syntax(q.sql.clone()),
+                error: Some(match (&q.too_long, &q.transaction) {
+                    (Some(chars), _) => PageError::TextTooLarge(*chars),
+                    (None, Transaction::Unknown(id)) => PageError::UnknownTransaction(id.clone()),
+                    (None, _) => PageError::Syntax(q.sql.clone()),
                 }),
                 ..queued_plan(id, q, None, now)
             },
@@ -265,13 +306,29 @@ impl Registry {
             q.exec_token = Some(token);
             q.exec_elapsed_ms = q.elapsed_ms(now);
         }
-        let plan = exec_plan(id, q, token, page_rows, q.exec_elapsed_ms);
+        let mut plan = exec_plan(id, q, token, page_rows, q.exec_elapsed_ms);
         if plan.next.is_none() && q.outcome == Outcome::Active {
             q.outcome = Outcome::Finished;
             q.done_at = Some(now);
         }
+        // The last page of a finished transaction statement names what it did (a re-GET too).
+        let ended = match (&q.transaction, plan.next.is_none() && q.outcome == Outcome::Finished) {
+            (Transaction::Starts(tx), true) => {
+                plan.transaction = Some(TransactionHeader::Started(tx.clone()));
+                None
+            }
+            (Transaction::Ends(tx), true) => {
+                plan.transaction = Some(TransactionHeader::Cleared);
+                Some(tx.clone())
+            }
+            _ => None,
+        };
+
         let after = q.bucket();
         self.moved(before, after, id);
+        if let Some(tx) = ended {
+            self.transactions.remove(&tx);
+        }
         Ok(plan)
     }
 
@@ -388,6 +445,19 @@ impl Registry {
             },
         }
     }
+}
+
+/// A random version-4 UUID, the form of Trino's transaction ids.
+fn random_uuid() -> String {
+    let (a, b) = (crate::ids::random_u64(), crate::ids::random_u64());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }
 
 fn queued_plan(id: &str, q: &Query, next: Option<(Context, u64)>, now: Instant) -> Plan {

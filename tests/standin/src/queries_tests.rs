@@ -189,3 +189,34 @@ fn purge_forgets_old_queries_and_fixes_counts() {
     assert_eq!((r.counts().queued, r.counts().running), (0, 0));
     assert!(r.info(&a).is_none());
 }
+
+/// Runs a query to its last page; returns that page's plan (or the failed queued page).
+fn run_to_end(r: &mut Registry, sql: &str, transaction: Option<&str>, now: Instant) -> Plan {
+    let id = r.register_in(sql, "u", transaction, now).id;
+    let mut plan = r.queued_get(&id, 1, now).unwrap();
+    if plan.error.is_some() {
+        return plan;
+    }
+    plan = r.queued_get(&id, 2, now).unwrap();
+    let mut token = 0;
+    while plan.next.is_some() {
+        plan = r.executing_get(&id, token, now).unwrap();
+        token += 1;
+    }
+    plan
+}
+
+#[test]
+fn a_transaction_is_started_named_on_the_last_page_used_and_cleared_by_commit() {
+    let mut r = registry();
+    let now = Instant::now();
+    let started = run_to_end(&mut r, "START TRANSACTION ISOLATION LEVEL READ UNCOMMITTED", None, now);
+    let Some(TransactionHeader::Started(tx)) = started.transaction else { panic!("{started:?}") };
+    assert_eq!(tx.len(), 36);
+    assert!(run_to_end(&mut r, "SELECT 1", Some(&tx), now).error.is_none());
+    let unknown = run_to_end(&mut r, "SELECT 1", Some("00000000-0000-4000-8000-000000000000"), now);
+    assert_eq!(unknown.error, Some(PageError::UnknownTransaction("00000000-0000-4000-8000-000000000000".into())));
+    assert_eq!(run_to_end(&mut r, "COMMIT", Some(&tx), now).transaction, Some(TransactionHeader::Cleared));
+    let after = run_to_end(&mut r, "SELECT 1", Some(&tx), now);
+    assert!(matches!(after.error, Some(PageError::UnknownTransaction(_))), "committed: no longer known");
+}

@@ -17,7 +17,7 @@ use hyper::{Method, Response, StatusCode};
 use crate::app::App;
 use crate::auth;
 use crate::pages::{self, Page};
-use crate::plan::Plan;
+use crate::plan::{Plan, TransactionHeader};
 use crate::queries::Refusal;
 use crate::respond::{self, Payload};
 use crate::slug::Context;
@@ -118,7 +118,8 @@ pub async fn handle(
                         if plan.sleep_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(plan.sleep_ms)).await;
                         }
-                        respond::json(StatusCode::OK, render_plan(app, base, &plan), gzip_ok)
+                        let page = respond::json(StatusCode::OK, render_plan(app, base, &plan), gzip_ok);
+                        with_transaction_header(page, &plan)
                     }
                     Err(e) => refusal(e),
                 };
@@ -151,11 +152,49 @@ fn post(app: &App, headers: &HeaderMap, body: &Bytes, base: &Base, gzip_ok: bool
     if sql.is_empty() {
         return respond::error_page(StatusCode::BAD_REQUEST, "SQL statement is empty");
     }
-    let plan = app.registry().register(&sql, &user, Instant::now());
+    let transaction = match transaction_id(headers) {
+        Ok(t) => t,
+        Err(value) => {
+            return respond::error_page(StatusCode::BAD_REQUEST, &format!("Invalid transaction ID: {value}"));
+        }
+    };
+    let plan = app.registry().register_in(&sql, &user, transaction.as_deref(), Instant::now());
     if let Some(encoding) = spooling_encoding(app, headers) {
         app.spool.set_encoding(&plan.id, encoding);
     }
     respond::json(StatusCode::OK, render_plan(app, base, &plan), gzip_ok)
+}
+
+/// `X-Trino-Transaction-Id` as Trino reads it: absent, empty or `NONE` is no transaction;
+/// anything but a UUID is refused with 400 before the query exists.
+fn transaction_id(headers: &HeaderMap) -> Result<Option<String>, String> {
+    let Some(value) = headers.get("x-trino-transaction-id") else { return Ok(None) };
+    let value = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
+    if value.is_empty() || value.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let uuid = value.len() == 36
+        && value
+            .char_indices()
+            .all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
+    if uuid {
+        Ok(Some(value.to_ascii_lowercase()))
+    } else {
+        Err(value)
+    }
+}
+
+/// The transaction header of a page, when it ends a transaction statement.
+fn with_transaction_header(mut resp: Response<Payload>, plan: &Plan) -> Response<Payload> {
+    let (name, value) = match &plan.transaction {
+        Some(TransactionHeader::Started(id)) => ("x-trino-started-transaction-id", id.as_str()),
+        Some(TransactionHeader::Cleared) => ("x-trino-clear-transaction-id", "true"),
+        None => return resp,
+    };
+    if let Ok(value) = hyper::header::HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, value);
+    }
+    resp
 }
 
 /// With `--spooling`, the encoding Trino would pick from the client's list on the POST.
