@@ -42,6 +42,29 @@ struct Waiting {
     length_declared: bool,
 }
 
+/// What to do when more of a held body has arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyStep {
+    /// Keep holding: more of a body within the limit is on its way.
+    Wait,
+    /// Decide now with what has arrived (the whole body, or a declared body past the limit,
+    /// which `inspect_body` records as too large).
+    Read,
+    /// Decide now without the SQL: a body of undeclared length that did not come whole.
+    LeaveUnread,
+}
+
+impl Waiting {
+    fn step(&self, body_size: usize, end_of_stream: bool, max: usize) -> BodyStep {
+        match (end_of_stream && body_size <= max, self.length_declared) {
+            (true, _) => BodyStep::Read,
+            (false, true) if body_size <= max => BodyStep::Wait,
+            (false, true) => BodyStep::Read,
+            (false, false) => BodyStep::LeaveUnread,
+        }
+    }
+}
+
 /// What the response side needs of a forwarded request's plan.
 pub(super) struct Sent {
     pub cluster: String,
@@ -100,19 +123,17 @@ impl Exchange {
         let (Some(config), Some(waiting)) = (self.config.clone(), &self.waiting_for_body) else {
             return Flow::Continue;
         };
-        let whole_within_limit = end_of_stream && body_size <= config.max_body_bytes;
-        if !whole_within_limit && waiting.length_declared && body_size <= config.max_body_bytes {
+        let step = waiting.step(body_size, end_of_stream, config.max_body_bytes);
+        let Some(Waiting { incoming, .. }) = self.waiting_for_body.take_if(|_| step != BodyStep::Wait) else {
             return Flow::Pause;
-        }
-        let Some(Waiting { incoming, length_declared }) = self.waiting_for_body.take() else {
-            return Flow::Continue;
         };
-        let facts = if whole_within_limit || length_declared {
-            self.inspect_body(host, &config, &incoming, body_size)
-        } else {
-            let facts = SqlFacts::length_not_declared(config.max_body_bytes);
-            self.metrics.count_sql(host, facts.status);
-            facts
+        let facts = match step {
+            BodyStep::Read | BodyStep::Wait => self.inspect_body(host, &config, &incoming, body_size),
+            BodyStep::LeaveUnread => {
+                let facts = SqlFacts::length_not_declared(config.max_body_bytes);
+                self.metrics.count_sql(host, facts.status);
+                facts
+            }
         };
         self.route(host, &config, &incoming, &facts)
     }
