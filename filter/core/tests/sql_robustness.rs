@@ -239,10 +239,13 @@ fn sql_every_prefix_and_mutation_of_the_corpus_is_handled() {
 #[test]
 fn sql_pathological_inputs_are_bounded() {
     let ctx = SessionContext::new(Some("hive"), Some("web"));
+    // A bound that only a blow-up misses: a quadratic pass over these 100,000-element inputs
+    // takes minutes, while the linear analysis takes well under a second even in a debug
+    // build. It is not a performance test (the benches are): a busy CI machine must not fail it.
     let timed = |sql: &str| {
         let start = Instant::now();
         let result = analyze(sql, &ctx);
-        assert!(start.elapsed() < Duration::from_secs(2), "too slow on {} bytes", sql.len());
+        assert!(start.elapsed() < Duration::from_secs(30), "too slow on {} bytes", sql.len());
         result
     };
     let deep = format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000));
