@@ -209,6 +209,8 @@ class _CliInFlight(InFlight):
         return page
 
     def cancel(self, timeout=60):
+        # Ctrl-C cancels only once the CLI runs the query: before, it just exits.
+        self.proc.wait_for(lambda lines: any(_POST.match(ln) for ln in lines), timeout)
         self.proc.interrupt()
         self.proc.wait(timeout)
         return self._result()
