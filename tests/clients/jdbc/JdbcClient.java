@@ -40,6 +40,11 @@ public final class JdbcClient {
         System.setOut(System.err);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         new JdbcClient(out).serve(in);
+        out.flush();
+        // The driver's HTTP clients keep non-daemon threads alive for a minute after their last
+        // request (the spooled-segment downloader's, for one): without this the JVM would wait
+        // for them before exiting.
+        System.exit(0);
     }
 
     private void serve(BufferedReader in) throws Exception {
