@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{config_json, decide, request, FakeView};
+use common::{config_json, decide, request, FakeView, Rng};
 use serde_json::json;
 use trino_router_core::config::{ClusterId, Config, GroupId};
 use trino_router_core::inspect::SqlFacts;
@@ -129,27 +129,6 @@ fn submit(method: &str, path_and_query: &str) -> bool {
     method == "POST" && (path == "/v1/statement" || path == "/v1/statement/")
 }
 
-/// xorshift64*: deterministic, so a failing case is reproduced by its number.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-}
-
 fn the_config() -> Config {
     let rules = json!([{"name": "etl", "when": {"user": {"exact": "etl"}}, "route_to": "etl"}]);
     let routing = json!({"enabled": true, "allowed_groups": ["adhoc"]});
@@ -165,7 +144,7 @@ fn view() -> FakeView {
 /// A path: maybe a token prefix, then random segments or a client endpoint's segments with
 /// some replaced (so near-misses of every endpoint are tried), maybe a trailing slash and a
 /// query. Also returns the cluster a valid token in it names.
-fn random_path(dice: &mut Dice, config: &Config) -> (String, Option<usize>) {
+fn random_path(dice: &mut Rng, config: &Config) -> (String, Option<usize>) {
     let mut path = String::new();
     let mut pinned = None;
     if !dice.one_in(3) {
@@ -248,7 +227,7 @@ fn only_a_valid_token_on_a_follow_up_or_a_transaction_binding_reaches_a_cluster_
     let config = the_config();
     let view = view();
     let transactions = transaction_values(&config);
-    let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+    let mut dice = Rng(0x9e37_79b9_7f4a_7c15);
     let mut forwarded = [0usize; 4];
     for case in 0..CASES {
         // One case in six is a new query or a near miss, so transaction headers meet many.

@@ -231,33 +231,13 @@ fn write_error(out: &mut String, error: &PageError) {
         }
         PageError::TextTooLarge(chars) => {
             let message = format!("Query text length ({chars}) exceeds the maximum length ({MAX_QUERY_CHARS})");
-            out.push_str("{\"message\":");
-            push_json_string(out, &message);
-            out.push_str(
-                ",\"errorCode\":35,\"errorName\":\"QUERY_TEXT_TOO_LARGE\",\"errorType\":\"USER_ERROR\",\
-                 \"failureInfo\":{\"type\":\"io.trino.spi.TrinoException\",\"message\":",
-            );
-            push_json_string(out, &message);
-            out.push_str(
-                ",\"suppressed\":[],\"stack\":[],\"errorInfo\":{\"code\":35,\"name\":\"QUERY_TEXT_TOO_LARGE\",\
-                 \"type\":\"USER_ERROR\"}}}",
-            );
+            write_user_error(out, &message, 35, "QUERY_TEXT_TOO_LARGE", "io.trino.spi.TrinoException");
         }
         PageError::UnknownTransaction(id) => {
             let message = format!(
                 "Unknown transaction ID: {id}. Possibly expired? Commands ignored until end of transaction block"
             );
-            out.push_str("{\"message\":");
-            push_json_string(out, &message);
-            out.push_str(
-                ",\"errorCode\":20,\"errorName\":\"UNKNOWN_TRANSACTION\",\"errorType\":\"USER_ERROR\",\
-                 \"failureInfo\":{\"type\":\"io.trino.NotInTransactionException\",\"message\":",
-            );
-            push_json_string(out, &message);
-            out.push_str(
-                ",\"suppressed\":[],\"stack\":[],\"errorInfo\":{\"code\":20,\"name\":\"UNKNOWN_TRANSACTION\",\
-                 \"type\":\"USER_ERROR\"}}}",
-            );
+            write_user_error(out, &message, 20, "UNKNOWN_TRANSACTION", "io.trino.NotInTransactionException");
         }
         PageError::Canceled => out.push_str(
             "{\"message\":\"Query was canceled\",\"errorCode\":3,\"errorName\":\"USER_CANCELED\",\
@@ -266,6 +246,23 @@ fn write_error(out: &mut String, error: &PageError) {
              \"errorInfo\":{\"code\":3,\"name\":\"USER_CANCELED\",\"type\":\"USER_ERROR\"}}}",
         ),
     }
+}
+
+/// A USER_ERROR as Trino writes it when the exception has no cause and no location.
+fn write_user_error(out: &mut String, message: &str, code: u32, name: &str, exception: &str) {
+    out.push_str("{\"message\":");
+    push_json_string(out, message);
+    let _ = write!(
+        out,
+        ",\"errorCode\":{code},\"errorName\":\"{name}\",\"errorType\":\"USER_ERROR\",\
+         \"failureInfo\":{{\"type\":\"{exception}\",\"message\":"
+    );
+    push_json_string(out, message);
+    let _ = write!(
+        out,
+        ",\"suppressed\":[],\"stack\":[],\"errorInfo\":{{\"code\":{code},\"name\":\"{name}\",\
+         \"type\":\"USER_ERROR\"}}}}}}"
+    );
 }
 
 #[cfg(test)]

@@ -137,6 +137,21 @@ fn canceled_error_is_user_canceled() {
 }
 
 #[test]
+fn user_errors_carry_their_code_in_both_places() {
+    for (error, code, name) in [
+        (PageError::TextTooLarge(2_000_000), 35, "QUERY_TEXT_TOO_LARGE"),
+        (PageError::UnknownTransaction("d1b7-\"x\"".into()), 20, "UNKNOWN_TRANSACTION"),
+    ] {
+        let mut out = String::new();
+        write_error(&mut out, &error);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!((v["errorCode"].as_u64(), v["errorName"].as_str()), (Some(code), Some(name)));
+        assert_eq!(v["failureInfo"]["errorInfo"]["code"].as_u64(), Some(code));
+        assert_eq!(v["failureInfo"]["message"], v["message"]);
+    }
+}
+
+#[test]
 fn json_strings_escape_like_jackson() {
     let mut out = String::new();
     push_json_string(&mut out, "a\"b\\c\nd\u{1}é漢/");

@@ -74,3 +74,27 @@ impl ClusterView for FakeView {
 pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
     trino_router_core::route::decide(config, &Incoming::read(config, head.clone()), sql, view, random)
 }
+
+/// xorshift64*: a seeded generator for the randomised tests, so a failing case reproduces.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    pub fn one_in(&mut self, n: usize) -> bool {
+        self.below(n) == 0
+    }
+}
