@@ -75,28 +75,17 @@ impl PinKeys {
             return Err(PinError::Malformed);
         }
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| PinError::Malformed)?;
-        let (&version, rest) = bytes.split_first().ok_or(PinError::Malformed)?;
-        if version != VERSION {
+        let signed = SignedName::split(&bytes).ok_or(PinError::Malformed)?;
+        if signed.version != VERSION {
             return Err(PinError::UnknownVersion);
         }
-        let (&len, rest) = rest.split_first().ok_or(PinError::Malformed)?;
-        let name = rest.get(..usize::from(len)).ok_or(PinError::Malformed)?;
-        let tag = rest.get(usize::from(len)..).ok_or(PinError::Malformed)?;
-        if tag.len() != MAC_LEN {
+        if signed.tag.len() != MAC_LEN {
             return Err(PinError::Malformed);
         }
-        let signed = bytes.get(..bytes.len().saturating_sub(MAC_LEN)).ok_or(PinError::Malformed)?;
-        let verified = self.keys.iter().any(|key| {
-            Hmac::<Sha256>::new_from_slice(key)
-                .map(|mut m| {
-                    m.update(signed);
-                    m.verify_truncated_left(tag).is_ok()
-                })
-                .unwrap_or(false)
-        });
-        if !verified {
+        if !self.tag_verifies(signed.header, signed.tag) {
             return Err(PinError::BadSignature);
         }
+        let name = signed.name;
         String::from_utf8(name.to_vec()).map_err(|_| PinError::Malformed)
     }
 }
@@ -121,6 +110,30 @@ impl PinKeys {
                     })
                     .unwrap_or(false)
             })
+    }
+}
+
+/// The decoded form of a token or a transaction binding:
+/// `version (1) | name length (1) | name | tag`.
+pub(crate) struct SignedName<'b> {
+    pub version: u8,
+    pub name: &'b [u8],
+    pub tag: &'b [u8],
+    /// Version, length and name: what the tag covers (with, for bindings, more data).
+    pub header: &'b [u8],
+}
+
+impl<'b> SignedName<'b> {
+    pub fn split(bytes: &'b [u8]) -> Option<SignedName<'b>> {
+        let (&version, rest) = bytes.split_first()?;
+        let (&len, rest) = rest.split_first()?;
+        let len = usize::from(len);
+        Some(SignedName {
+            version,
+            name: rest.get(..len)?,
+            tag: rest.get(len..)?,
+            header: bytes.get(..len.checked_add(2)?)?,
+        })
     }
 }
 

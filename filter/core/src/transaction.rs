@@ -7,7 +7,7 @@
 //! transaction id, so a binding can be moved neither to another transaction nor to another
 //! cluster, and no routing token (whose MAC has no domain string) verifies as one.
 
-use crate::pin::PinKeys;
+use crate::pin::{PinKeys, SignedName};
 use crate::request::Headers;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -105,17 +105,14 @@ pub fn verify(keys: &PinKeys, id: &[u8], binding: &[u8]) -> Result<BoundTransact
         return Err(BindingError::Malformed);
     }
     let bytes = URL_SAFE_NO_PAD.decode(binding).map_err(|_| BindingError::Malformed)?;
-    let (&version, rest) = bytes.split_first().ok_or(BindingError::Malformed)?;
-    if version != VERSION {
+    let signed = SignedName::split(&bytes).ok_or(BindingError::Malformed)?;
+    if signed.version != VERSION {
         return Err(BindingError::UnknownVersion);
     }
-    let (&len, rest) = rest.split_first().ok_or(BindingError::Malformed)?;
-    let name = rest.get(..usize::from(len)).ok_or(BindingError::Malformed)?;
-    let tag = rest.get(usize::from(len)..).ok_or(BindingError::Malformed)?;
-    let header = bytes.get(..usize::from(len).saturating_add(2)).ok_or(BindingError::Malformed)?;
-    if !keys.tag_verifies(&signed_data(header, id), tag) {
+    if !keys.tag_verifies(&signed_data(signed.header, id), signed.tag) {
         return Err(BindingError::BadSignature);
     }
+    let name = signed.name;
     let cluster = String::from_utf8(name.to_vec()).map_err(|_| BindingError::Malformed)?;
     let id = String::from_utf8(id.to_vec()).map_err(|_| BindingError::Malformed)?;
     Ok(BoundTransaction { id, cluster })
