@@ -209,16 +209,7 @@ class _CliInFlight(InFlight):
         return page
 
     def cancel(self, timeout=60):
-        # As a user does: Ctrl-C once the query runs (the CLI's first Ctrl-C cancels only the
-        # leaf stage, which can let the query finish), and again until the CLI has exited.
-        self.proc.wait_for(lambda lines: any(_POST.match(ln) for ln in lines), timeout)
-        for _ in range(20):
-            self.proc.interrupt()
-            try:
-                self.proc.popen.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        self.proc.interrupt()
         self.proc.wait(timeout)
         return self._result()
 
