@@ -148,7 +148,10 @@ def test_a_full_circuit_breaker_loses_no_query(stack, start_envoy):
     def small_breaker(config: dict) -> None:
         for cluster in config["static_resources"]["clusters"]:
             if cluster["name"] == ENVOY_CLUSTER["etl-1"]:
-                cluster["circuit_breakers"] = {"thresholds": [{"max_requests": 1, "max_retries": 1024}]}
+                # HTTP/1.1 upstreams are bounded by connections and pending requests, not
+                # only max_requests: with all three at 1, sixteen queries overflow for sure.
+                cluster["circuit_breakers"] = {"thresholds": [
+                    {"max_connections": 1, "max_pending_requests": 1, "max_requests": 1, "max_retries": 1024}]}
 
     envoy = start_envoy(two_cluster_group(), adjust=small_breaker)
     # The Python client's default is 3 attempts within about half a second: a breaker that
