@@ -1,44 +1,34 @@
-"""A TCP proxy between Envoy and a coordinator that can reset the connections it carries.
+"""A TCP proxy between Envoy and a coordinator that resets connections in the middle of a request.
 
-`reset_busy()` sends a TCP RST to Envoy on every connection that has a request in flight (bytes
-went up, the answer has not finished) — what a NAT, a load balancer or a restarted sidecar does
-to a connection in the middle of a long poll. Binds 127.0.0.1 on a free port.
+Once armed with `arm(n)`, the next `n` distinct client requests whose first bytes match a prefix
+(by default a nextUri GET) are not forwarded: the connection that carried the request gets a TCP
+RST instead of an answer, which is what a NAT, a load balancer or a restarted sidecar does to a
+connection in the middle of a long poll. A request is reset at most once, so Envoy's retry of it
+goes through. Deterministic on purpose: sampling "connections with a request in flight" found
+none on a loaded machine, where the answers to short polls come back within milliseconds.
+Binds 127.0.0.1 on a free port.
 """
 
 import select
 import socket
 import struct
 import threading
-import time
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from .ports import free_port
 
-
-class _Pair:
-    def __init__(self, down: socket.socket, up: socket.socket):
-        self.down, self.up = down, up
-        self.last_up = 0.0    # when Envoy last sent bytes (a request)
-        self.last_down = 0.0  # when the coordinator last sent bytes (an answer)
-        self.closed = False
-        self.last_request = b""  # the start of the last request Envoy sent
-
-    def busy(self) -> bool:
-        """A client's request in flight (health checks and the filter's polls of /v1/info aside)."""
-        return not self.closed and self.last_up > self.last_down and not self.last_request.startswith(b"GET /v1/info")
-
-    def reset(self) -> None:
-        """Asks the pumps to reset: a socket closed while another thread waits in recv() on it
-        stays open in the kernel, so the pump that reads from Envoy closes it itself."""
-        self.closed = True
+NEXT_URI_GET = b"GET /v1/statement/"
 
 
 class ResetProxy:
     def __init__(self, upstream_port: int, port: Optional[int] = None):
         self.upstream_port = upstream_port
         self.port = port or free_port()
-        self.pairs: List[_Pair] = []
         self.resets = 0
+        self._armed = 0
+        self._prefix = NEXT_URI_GET
+        self._already_reset: Set[bytes] = set()  # request lines reset once: their retry passes
+        self._sockets: List[socket.socket] = []
         self._lock = threading.Lock()
         self._server: Optional[socket.socket] = None
 
@@ -49,6 +39,11 @@ class ResetProxy:
         self._server.listen(128)
         threading.Thread(target=self._accept, daemon=True).start()
         return self
+
+    def arm(self, count: int, prefix: bytes = NEXT_URI_GET) -> None:
+        """Resets the next `count` distinct requests that start with `prefix`."""
+        with self._lock:
+            self._armed, self._prefix = count, prefix
 
     def _accept(self) -> None:
         while True:
@@ -62,53 +57,52 @@ class ResetProxy:
             except OSError:
                 down.close()
                 continue
-            pair = _Pair(down, up)
             with self._lock:
-                self.pairs.append(pair)
-            threading.Thread(target=self._pump, args=(pair, down, up, "last_up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(pair, up, down, "last_down"), daemon=True).start()
+                self._sockets += [down, up]
+            threading.Thread(target=self._pump, args=(down, up, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, False), daemon=True).start()
 
-    def _pump(self, pair: _Pair, src: socket.socket, dst: socket.socket, stamp: str) -> None:
+    def _should_reset(self, data: bytes) -> bool:
+        line = data.split(b"\r\n", 1)[0]
+        with self._lock:
+            if self._armed <= 0 or not data.startswith(self._prefix) or line in self._already_reset:
+                return False
+            self._armed -= 1
+            self._already_reset.add(line)
+            self.resets += 1
+            return True
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_envoy: bool) -> None:
         while True:
             try:
-                ready, _, _ = select.select([src], [], [], 0.05)
-                if pair.closed:
-                    if src is pair.down:  # RST toward Envoy: linger 0, then close
-                        src.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                        src.close()
-                        pair.up.close()
-                    return
+                ready, _, _ = select.select([src], [], [], 0.5)
                 if not ready:
                     continue
                 data = src.recv(65536)
                 if not data:
                     break
-                setattr(pair, stamp, time.monotonic())
-                if stamp == "last_up" and data[:4] in (b"GET ", b"POST", b"HEAD", b"DELE"):
-                    pair.last_request = data[:64]
+                if from_envoy and self._should_reset(data):
+                    # RST toward Envoy (linger 0, then close); the coordinator never sees it.
+                    src.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    src.close()
+                    dst.close()
+                    return
                 dst.sendall(data)
-            except OSError:
+            except (OSError, ValueError):  # the other pump closed the pair
                 break
-        if not pair.closed:
-            pair.closed = True
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def reset_busy(self) -> int:
-        """Resets every connection with a request in flight; returns how many."""
-        with self._lock:
-            busy = [p for p in self.pairs if p.busy()]
-        for p in busy:
-            p.reset()
-        self.resets += len(busy)
-        return len(busy)
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def stop(self) -> None:
         if self._server:
             self._server.close()
         with self._lock:
-            for p in self.pairs:
-                p.reset()
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
