@@ -65,6 +65,16 @@ def test_a_query_page_and_a_chosen_clusters_ui_open_on_their_coordinator(stack, 
             logged(stack, owner, marks[owner], lambda r: r == ("GET", f"/ui/api/query/{run.query_id}", 200))
             tab.close()  # its page polls the query; the next page pins the browser elsewhere
             opened[owner] = run.query_id
+            if user == "demo":
+                # Another query of the same coordinator opens at once: the page is at /ui/, where the
+                # browser sends Trino's UI cookie (its path is /ui), so there is no second login.
+                again = next(r for r in (run_query([stack.url], "SELECT 2", user=user) for _ in range(20))
+                             if stack.owner(r.query_id) == owner)
+                tab = browser.open(again.pages[0]["infoUri"])
+                tab.wait_for(f"document.location.pathname === '/ui/query.html' && "
+                             f"document.body.innerText.includes('{again.query_id}')", 30, "the second query page")
+                assert tab.evaluate("document.location.search") == f"?{again.query_id}"
+                tab.close()
         # The operator opens the cluster that ran neither query.
         chosen = (set(stack.servers) - set(opened)).pop()
         tab = browser.open(f"{stack.url}/trino-router/ui/{chosen}/")
