@@ -1,6 +1,8 @@
 //! How a request is routed: a new query goes through the routing-group header, the rules
-//! and the group's choice (with fallback groups); a follow-up goes where its pin token or
-//! query id says; anything the router cannot place gets a Trino-style error, not a guess.
+//! and the group's choice (with fallback groups, and a session's affinity cookie within a
+//! group: `affinity.rs`); a follow-up goes where its pin token or query id says; with the Web
+//! UI on, paths under `/ui/` follow the browser's pin (`web_ui.rs`); anything the router
+//! cannot place gets a Trino-style error, not a guess.
 //!
 //! `Incoming::read` classifies a request once; `decide` turns it into one `Decision`, whose
 //! `Forward` carries the whole plan (`plan.rs`): header edits, upstream, answer duties.
