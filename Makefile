@@ -11,7 +11,7 @@ WASM := target/wasm32-wasip1/release/trino_router.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk
+.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk chromium
 
 help:
 	@echo "targets: venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
@@ -60,8 +60,9 @@ unit:
 e2e: venv wasm standin cli
 	$(PY) -m pytest tests/e2e -q
 
-# Real Trino servers (started once for the session, in parallel) with the four real clients.
-e2e-trino: venv wasm standin cli trino clients
+# Real Trino servers (started once for the session, in parallel) with the four real clients,
+# and real Trino's Web UI in headless Chromium.
+e2e-trino: venv wasm standin cli trino clients chromium
 	$(PY) -m pytest tests/real_trino -q -rxX
 
 # docker-compose.yml and envoy/istio/ checked without Docker or Kubernetes (seconds).
@@ -84,5 +85,15 @@ wrk:
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null 2>&1 || \
 	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null; }; }; } || \
 	  { echo "error: bench-quick needs wrk: install it (apt-get install wrk, brew install wrk) and run make test again" >&2; exit 1; }; }
+
+# Debian's headless chromium for the Web UI tests: installed with apt-get when missing (as root),
+# else the step fails saying so.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "make: chromium (the headless browser the Web UI tests drive) is missing; installing it with apt-get" >&2; \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }; }; } || \
+	  { echo "error: the Web UI tests need chromium: install it (apt-get install chromium) and run make test again" >&2; exit 1; }; }
 
 test: lint unit wasm standin offline bench-quick e2e e2e-trino

@@ -122,6 +122,9 @@ impl ClusterView for AllUsable {
     fn owner_of(&self, _: &CoordinatorId) -> Option<ClusterId> {
         None
     }
+    fn now_s(&self) -> u64 {
+        1_800_000_000
+    }
 }
 
 /// The headers a Trino JDBC/CLI client sends with a new query.

@@ -6,6 +6,7 @@
 
 pub mod choose;
 pub mod config;
+pub mod cookie;
 pub mod error;
 pub mod explain;
 pub mod handle;

@@ -211,6 +211,8 @@ pub trait ClusterView {
     /// Fresh load figures, if the config polls load and they are not stale.
     fn load(&self, cluster: ClusterId) -> Option<LoadFigure>;
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId>;
+    /// Unix seconds by the host's clock: when the router's cookies expire.
+    fn now_s(&self) -> u64;
 }
 
 #[cfg(test)]

@@ -146,3 +146,54 @@ fn states_selections_and_health_settings_are_checked() {
     v["load"] = json!({"source": "prometheus"});
     assert!(errors(v)[0].starts_with("load.source: unknown variant `prometheus`"));
 }
+
+#[test]
+fn affinity_and_the_web_ui_are_checked_and_name_their_fields() {
+    let mut v = base();
+    v["groups"][0]["affinity"] = json!({});
+    v["web_ui"] = json!({"enabled": true, "cluster_entry": true});
+    let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+    let affinity = c.groups[0].affinity.as_ref().unwrap();
+    assert_eq!((affinity.cookie.as_str(), affinity.ttl_seconds), ("trino-router-affinity-adhoc", 3600));
+    let web_ui = c.web_ui.unwrap();
+    assert_eq!((web_ui.cookie.as_str(), web_ui.ttl_seconds, web_ui.cluster_entry), ("trino-router-ui", 28800, true));
+    assert!(
+        c.groups[1].affinity.is_none() && Config::from_json(base().to_string().as_bytes()).unwrap().web_ui.is_none()
+    );
+
+    let mut v = base();
+    v["groups"][0]["affinity"] = json!({"ttl_seconds": 0, "cookie": "bad cookie"});
+    v["groups"][1]["affinity"] = json!({"ttl_seconds": 99_999_999, "cookie": "__Host-x"});
+    v["web_ui"] = json!({"enabled": true, "ttl_seconds": 0, "cookie": ""});
+    assert_eq!(
+        errors(v),
+        vec![
+            "groups[0].affinity.ttl_seconds: must be between 1 and 2592000",
+            "groups[0].affinity.cookie: must be 1-100 letters, digits, `-`, `_` or `.`, not starting with `__`",
+            "groups[1].affinity.ttl_seconds: must be between 1 and 2592000",
+            "groups[1].affinity.cookie: must be 1-100 letters, digits, `-`, `_` or `.`, not starting with `__`",
+            "web_ui.ttl_seconds: must be between 1 and 2592000",
+            "web_ui.cookie: must be 1-100 letters, digits, `-`, `_` or `.`, not starting with `__`",
+        ]
+    );
+    let mut v = base();
+    v["groups"][0]["affinity"] = json!({"cookie": "session"});
+    v["groups"][1]["affinity"] = json!({"cookie": "session"});
+    v["web_ui"] = json!({"enabled": true, "cookie": "session"});
+    assert_eq!(
+        errors(v),
+        vec![
+            "groups[1].affinity.cookie: cookie `session` is also set by groups[0].affinity.cookie",
+            "web_ui.cookie: cookie `session` is also set by groups[0].affinity.cookie",
+        ]
+    );
+    let mut v = base();
+    v["groups"][0]["affinity"] = json!({"ttl": 5});
+    assert!(errors(v)[0].starts_with("groups[0].affinity.ttl: unknown field `ttl`"));
+    let mut v = base();
+    v["web_ui"] = json!({"cluster_entry": true});
+    assert_eq!(errors(v), vec!["web_ui.cluster_entry: set `enabled: true` to use cluster_entry"]);
+    let mut v = base();
+    v["groups"][0]["affinity"] = json!("session");
+    assert!(errors(v)[0].starts_with("groups[0].affinity: invalid type: string"));
+}

@@ -203,6 +203,10 @@ impl ClusterView for EveryClusterUsable {
         let first = coordinator.as_str().bytes().next()?;
         Some(ClusterId(usize::from(first % 6)))
     }
+
+    fn now_s(&self) -> u64 {
+        self.seed % 4_000_000_000
+    }
 }
 
 /// Input: a small HTTP request in text form:

@@ -1,6 +1,7 @@
 //! Validation: turns the raw JSON model into a `Config`, collecting every problem with
 //! the JSON path of the field it is about.
 
+use super::cookies::{check_unique_names, compile_affinity, compile_web_ui};
 use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
 use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, RoutingGroupHeader};
 use crate::error::{field, index, ConfigError};
@@ -40,6 +41,8 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let pins = pin_keys.as_ref().and_then(|k| PinBook::new(k, &raw.stickiness.path_marker, &names)).unwrap_or_default();
     let health = compile_health(&raw.health, errors);
     let load = compile_load(raw.load, &health, errors);
+    let web_ui = compile_web_ui(&raw.web_ui, errors);
+    check_unique_names(&groups, web_ui.as_ref(), errors);
     Some(Config {
         clusters,
         groups,
@@ -56,6 +59,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         reads_sql,
         route_kill_query: raw.sql_inspection.route_kill_query,
         debug_response_header: raw.debug_response_header,
+        web_ui,
     })
 }
 
@@ -189,7 +193,8 @@ fn compile_groups(raw: &[RawGroup], clusters: &[Cluster], errors: &mut Vec<Confi
                 }
                 members.push(Member { cluster: ClusterId(id), weight: m.weight });
             }
-            Group { name: g.name.clone(), members, selection: g.selection, fallback: None }
+            let affinity = g.affinity.as_ref().map(|a| compile_affinity(&at, &g.name, a, errors));
+            Group { name: g.name.clone(), members, selection: g.selection, fallback: None, affinity }
         })
         .collect()
 }

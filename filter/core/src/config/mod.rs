@@ -2,6 +2,7 @@
 //! `compile` validates it (every error names its field) into the `Config` below.
 
 mod compile;
+mod cookies;
 mod raw;
 
 use crate::error::{ConfigError, ConfigErrors};
@@ -72,6 +73,25 @@ pub struct Group {
     pub selection: Selection,
     /// Used when no member can take a new query.
     pub fallback: Option<GroupId>,
+    /// New queries of one client session stay on one member (opt-in).
+    pub affinity: Option<Affinity>,
+}
+
+/// Session affinity of a group: the cookie that names a client's cluster, and how long it
+/// holds after the client's last new query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Affinity {
+    pub cookie: String,
+    pub ttl_seconds: u64,
+}
+
+/// The Web UI through the router (opt-in): the cookie that pins a browser to one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebUi {
+    pub cookie: String,
+    pub ttl_seconds: u64,
+    /// `/<marker>/ui/<cluster>/` opens that cluster's UI.
+    pub cluster_entry: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +161,9 @@ pub struct Config {
     /// Answer every request with `x-trino-router-decision` (for debugging; off by default,
     /// since it tells clients about the routing setup).
     pub debug_response_header: bool,
+    /// The Web UI through the router; None: only a token opens a query's page, and nothing
+    /// under `/ui/` follows it.
+    pub web_ui: Option<WebUi>,
 }
 
 impl Config {

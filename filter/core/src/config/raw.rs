@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub sql_inspection: RawSqlInspection,
     #[serde(default)]
     pub debug_response_header: bool,
+    #[serde(default)]
+    pub web_ui: RawWebUi,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +49,19 @@ pub struct RawGroup {
     pub selection: Selection,
     #[serde(default)]
     pub fallback: Option<String>,
+    #[serde(default)]
+    pub affinity: Option<RawAffinity>,
+}
+
+/// `"affinity": {"ttl_seconds": 3600}`: a client session's new queries stay on one member.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAffinity {
+    #[serde(default = "default_affinity_ttl")]
+    pub ttl_seconds: u64,
+    /// Default: `trino-router-affinity-<group>`.
+    #[serde(default)]
+    pub cookie: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +157,24 @@ impl Default for RawSqlInspection {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWebUi {
+    pub enabled: bool,
+    pub cluster_entry: bool,
+    pub ttl_seconds: u64,
+    pub cookie: String,
+}
+
+impl Default for RawWebUi {
+    fn default() -> Self {
+        RawWebUi { enabled: false, cluster_entry: false, ttl_seconds: 8 * 3600, cookie: "trino-router-ui".to_string() }
+    }
+}
+
+fn default_affinity_ttl() -> u64 {
+    3600
+}
 fn default_cluster_header() -> String {
     "x-trino-router-cluster".to_string()
 }

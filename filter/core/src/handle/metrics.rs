@@ -51,8 +51,11 @@ impl Metrics {
             Decision::Forward(f) => match f.why {
                 Why::Pinned => self.count(host, "trino_router.followups.pinned"),
                 Why::QueryId => self.count(host, "trino_router.followups.query_id"),
+                Why::UiPin => self.count(host, "trino_router.ui.pinned"),
                 _ => self.count(host, &format!("trino_router.other.{}", f.why.via())),
             },
+            // A redirect into the Web UI is no refusal.
+            Decision::Reply(r) if matches!(r.why, Why::UiOpen { .. }) => self.count(host, "trino_router.ui.opened"),
             Decision::Reply(r) => self.count(host, &format!("trino_router.refused.{}", r.why.via())),
         }
     }

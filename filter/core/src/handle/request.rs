@@ -71,6 +71,8 @@ pub(super) struct Sent {
     pub on_unreachable: OnUnreachable,
     /// A statement page: bind a transaction it starts to `cluster`.
     pub bind_transaction: bool,
+    /// A router cookie to give the client with the cluster's answer.
+    pub set_cookie: Option<String>,
 }
 
 impl Exchange {
@@ -196,6 +198,7 @@ impl Exchange {
             cluster: f.cluster_name,
             on_unreachable: f.answer.on_unreachable,
             bind_transaction: f.answer.bind_transaction,
+            set_cookie: f.answer.set_cookie,
         });
         Ok(())
     }
@@ -213,7 +216,13 @@ impl Exchange {
 }
 
 fn internal(status: u16, message: &str) -> Reply {
-    Reply { status, body: trino_error(status, message), retry_after_seconds: None, why: Why::Internal }
+    Reply {
+        status,
+        body: trino_error(status, message),
+        retry_after_seconds: None,
+        headers: Vec::new(),
+        why: Why::Internal,
+    }
 }
 
 /// Answers the client itself. Should Envoy refuse the local reply, the request goes on
@@ -226,6 +235,7 @@ fn answer(host: &impl Host, reply: &Reply, cluster_header: &str) -> Flow {
     if let Some(r) = &retry_after {
         headers.push(("retry-after", r.as_str()));
     }
+    headers.extend(reply.headers.iter().map(|(name, value)| (*name, value.as_str())));
     let Err(e) = host.send_reply(reply.status, &headers, reply.body.as_bytes()) else {
         return Flow::Pause;
     };

@@ -38,6 +38,13 @@ impl Exchange {
         if sent.bind_transaction {
             bind_started_transaction(host, config, &cluster);
         }
+        // Only an answer of the cluster pins a session to it: Envoy's own answers are 5xx,
+        // and a coordinator that refused the request (4xx) has not taken the session.
+        if let (Some(set_cookie), Some(200..=399)) = (&sent.set_cookie, status) {
+            if let Err(e) = host.add_response_header("set-cookie", set_cookie.as_bytes()) {
+                log(host, LogLevel::Warn, &format!("trino-router: cannot set the session cookie: {e}"));
+            }
+        }
         if verdict == UpstreamVerdict::Unreachable {
             let line = format!("trino-router: Envoy cannot connect to cluster {cluster}; avoiding it for new queries");
             log(host, LogLevel::Info, &line);

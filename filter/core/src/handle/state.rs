@@ -84,10 +84,6 @@ impl<'a, H: Host> SharedClusterView<'a, H> {
         SharedClusterView { host, config, now_s: OnceCell::new(), states }
     }
 
-    fn now_s(&self) -> u64 {
-        *self.now_s.get_or_init(|| super::now_s(self.host))
-    }
-
     fn state(&self, cluster: ClusterId) -> Option<&Observed> {
         let name = &self.config.cluster(cluster)?.name;
         Some(self.states.get(cluster.0)?.get_or_init(|| load(self.host, name)))
@@ -108,5 +104,10 @@ impl<H: Host> ClusterView for SharedClusterView<'_, H> {
 
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
         (0..self.config.clusters.len()).map(ClusterId).find(|&c| self.state(c).is_some_and(|s| s.owns(coordinator)))
+    }
+
+    /// Read once per decision, and only when asked.
+    fn now_s(&self) -> u64 {
+        *self.now_s.get_or_init(|| super::now_s(self.host))
     }
 }

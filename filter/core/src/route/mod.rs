@@ -1,13 +1,17 @@
 //! How a request is routed: a new query goes through the routing-group header, the rules
-//! and the group's choice (with fallback groups); a follow-up goes where its pin token or
-//! query id says; anything the router cannot place gets a Trino-style error, not a guess.
+//! and the group's choice (with fallback groups, and a session's affinity cookie within a
+//! group: `affinity.rs`); a follow-up goes where its pin token or query id says; with the Web
+//! UI on, paths under `/ui/` follow the browser's pin (`web_ui.rs`); anything the router
+//! cannot place gets a Trino-style error, not a guess.
 //!
 //! `Incoming::read` classifies a request once; `decide` turns it into one `Decision`, whose
 //! `Forward` carries the whole plan (`plan.rs`): header edits, upstream, answer duties.
 
+mod affinity;
 mod incoming;
 mod plan;
 mod summary;
+mod web_ui;
 mod why;
 
 pub use incoming::Incoming;
@@ -37,6 +41,8 @@ pub struct Reply {
     /// Trino's own plain-text error form: `Error 404 Not Found: <message>`.
     pub body: String,
     pub retry_after_seconds: Option<u32>,
+    /// More headers of the answer (a redirect's `location` and `set-cookie`).
+    pub headers: Vec<(&'static str, String)>,
     pub why: Why,
 }
 
@@ -49,6 +55,8 @@ struct Target {
     kind: Kind,
     /// A statement of a transaction: the id Trino issued, which replaces the bound one.
     transaction: Option<String>,
+    /// A router cookie for the answer (session affinity, the Web UI pin).
+    set_cookie: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +64,20 @@ enum Kind {
     NewQuery,
     FollowUp,
     ServerInfo,
+    /// A request under `/ui/` routed by the Web UI settings.
+    WebUi,
 }
 
 /// Decides what happens to a request. `sql` is what its body revealed
 /// (`SqlFacts::not_read()` when `Incoming::needs_body` said no); `random` drives the
 /// choice inside a group.
 pub fn decide(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
+    if let Some(target) = web_ui::route(config, req, view) {
+        return match target {
+            Ok(t) => plan::forward(config, req, t),
+            Err(r) => Decision::Reply(r),
+        };
+    }
     let target = match (&req.endpoint, req.usable_token()) {
         // A token is never honoured on a new query: the rules decide every new query, except
         // a statement of a transaction, which only the cluster that started it knows.
@@ -123,19 +139,30 @@ fn new_query(
     path: Option<String>,
 ) -> Result<Target, Reply> {
     if let Some(owner) = kill_target(config, input.sql, view) {
-        return Ok(Target { cluster: owner, path, why: Why::KillQuery, kind: Kind::NewQuery, transaction: None });
+        let why = Why::KillQuery;
+        return Ok(Target { cluster: owner, path, why, kind: Kind::NewQuery, transaction: None, set_cookie: None });
     }
     let (group, why) = choose_group(config, input);
-    let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
-    Ok(Target { cluster, path, why, kind: Kind::NewQuery, transaction: None })
+    let now = || view.now_s();
+    let session = affinity::Session { headers: &input.head.headers, now: &now };
+    let picked = pick_with_fallback(config, view, group, random, why, Some(&session))?;
+    Ok(Target {
+        cluster: picked.cluster,
+        path,
+        why: picked.why,
+        kind: Kind::NewQuery,
+        transaction: None,
+        set_cookie: picked.set_cookie,
+    })
 }
 
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Option<String>) -> Result<Target, Reply> {
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
-    let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
-    Ok(Target { cluster, path, why, kind: Kind::ServerInfo, transaction: None })
+    let picked = pick_with_fallback(config, view, group, random, why, None)?;
+    let (cluster, why) = (picked.cluster, picked.why);
+    Ok(Target { cluster, path, why, kind: Kind::ServerInfo, transaction: None, set_cookie: None })
 }
 
 /// The owner of the query a `kill_query` call names, if known and not disabled.
@@ -156,35 +183,49 @@ fn requested_group(config: &Config, head: &RequestHead) -> Option<GroupId> {
     allowed.as_ref().is_none_or(|list| list.contains(&group)).then_some(group)
 }
 
+/// The cluster a group (or its fallback) chose, and the affinity cookie to hand out.
+struct Picked {
+    cluster: ClusterId,
+    why: Why,
+    set_cookie: Option<String>,
+}
+
 /// Picks in `group`, else along its fallback chain (loop-free: the config checks). Only
-/// active clusters that the observed state says can take a query are candidates.
+/// active clusters that the observed state says can take a query are candidates. In a group
+/// with affinity, a new query of a `session` whose cookie names a candidate goes there.
 fn pick_with_fallback(
     config: &Config,
     view: &dyn ClusterView,
     group: GroupId,
     random: u64,
     why: Why,
-) -> Result<(ClusterId, Why), Reply> {
+    session: Option<&affinity::Session<'_>>,
+) -> Result<Picked, Reply> {
     let usable = |c: ClusterId| {
         config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c)
     };
     let mut current = Some(group);
     for _ in 0..=config.groups.len() {
-        let Some(g) = current.and_then(|id| config.group(id).map(|g| (id, g))) else { break };
-        if let Some(cluster) = pick(g.1.selection, &g.1.members, usable, |c| view.load(c), random) {
-            let why = if g.0 == group {
+        let Some((id, g)) = current.and_then(|id| config.group(id).map(|g| (id, g))) else { break };
+        let session = session.filter(|_| g.affinity.is_some());
+        let preferred = session.and_then(|s| affinity::preferred(config, g, s)).filter(|c| usable(*c));
+        if let Some(cluster) = preferred.or_else(|| pick(g.selection, &g.members, usable, |c| view.load(c), random)) {
+            let why = if id == group {
                 why
             } else {
-                Why::Fallback { from: group_name(config, group), to: g.1.name.clone(), first: Box::new(why) }
+                Why::Fallback { from: group_name(config, group), to: g.name.clone(), first: Box::new(why) }
             };
-            return Ok((cluster, why));
+            let why = if preferred.is_some() { Why::Affinity { first: Box::new(why) } } else { why };
+            let set_cookie = session.and_then(|s| affinity::set_cookie(config, g, cluster, s));
+            return Ok(Picked { cluster, why, set_cookie });
         }
-        current = g.1.fallback;
+        current = g.fallback;
     }
     Err(Reply {
         status: 503,
         body: trino_error(503, &format!("no cluster of group {} can take a query now", group_name(config, group))),
         retry_after_seconds: Some(1),
+        headers: Vec::new(),
         why: Why::NoUsableCluster { group: group_name(config, group) },
     })
 }
@@ -225,7 +266,8 @@ fn in_transaction(config: &Config, id: &[u8], binding: &[u8], path: Option<Strin
             gone(Why::ClusterDisabled { cluster: bound.cluster.clone() }, "disabled")
         }
         Some(cluster) => {
-            Ok(Target { cluster, path, why: Why::Transaction, kind: Kind::NewQuery, transaction: Some(bound.id) })
+            let transaction = Some(bound.id);
+            Ok(Target { cluster, path, why: Why::Transaction, kind: Kind::NewQuery, transaction, set_cookie: None })
         }
     }
 }
@@ -245,7 +287,7 @@ fn follow_to(config: &Config, cluster: ClusterId, path: Option<String>, why: Why
             &format!("cluster {} is disabled; its queries can no longer be reached", c.name),
             Why::ClusterDisabled { cluster: c.name.clone() },
         )),
-        _ => Ok(Target { cluster, path, why, kind: Kind::FollowUp, transaction: None }),
+        _ => Ok(Target { cluster, path, why, kind: Kind::FollowUp, transaction: None, set_cookie: None }),
     }
 }
 
@@ -254,7 +296,7 @@ fn group_name(config: &Config, group: GroupId) -> String {
 }
 
 fn reply(status: u16, message: &str, why: Why) -> Reply {
-    Reply { status, body: trino_error(status, message), retry_after_seconds: None, why }
+    Reply { status, body: trino_error(status, message), retry_after_seconds: None, headers: Vec::new(), why }
 }
 
 fn internal_reply() -> Reply {
@@ -262,6 +304,7 @@ fn internal_reply() -> Reply {
         status: 500,
         body: trino_error(500, "could not build a routing token"),
         retry_after_seconds: None,
+        headers: Vec::new(),
         why: Why::Internal,
     }
 }

@@ -72,6 +72,9 @@ pub struct AnswerDuties {
     /// A statement page (the POST of a new query, a nextUri GET): bind a transaction id it
     /// starts (`X-Trino-Started-Transaction-Id`) to this cluster before the client sees it.
     pub bind_transaction: bool,
+    /// A `Set-Cookie` for an answer the cluster gave (not Envoy's own error): the session's
+    /// affinity, or the browser's Web UI pin.
+    pub set_cookie: Option<String>,
     /// When Envoy finds the cluster unreachable.
     pub on_unreachable: OnUnreachable,
 }
@@ -108,7 +111,9 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
     let rewrite_mode = c.stickiness == StickinessMode::Rewrite;
     // Server info is about any server, not a query: it carries no pin.
     let forwarded_prefix = match (c.stickiness, target.kind) {
-        (StickinessMode::ForwardedPrefix, Kind::ServerInfo) | (StickinessMode::Rewrite, _) => None,
+        // The Web UI's links and Trino's redirects must stay under `/ui/`, where the pin cookie
+        // routes them and Trino's own UI cookie (path `/ui`) is sent.
+        (StickinessMode::ForwardedPrefix, Kind::ServerInfo | Kind::WebUi) | (StickinessMode::Rewrite, _) => None,
         (StickinessMode::ForwardedPrefix, _) => match prefix {
             Some(p) => Some(p.to_string()),
             None => return Decision::Reply(super::internal_reply()),
@@ -138,6 +143,7 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
             learn_coordinator: new_query,
             rewrite,
             bind_transaction: req.statement_page,
+            set_cookie: target.set_cookie,
             on_unreachable: match req.polled_query() {
                 Some(id) => OnUnreachable::AvoidClusterAndFailQueryIfLost(id),
                 None => OnUnreachable::AvoidCluster,

@@ -15,6 +15,9 @@ pub fn summary(decision: &Decision, config: &Config, sql: &SqlFacts) -> String {
             push_why(&mut parts, why);
         }
         Decision::Reply(Reply { status, why, .. }) => {
+            if let super::Why::UiOpen { cluster } = why {
+                parts.push(format!("cluster={cluster}"));
+            }
             parts.push(format!("reply={status}"));
             push_why(&mut parts, why);
         }

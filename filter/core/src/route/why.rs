@@ -23,8 +23,20 @@ pub enum Why {
         to: String,
         first: Box<Why>,
     },
+    /// A new query of a session with affinity: the group's cookie named a member that can
+    /// take it. `first` says how the group was chosen.
+    Affinity {
+        first: Box<Why>,
+    },
     Pinned,
     QueryId,
+    /// A request under `/ui/` of a browser whose Web UI pin names the cluster.
+    UiPin,
+    /// A 303 that pins the browser's Web UI to a cluster and sends it to the page: a
+    /// token-pinned UI page, or the operator's cluster entry.
+    UiOpen {
+        cluster: String,
+    },
     /// A statement of a transaction goes to the cluster that started it (its bound id).
     Transaction,
     /// `CALL system.runtime.kill_query` goes to the cluster that runs the query it kills.
@@ -60,7 +72,10 @@ impl fmt::Display for Why {
             Why::DefaultGroup { group } => write!(f, "no rule matched -> default group {group}"),
             Why::RoutingGroupHeader { group } => write!(f, "X-Trino-Routing-Group -> group {group}"),
             Why::Fallback { from, to, first } => write!(f, "{first}; no usable cluster in {from}, fallback group {to}"),
+            Why::Affinity { first } => write!(f, "{first}; session affinity cookie -> its cluster"),
             Why::Pinned => f.write_str("pinned by token"),
+            Why::UiPin => f.write_str("Web UI pin cookie"),
+            Why::UiOpen { cluster } => write!(f, "Web UI of cluster {cluster} opened"),
             Why::QueryId => f.write_str("owner of the query id"),
             Why::KillQuery => f.write_str("kill_query -> owner of the killed query"),
             Why::Transaction => f.write_str("statement of a transaction -> the cluster that started it"),
@@ -103,8 +118,11 @@ impl Why {
             Why::DefaultGroup { .. } => "default_group",
             Why::RoutingGroupHeader { .. } => "routing_group_header",
             Why::Fallback { .. } => "fallback",
+            Why::Affinity { .. } => "affinity",
             Why::Pinned => "pinned",
             Why::QueryId => "query_id",
+            Why::UiPin => "ui_pin",
+            Why::UiOpen { .. } => "ui_open",
             Why::KillQuery => "kill_query",
             Why::Transaction => "transaction",
             Why::ServerInfo { .. } => "server_info",
@@ -131,6 +149,7 @@ impl Why {
             | Why::ServerInfo { group }
             | Why::NoUsableCluster { group } => Some(group),
             Why::Fallback { to, .. } => Some(to),
+            Why::Affinity { first } => first.group(),
             _ => None,
         }
     }
@@ -139,7 +158,7 @@ impl Why {
     pub fn rule(&self) -> Option<&str> {
         match self {
             Why::Rule { rule, .. } => Some(rule),
-            Why::Fallback { first, .. } => first.rule(),
+            Why::Fallback { first, .. } | Why::Affinity { first } => first.rule(),
             _ => None,
         }
     }

@@ -56,7 +56,12 @@ pub struct FakeView {
     pub owners: HashMap<String, usize>,
     /// (queued, running) per cluster index; absent = no fresh figures.
     pub loads: HashMap<usize, (u64, u64)>,
+    /// Unix seconds; 0 means `NOW`.
+    pub now: u64,
 }
+
+/// The time the scenario tests decide at, unless a view says otherwise.
+pub const NOW: u64 = 1_800_000_000;
 
 impl ClusterView for FakeView {
     fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
@@ -67,6 +72,13 @@ impl ClusterView for FakeView {
     }
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId> {
         self.owners.get(coordinator.as_str()).copied().map(ClusterId)
+    }
+    fn now_s(&self) -> u64 {
+        if self.now == 0 {
+            NOW
+        } else {
+            self.now
+        }
     }
 }
 

@@ -116,6 +116,8 @@ impl Coordinator {
                 return Response::new(200, "application/json", body);
             }
             ("GET", ["", "v1", "info"]) => return Response::new(200, "application/json", r#"{"starting":false}"#),
+            // Its Web UI: any page, named by the coordinator that served it.
+            (_, ["", "ui", ..]) => return Response::new(200, "text/html", format!("<html>Web UI of {}</html>", c.id)),
             _ => return Response::new(404, "text/plain", "Error 404 Not Found"),
         };
         if !id.ends_with(&c.id) {
