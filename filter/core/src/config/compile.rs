@@ -2,7 +2,7 @@
 //! the JSON path of the field it is about.
 
 use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
-use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, RoutingGroupHeader};
+use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Limits, Load, LoadSource, Member, RoutingGroupHeader};
 use crate::error::{field, index, ConfigError};
 use crate::pin::{PinBook, PinKeys};
 use crate::rules::{parse_condition, Rule, Rules};
@@ -40,6 +40,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let pins = pin_keys.as_ref().and_then(|k| PinBook::new(k, &raw.stickiness.path_marker, &names)).unwrap_or_default();
     let health = compile_health(&raw.health, errors);
     let load = compile_load(raw.load, &health, errors);
+    check_limits(&raw.clusters, &load, errors);
     Some(Config {
         clusters,
         groups,
@@ -124,7 +125,10 @@ fn compile_load(raw: RawLoad, health: &Health, errors: &mut Vec<ConfigError>) ->
     if stale == 0 {
         errors.push(ConfigError::new("load.stale_after_seconds", "must be at least 1"));
     }
-    Load { source: raw.source, user: raw.user, password: raw.password, stale_after_seconds: stale }
+    if raw.replicas == 0 || raw.replicas > 1000 {
+        errors.push(ConfigError::new("load.replicas", "must be 1..1000"));
+    }
+    Load { source: raw.source, user: raw.user, password: raw.password, stale_after_seconds: stale, replicas: raw.replicas }
 }
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {
@@ -151,8 +155,26 @@ fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cl
             envoy_cluster: c.envoy_cluster.clone(),
             stickiness: c.stickiness,
             state: c.state,
+            limits: c.limits.as_ref().map(|l| Limits { max_running: l.max_running, max_queued: l.max_queued }),
         })
         .collect()
+}
+
+/// Limits are judged from polled load figures: they need a load source, and a bound.
+fn check_limits(raw: &[RawCluster], load: &Load, errors: &mut Vec<ConfigError>) {
+    for (i, c) in raw.iter().enumerate() {
+        let Some(limits) = &c.limits else { continue };
+        let at = field(&index("clusters", i), "limits");
+        if limits.max_running.is_none() && limits.max_queued.is_none() {
+            errors.push(ConfigError::new(at.clone(), "set max_running, max_queued or both"));
+        }
+        if limits.max_running == Some(0) {
+            errors.push(ConfigError::new(field(&at, "max_running"), "must be at least 1"));
+        }
+        if load.source == LoadSource::None {
+            errors.push(ConfigError::new(at, "limits are judged from polled load: set load.source to metrics or ui_stats"));
+        }
+    }
 }
 
 fn compile_groups(raw: &[RawGroup], clusters: &[Cluster], errors: &mut Vec<ConfigError>) -> Vec<Group> {

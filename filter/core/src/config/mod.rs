@@ -63,6 +63,16 @@ pub struct Cluster {
     pub envoy_cluster: String,
     pub stickiness: StickinessMode,
     pub state: ClusterState,
+    /// How many queries the router lets this cluster hold (see `observed::Observed::has_room`).
+    pub limits: Option<Limits>,
+}
+
+/// A cluster's bound on queries: at most `max_running` running plus `max_queued` queued in
+/// Trino's own queue (either may be left out; at least one is set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_running: Option<u64>,
+    pub max_queued: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +122,9 @@ pub struct Load {
     pub password: Option<String>,
     /// Figures older than this are not trusted for load-aware choice.
     pub stale_after_seconds: u64,
+    /// How many Envoy replicas admit queries to the same clusters: each takes that share of
+    /// a limited cluster's free room (it knows only its own submissions between polls).
+    pub replicas: u64,
 }
 
 #[derive(Debug, Clone)]

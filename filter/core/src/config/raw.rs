@@ -36,6 +36,15 @@ pub struct RawCluster {
     pub stickiness: StickinessMode,
     #[serde(default = "default_state")]
     pub state: ClusterState,
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_running: Option<u64>,
+    pub max_queued: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +125,7 @@ pub struct RawLoad {
     pub user: String,
     pub password: Option<String>,
     pub stale_after_seconds: Option<u64>,
+    pub replicas: u64,
 }
 
 impl Default for RawLoad {
@@ -125,6 +135,7 @@ impl Default for RawLoad {
             user: "trino-router".to_string(),
             password: None,
             stale_after_seconds: None,
+            replicas: 1,
         }
     }
 }

@@ -99,6 +99,12 @@ impl<H: Host> ClusterView for SharedClusterView<'_, H> {
         self.state(cluster).is_some_and(|s| s.accepts_new_queries(self.now_s()))
     }
 
+    fn has_room(&self, cluster: ClusterId) -> bool {
+        let Some(limits) = self.config.cluster(cluster).and_then(|c| c.limits) else { return true };
+        let load = &self.config.load;
+        self.state(cluster).is_some_and(|s| s.has_room(&limits, self.now_s(), load.stale_after_seconds, load.replicas))
+    }
+
     fn load(&self, cluster: ClusterId) -> Option<LoadFigure> {
         if self.config.load.source == LoadSource::None {
             return None;

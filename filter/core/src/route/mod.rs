@@ -126,7 +126,7 @@ fn new_query(
         return Ok(Target { cluster: owner, path, why: Why::KillQuery, kind: Kind::NewQuery, transaction: None });
     }
     let (group, why) = choose_group(config, input);
-    let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
+    let (cluster, why) = pick_with_fallback(config, view, group, random, why, true)?;
     Ok(Target { cluster, path, why, kind: Kind::NewQuery, transaction: None })
 }
 
@@ -134,7 +134,7 @@ fn new_query(
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Option<String>) -> Result<Target, Reply> {
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
-    let (cluster, why) = pick_with_fallback(config, view, group, random, why)?;
+    let (cluster, why) = pick_with_fallback(config, view, group, random, why, false)?;
     Ok(Target { cluster, path, why, kind: Kind::ServerInfo, transaction: None })
 }
 
@@ -157,16 +157,22 @@ fn requested_group(config: &Config, head: &RequestHead) -> Option<GroupId> {
 }
 
 /// Picks in `group`, else along its fallback chain (loop-free: the config checks). Only
-/// active clusters that the observed state says can take a query are candidates.
+/// active clusters that the observed state says can take a query are candidates, and for a
+/// new query (`limited`) only those with room under their limits.
 fn pick_with_fallback(
     config: &Config,
     view: &dyn ClusterView,
     group: GroupId,
     random: u64,
     why: Why,
+    limited: bool,
 ) -> Result<(ClusterId, Why), Reply> {
+    let full = std::cell::Cell::new(false);
     let usable = |c: ClusterId| {
-        config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c)
+        let up = config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c);
+        let room = !limited || view.has_room(c);
+        full.set(full.get() || (up && !room));
+        up && room
     };
     let mut current = Some(group);
     for _ in 0..=config.groups.len() {
@@ -180,6 +186,15 @@ fn pick_with_fallback(
             return Ok((cluster, why));
         }
         current = g.1.fallback;
+    }
+    if full.get() {
+        let message = format!("every cluster of group {} is at its query limit", group_name(config, group));
+        return Err(Reply {
+            status: 503,
+            body: trino_error(503, &message),
+            retry_after_seconds: Some(1),
+            why: Why::GroupFull { group: group_name(config, group) },
+        });
     }
     Err(Reply {
         status: 503,
