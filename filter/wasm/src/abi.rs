@@ -132,6 +132,7 @@ extern "C" {
     ) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
 }
 
 fn ok(status: u32) -> AbiResult<()> {
@@ -284,4 +285,10 @@ pub fn define_metric(kind: u32, name: &str) -> AbiResult<u32> {
 
 pub fn increment_metric(id: u32, offset: i64) -> AbiResult<()> {
     ok(unsafe { proxy_increment_metric(id, offset) })
+}
+
+/// Makes later calls act on another context of this VM (a held stream the root answers).
+pub fn set_effective_context(context_id: u32) -> AbiResult<()> {
+    // SAFETY: a plain number crosses the ABI.
+    ok(unsafe { proxy_set_effective_context(context_id) })
 }

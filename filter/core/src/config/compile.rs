@@ -26,7 +26,9 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         errors.push(ConfigError::new("default_group", format!("no group named `{}`", raw.default_group)));
     }
     let rules = compile_rules(&raw.rules, &find_group, errors);
-    let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query;
+    let queue = compile_queue(&raw.queue, &raw.stickiness, errors);
+    // A query that waits travels with its SQL: the body of every new query is read.
+    let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query || queue.enabled;
     let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);
     check_marker(&raw.stickiness.path_marker, errors);
@@ -57,7 +59,28 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         reads_sql,
         route_kill_query: raw.sql_inspection.route_kill_query,
         debug_response_header: raw.debug_response_header,
+        queue,
     })
+}
+
+fn compile_queue(raw: &super::raw::RawQueue, keys: &RawStickiness, errors: &mut Vec<ConfigError>) -> super::Queue {
+    if raw.max_wait_seconds == 0 || raw.max_wait_seconds > 86_400 {
+        errors.push(ConfigError::new("queue.max_wait_seconds", "must be 1..86400"));
+    }
+    if raw.ticket_ttl_seconds < 5 || raw.ticket_ttl_seconds > 3600 {
+        errors.push(ConfigError::new("queue.ticket_ttl_seconds", "must be 5..3600 (clients poll about every second)"));
+    }
+    if raw.max_ticket_bytes < 512 || raw.max_ticket_bytes > 32_768 {
+        errors.push(ConfigError::new("queue.max_ticket_bytes", "must be 512..32768 (the ticket travels in a URL)"));
+    }
+    let signing = std::iter::once(keys.signing_key.as_bytes()).chain(keys.previous_signing_keys.iter().map(|k| k.as_bytes()));
+    super::Queue {
+        enabled: raw.enabled,
+        max_wait_ms: raw.max_wait_seconds.saturating_mul(1000),
+        ticket_ttl_ms: raw.ticket_ttl_seconds.saturating_mul(1000),
+        max_ticket_bytes: raw.max_ticket_bytes,
+        keys: crate::ticket::TicketKeys::new(signing),
+    }
 }
 
 /// Resolves `fallback` names, and refuses chains that loop (a -> b -> a), which would

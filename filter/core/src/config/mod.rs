@@ -154,6 +154,20 @@ pub struct Config {
     /// Answer every request with `x-trino-router-decision` (for debugging; off by default,
     /// since it tells clients about the routing setup).
     pub debug_response_header: bool,
+    /// New queries wait at the router when their group is full (see `handle/queue.rs`).
+    pub queue: Queue,
+}
+
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub enabled: bool,
+    /// A query that waited this long gets a FAILED page.
+    pub max_wait_ms: u64,
+    /// A ticket not polled again within this time no longer opens.
+    pub ticket_ttl_ms: u64,
+    /// The longest sealed ticket (it travels in a URL); a larger query gets 503.
+    pub max_ticket_bytes: usize,
+    pub keys: crate::ticket::TicketKeys,
 }
 
 impl Config {

@@ -25,6 +25,23 @@ pub struct RawConfig {
     pub sql_inspection: RawSqlInspection,
     #[serde(default)]
     pub debug_response_header: bool,
+    #[serde(default)]
+    pub queue: RawQueue,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawQueue {
+    pub enabled: bool,
+    pub max_wait_seconds: u64,
+    pub ticket_ttl_seconds: u64,
+    pub max_ticket_bytes: usize,
+}
+
+impl Default for RawQueue {
+    fn default() -> Self {
+        RawQueue { enabled: false, max_wait_seconds: 300, ticket_ttl_seconds: 30, max_ticket_bytes: 8192 }
+    }
 }
 
 #[derive(Deserialize)]

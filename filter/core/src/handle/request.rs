@@ -2,6 +2,7 @@
 //! rules need it, the bounded body of a new query), decide once, and carry out the plan.
 
 use super::page::PageWork;
+use super::queue::{self, SharedQueue};
 use super::state::{self, SharedClusterView};
 use super::{Flow, Metrics};
 use crate::config::Config;
@@ -30,6 +31,9 @@ pub struct Exchange {
     pub(super) debug_line: Option<String>,
     /// Set when Envoy answered instead of a lost coordinator: the page that replaces it.
     pub(super) failed_page: Option<String>,
+    queue: SharedQueue,
+    /// Envoy's number for this stream: a held poll of a queue ticket is answered by it.
+    context: u32,
 }
 
 /// A new query whose headers are held until its body is in.
@@ -74,7 +78,13 @@ pub(super) struct Sent {
 }
 
 impl Exchange {
-    pub(super) fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>, random: u64) -> Self {
+    pub(super) fn new(
+        config: Option<Rc<Config>>,
+        metrics: Rc<Metrics>,
+        random: u64,
+        queue: SharedQueue,
+        context: u32,
+    ) -> Self {
         Exchange {
             config,
             metrics,
@@ -84,7 +94,14 @@ impl Exchange {
             page: PageWork::default(),
             debug_line: None,
             failed_page: None,
+            queue,
+            context,
         }
+    }
+
+    /// The stream is over: a poll of it that was held waits no longer.
+    pub fn on_done(&mut self) {
+        queue::forget(&self.queue, self.context);
     }
 
     pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) -> Flow {
@@ -93,7 +110,14 @@ impl Exchange {
             return answer(host, &reply, DEFAULT_CLUSTER_HEADER);
         };
         let incoming = match host.request_headers() {
-            Ok(h) => Incoming::read(&config, RequestHead::from_headers(h)),
+            Ok(h) => {
+                let head = RequestHead::from_headers(h);
+                if let Some(sealed) = ticket_in(&config, &head.path) {
+                    let (queue, metrics) = (Rc::clone(&self.queue), Rc::clone(&self.metrics));
+                    return queue::on_ticket(host, &config, &queue, &metrics, self.context, &head.headers, sealed);
+                }
+                Incoming::read(&config, head)
+            }
             Err(e) => {
                 log(host, LogLevel::Warn, &format!("trino-router: cannot read request headers: {e}"));
                 return answer(host, &internal(500, "cannot read request headers"), &config.cluster_header);
@@ -141,6 +165,13 @@ impl Exchange {
     /// Decides and carries out the decision; the Flow tells Envoy whether to go on.
     fn route(&mut self, host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
         let decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        if let Decision::Reply(Reply { why: Why::GroupFull { group }, .. }) = &decision {
+            if config.queue.enabled {
+                if let Some(flow) = self.wait_at_router(host, config, incoming, sql, group) {
+                    return flow;
+                }
+            }
+        }
         log_decision(host, &incoming.head, sql, &decision);
         self.record(host, config, sql, &decision);
         match decision {
@@ -152,6 +183,48 @@ impl Exchange {
                 }
             },
             Decision::Reply(r) => answer(host, &r, &config.cluster_header),
+        }
+    }
+
+    /// Answers a new query whose group is full with a QUEUED page and its ticket. None when
+    /// the query cannot wait (body not read whole, not UTF-8, too large for a ticket): it
+    /// then gets the group-full 503 with Retry-After.
+    fn wait_at_router(
+        &mut self,
+        host: &impl Host,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        group: &str,
+    ) -> Option<Flow> {
+        let reject = |why: &str| {
+            self.metrics.count(host, &format!("trino_router.queue.group.{group}.rejected"));
+            log(host, LogLevel::Debug, &format!("trino-router: POST /v1/statement cannot wait at the router: {why}"));
+            None
+        };
+        if sql.status == crate::inspect::SqlStatus::TooLarge {
+            return reject("its body is over sql_inspection.max_body_bytes");
+        }
+        let body = host.body(Body::Request, config.max_body_bytes).ok().flatten().unwrap_or_default();
+        let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers)) else {
+            return reject("its body or a session header is not UTF-8");
+        };
+        let now = super::now_ms(host);
+        let ticket =
+            crate::ticket::Ticket { id: self.random, queued_at_ms: now, issued_at_ms: now, group: group.to_string(), body, headers };
+        let (scheme, authority) = queue::base_of(&incoming.head.headers);
+        match queue::queued_answer(config, &ticket, &scheme, &authority) {
+            Ok(page) => {
+                self.metrics.count(host, &format!("trino_router.queue.group.{group}.queued"));
+                let line = format!("trino-router: POST /v1/statement waits at the router (group {group} is full)");
+                log(host, LogLevel::Debug, &line);
+                let _ = host.set_filter_state(DECISION_STATE, format!("queued group={group}").as_bytes());
+                if let Err(e) = host.send_reply(200, &[("content-type", "application/json")], page.as_bytes()) {
+                    log(host, LogLevel::Warn, &format!("trino-router: cannot answer QUEUED: {e}"));
+                }
+                Some(Flow::Pause)
+            }
+            Err(e) => reject(&e.to_string()),
         }
     }
 
@@ -237,6 +310,13 @@ fn answer(host: &impl Host, reply: &Reply, cluster_header: &str) -> Flow {
             Flow::Pause
         }
     }
+}
+
+/// The sealed ticket of a `/<marker>/queue/<ticket>` path.
+fn ticket_in<'p>(config: &Config, path: &'p str) -> Option<&'p str> {
+    let rest = path.strip_prefix('/')?.strip_prefix(config.path_marker.as_str())?.strip_prefix('/')?;
+    let sealed = rest.strip_prefix(queue::QUEUE_SEGMENT)?.strip_prefix('/')?;
+    Some(sealed.split(['?', '/']).next().unwrap_or_default())
 }
 
 /// Logs the decision without the token: only the path after the pin prefix is shown.

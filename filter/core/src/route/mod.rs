@@ -130,6 +130,13 @@ fn new_query(
     Ok(Target { cluster, path, why, kind: Kind::NewQuery, transaction: None })
 }
 
+/// A cluster of `group` (or its fallbacks) with room for a query that waited at the router.
+pub fn pick_for_queue(config: &Config, view: &dyn ClusterView, group: &str, random: u64) -> Option<ClusterId> {
+    let id = config.group_by_name(group)?;
+    let why = Why::DefaultGroup { group: group.to_string() };
+    pick_with_fallback(config, view, id, random, why, true).ok().map(|(cluster, _)| cluster)
+}
+
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Option<String>) -> Result<Target, Reply> {
     let group = config.default_group;
