@@ -22,10 +22,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// Ids of tickets that ended (admitted or cancelled) in this Envoy process, newest last.
-const ENDED_KEY: &str = "trino-router.queue.ended";
-/// How many ended ids are remembered: far more than are polled within a ticket's lifetime.
-const ENDED_REMEMBERED: usize = 512;
+/// Shared-data slots that remember what became of a ticket (`Slot`), by ticket id modulo
+/// this: the key space stays bounded; a slot is reused by a much later ticket.
+const SLOTS: u64 = 256;
+/// The process-wide sequence ticket ids are drawn from.
+const SEQUENCE_KEY: &str = "trino-router.queue.sequence";
 /// A poll that cannot be admitted is answered QUEUED after being held at least this long.
 const HOLD_MS: u64 = 900;
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,11 +61,81 @@ pub struct Queue {
 
 pub type SharedQueue = Rc<RefCell<Queue>>;
 
-/// How a ticket ended, as remembered in shared data.
-#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-enum Ended {
-    Admitted,
+/// What became of a ticket, as this Envoy process remembers it in shared data.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+enum Slot {
+    /// A worker is submitting it now: another poll of it waits for the answer.
+    Submitting,
+    /// The coordinator answered the submission: a retried poll gets the same answer.
+    Admitted { status: u16, page: String },
     Cancelled,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SlotValue {
+    id: u64,
+    slot: Slot,
+}
+
+fn slot_key(id: u64) -> String {
+    format!("trino-router.queue.slot.{}", id % SLOTS)
+}
+
+/// What this process remembers of ticket `id`, with the CAS version of its slot.
+fn read_slot(host: &impl Host, id: u64) -> (Option<Slot>, Option<u32>) {
+    match host.shared_get(&slot_key(id)) {
+        Ok((value, cas)) => {
+            let value: Option<SlotValue> = value.and_then(|v| serde_json::from_slice(&v).ok());
+            (value.filter(|v| v.id == id).map(|v| v.slot), cas)
+        }
+        Err(_) => (None, None),
+    }
+}
+
+/// Writes the slot of `id` if it still holds `expected` (by CAS); false if another worker
+/// changed it first.
+fn write_slot(host: &impl Host, id: u64, expected: Option<&Slot>, slot: Slot) -> bool {
+    for _ in 0..8 {
+        let (current, cas) = read_slot(host, id);
+        if current.as_ref() != expected {
+            return false;
+        }
+        let Ok(bytes) = serde_json::to_vec(&SlotValue { id, slot: slot.clone() }) else { return false };
+        match host.shared_set(&slot_key(id), &bytes, cas) {
+            Err(HostError::CasMismatch) => continue,
+            Ok(()) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// A ticket id unique in this process (a CAS sequence in shared data, so workers never draw
+/// the same one) and across replicas (the sequence starts from the time and randomness of
+/// the worker that created it).
+pub fn new_ticket_id(host: &impl Host, random: u64) -> u64 {
+    for _ in 0..8 {
+        let (value, cas) = host.shared_get(SEQUENCE_KEY).unwrap_or((None, None));
+        let current = value.and_then(|v| std::str::from_utf8(&v).ok()?.parse::<u64>().ok());
+        let next = match current {
+            Some(n) => n.wrapping_add(1),
+            None => (now_ms(host) << 20) ^ random,
+        };
+        let cas = if current.is_some() { cas } else { None };
+        match host.shared_set(SEQUENCE_KEY, next.to_string().as_bytes(), cas) {
+            Ok(()) => return mix(next),
+            Err(HostError::CasMismatch) => continue,
+            Err(_) => break,
+        }
+    }
+    mix(random ^ now_ms(host))
+}
+
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The client's view of the router: scheme and authority its URIs use.
@@ -125,14 +196,21 @@ pub fn on_ticket(
     let group = ticket.group.clone();
     match method {
         "DELETE" => {
-            mark_ended(host, ticket.id, Ended::Cancelled);
+            // Once submitted the query is Trino's: the client was given (or will be given on a
+            // retry) its first page, and cancels it there.
+            let (current, _) = read_slot(host, ticket.id);
+            if current.is_none() {
+                write_slot(host, ticket.id, None, Slot::Cancelled);
+            }
             metrics.count(host, &format!("trino_router.queue.group.{group}.cancelled"));
             log(host, LogLevel::Debug, &format!("trino-router: queued query {} cancelled", waiting_query_id(&ticket)));
             reply(host, 204, &[], "")
         }
         "GET" => {
-            if let Some(done) = ended(host, ticket.id) {
-                return reply(host, 200, &[JSON], &ended_page(&ticket, done));
+            match read_slot(host, ticket.id).0 {
+                Some(Slot::Cancelled) => return reply(host, 200, &[JSON], &cancelled_page(&ticket)),
+                Some(Slot::Admitted { status, page }) => return reply(host, status, &headers_for(status, &page), &page),
+                Some(Slot::Submitting) | None => {}
             }
             let (scheme, authority) = base_of(headers);
             let poll_headers = ["authorization", "user-agent"]
@@ -164,9 +242,22 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
     let mut kept = Vec::new();
     for (i, w) in waiting.into_iter().enumerate() {
         let group = w.ticket.group.clone();
-        if let Some(done) = ended(host, w.ticket.id) {
-            answer_held(host, w.context, 200, &ended_page(&w.ticket, done));
-            continue;
+        match read_slot(host, w.ticket.id).0 {
+            Some(Slot::Cancelled) => {
+                answer_held(host, w.context, 200, &cancelled_page(&w.ticket));
+                continue;
+            }
+            Some(Slot::Admitted { status, page }) => {
+                answer_held(host, w.context, status, &page);
+                continue;
+            }
+            Some(Slot::Submitting) => {
+                // Another poll of the same ticket (a client's retry) is being submitted: this
+                // one gets the same answer once it is in.
+                kept.push(w);
+                continue;
+            }
+            None => {}
         }
         let waited = now.saturating_sub(w.ticket.queued_at_ms);
         if waited > config.queue.max_wait_ms {
@@ -230,6 +321,10 @@ fn submit(
     };
     headers.extend(w.ticket.headers.iter().cloned());
     headers.extend(w.poll_headers.iter().cloned());
+    if !write_slot(host, w.ticket.id, None, Slot::Submitting) {
+        // Another worker took this ticket (or it was cancelled) since it was read: decided next tick.
+        return Err(w);
+    }
     let call = Submission { envoy_cluster: &c.envoy_cluster, headers: &headers, body: w.ticket.body.as_bytes(), timeout: SUBMIT_TIMEOUT };
     match host.dispatch_submission(&call) {
         Ok(token) => {
@@ -238,12 +333,16 @@ fn submit(
                 s.note_sent();
                 true
             });
-            mark_ended(host, w.ticket.id, Ended::Admitted);
             queue.borrow_mut().submitted.insert(token, Submitted { waiter: w, cluster: c.name.clone(), rewrite });
             Ok(())
         }
         Err(e) => {
             log(host, LogLevel::Warn, &format!("trino-router: cannot submit a queued query to cluster {}: {e}", c.name));
+            let (current, _) = read_slot(host, w.ticket.id);
+            if current == Some(Slot::Submitting) {
+                // Nothing was sent: the ticket is free again (a slot cannot be deleted).
+                write_slot_free(host, w.ticket.id);
+            }
             Err(w)
         }
     }
@@ -267,20 +366,28 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
             state::update(host, &cluster, |s| s.learn_coordinator(&coordinator));
         }
     }
+    let Some(status) = status else {
+        // No answer within the timeout (or Envoy could not send it): the ticket is free again
+        // and the client's retry of this poll waits anew. Should the coordinator have taken
+        // the query after all, it abandons it, as any query whose client stops polling.
+        write_slot_free(host, w.ticket.id);
+        let message = "the coordinator did not answer the submission of a queued query; retry";
+        answer_held(host, w.context, 503, &trino_error(503, message));
+        return true;
+    };
+    let page = String::from_utf8_lossy(&page).into_owned();
+    // A retried poll of this ticket gets this same answer: the query is never submitted twice
+    // through this Envoy process.
+    let admitted = Slot::Admitted { status, page: page.clone() };
+    write_slot(host, w.ticket.id, Some(&Slot::Submitting), admitted);
     metrics.count(host, &format!("trino_router.queue.group.{group}.admitted"));
     let line = format!(
         "trino-router: queued query {} admitted to cluster {cluster} after waiting {waited_ms} ms (group {group}, coordinator answered {})",
         waiting_query_id(&w.ticket),
-        status.map_or("nothing".to_string(), |s| s.to_string()),
+        status,
     );
     log(host, LogLevel::Debug, &line);
-    match status {
-        Some(s) => answer_held(host, w.context, s, &String::from_utf8_lossy(&page)),
-        None => {
-            let message = "the coordinator did not answer the submission of a queued query; try again";
-            answer_held(host, w.context, 503, &trino_error(503, message));
-        }
-    }
+    answer_held(host, w.context, status, &page);
     true
 }
 
@@ -288,14 +395,19 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
 /// only logged: a query already submitted for it is abandoned, as Trino abandons any query
 /// whose client stops polling.
 fn answer_held(host: &impl Host, context: u32, status: u16, body: &str) {
-    let result = host.set_effective_context(context).and_then(|()| {
-        let json = body.starts_with('{');
-        let headers: &[(&str, &str)] = if json { &[JSON] } else { &[("content-type", "text/plain")] };
-        host.send_reply(status, headers, body.as_bytes())
-    });
+    let result = host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers_for(status, body), body.as_bytes()));
     if let Err(e) = result {
         log(host, LogLevel::Debug, &format!("trino-router: a held poll is gone ({e})"));
     }
+}
+
+/// Content type by the body's form; a 503 says when to retry, as every Trino client expects.
+fn headers_for(status: u16, body: &str) -> Vec<(&'static str, &'static str)> {
+    let mut headers = vec![if body.starts_with('{') { JSON } else { ("content-type", "text/plain") }];
+    if status == 503 {
+        headers.push(("retry-after", "1"));
+    }
+    headers
 }
 
 fn reply(host: &impl Host, status: u16, headers: &[(&str, &str)], body: &str) -> Flow {
@@ -305,42 +417,12 @@ fn reply(host: &impl Host, status: u16, headers: &[(&str, &str)], body: &str) ->
     Flow::Pause
 }
 
-fn ended_page(ticket: &Ticket, done: Ended) -> String {
-    let (name, message) = match done {
-        Ended::Admitted => (
-            "TRINO_ROUTER_QUEUE_TICKET_USED",
-            "this queued query was already submitted through this ticket; its answer went to an earlier request",
-        ),
-        Ended::Cancelled => ("USER_CANCELED", "the query was canceled while it waited at the router"),
-    };
-    failed_page(&waiting_query_id(ticket), name, message)
+fn cancelled_page(ticket: &Ticket) -> String {
+    failed_page(&waiting_query_id(ticket), "USER_CANCELED", "the query was canceled while it waited at the router")
 }
 
-fn read_ended(host: &impl Host) -> (Vec<(u64, Ended)>, Option<u32>) {
-    match host.shared_get(ENDED_KEY) {
-        Ok((value, cas)) => (value.and_then(|v| serde_json::from_slice(&v).ok()).unwrap_or_default(), cas),
-        Err(_) => (Vec::new(), None),
-    }
-}
-
-fn ended(host: &impl Host, id: u64) -> Option<Ended> {
-    read_ended(host).0.iter().find(|(i, _)| *i == id).map(|(_, e)| *e)
-}
-
-/// Remembers that a ticket ended, by compare-and-swap with the other workers.
-fn mark_ended(host: &impl Host, id: u64, how: Ended) {
-    for _ in 0..8 {
-        let (mut list, cas) = read_ended(host);
-        if list.iter().any(|(i, _)| *i == id) {
-            return;
-        }
-        list.push((id, how));
-        let excess = list.len().saturating_sub(ENDED_REMEMBERED);
-        list.drain(..excess);
-        let Ok(bytes) = serde_json::to_vec(&list) else { return };
-        match host.shared_set(ENDED_KEY, &bytes, cas) {
-            Err(HostError::CasMismatch) => continue,
-            _ => return,
-        }
-    }
+/// Frees a slot a failed submission left: it then names no ticket at all.
+fn write_slot_free(host: &impl Host, id: u64) {
+    let (_, cas) = host.shared_get(&slot_key(id)).unwrap_or((None, None));
+    let _ = host.shared_set(&slot_key(id), b"{}", cas);
 }

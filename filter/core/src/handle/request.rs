@@ -211,7 +211,7 @@ impl Exchange {
         };
         let now = super::now_ms(host);
         let ticket =
-            crate::ticket::Ticket { id: self.random, queued_at_ms: now, issued_at_ms: now, group: group.to_string(), body, headers };
+            crate::ticket::Ticket { id: queue::new_ticket_id(host, self.random), queued_at_ms: now, issued_at_ms: now, group: group.to_string(), body, headers };
         let (scheme, authority) = queue::base_of(&incoming.head.headers);
         match queue::queued_answer(config, &ticket, &scheme, &authority) {
             Ok(page) => {
