@@ -29,11 +29,15 @@ SLOW_SQL = "SELECT n FROM t /* rows=5 */ /* sleep_ms=150 */"
 def limited(replicas: int = 2, **queue) -> dict:
     clusters = [{"name": n, "envoy_cluster": ENVOY_CLUSTER[n]} for n in STANDIN_NAMES]
     clusters[0]["limits"] = {"max_running": LIMIT}
+    # adhoc-2 is a stock Trino (rewrite mode: the filter writes the pins into its pages).
+    clusters[1].update(stickiness="rewrite", limits={"max_running": LIMIT})
     return {
         "clusters": clusters,
         "groups": [{"name": "adhoc", "members": [{"cluster": "adhoc-1"}]},
-                   {"name": "other", "members": [{"cluster": "adhoc-2"}, {"cluster": "etl-1"}]}],
+                   {"name": "stock", "members": [{"cluster": "adhoc-2"}]},
+                   {"name": "other", "members": [{"cluster": "etl-1"}]}],
         "default_group": "adhoc",
+        "routing_group_header": {"enabled": True},
         "stickiness": {"signing_key": SIGNING_KEY},
         "health": {"poll_interval_seconds": 1},
         "load": {"source": "metrics", "user": "router", "replicas": replicas},
@@ -60,12 +64,21 @@ def watch_running(standin, stop: threading.Event, seen: list) -> None:
         time.sleep(0.02)
 
 
+def watch_waiting(envoy, stop: threading.Event, seen: list) -> None:
+    while not stop.is_set():
+        seen.append(envoy_counter(envoy, "queue.group.adhoc.waiting"))
+        time.sleep(0.25)
+
+
 def test_fifty_queries_against_a_group_limited_to_five_all_finish_and_never_run_more_than_five(stack, replicas):
     adhoc1 = stack.standins["adhoc-1"]
     before = adhoc1.state()["queries"]
     stop, running = threading.Event(), []
+    waiting = []
     watcher = threading.Thread(target=watch_running, args=(adhoc1, stop, running))
+    gauge = threading.Thread(target=watch_waiting, args=(stack.envoy, stop, waiting))
     watcher.start()
+    gauge.start()
 
     def one(i):
         started = time.monotonic()
@@ -78,6 +91,7 @@ def test_fifty_queries_against_a_group_limited_to_five_all_finish_and_never_run_
     finally:
         stop.set()
         watcher.join()
+        gauge.join()
     failed = [r for r, _ in outcomes if not r.ok]
     assert not failed, failed[:3]
     assert all(len(r.rows) == 5 for r, _ in outcomes), sorted({len(r.rows) for r, _ in outcomes})
@@ -89,11 +103,12 @@ def test_fifty_queries_against_a_group_limited_to_five_all_finish_and_never_run_
     queued = sum(envoy_counter(e, "queue.group.adhoc.queued") for e in (stack.envoy,))
     print(f"\n50 queries, limit {LIMIT}: max running seen {after['maxRunning']}, "
           f"elapsed min/median/max {waited[0]:.1f}/{waited[len(waited) // 2]:.1f}/{waited[-1]:.1f} s, "
-          f"queued at the first replica: {queued}")
+          f"queued at the first replica: {queued}, most polls held there at once: {max(waiting)}")
     assert queued > 0, "with 50 at once some must have waited at the router"
     # Both replicas took polls of tickets: each admitted some.
     admitted = envoy_counter(stack.envoy, "queue.group.adhoc.admitted")
     assert admitted > 0
+    assert max(waiting) > 0 and envoy_counter(stack.envoy, "queue.group.adhoc.waiting") == 0, waiting
 
 
 def envoy_counter(envoy, suffix: str) -> int:
@@ -114,10 +129,11 @@ def release(uris: list) -> None:
         requests.delete(uri, headers={"X-Trino-User": "direct"}, timeout=5)
 
 
-def wait_full(stack) -> None:
+def wait_full(stack, group: str = "adhoc") -> None:
     """Until a new query through the router waits (the filter has polled the full figures)."""
     def queued() -> bool:
-        page = post_statement(stack.url, "SELECT 0", user="probe", headers={"X-Trino-Source": "probe"}).json()
+        headers = {"X-Trino-Source": "probe", "X-Trino-Routing-Group": group}
+        page = post_statement(stack.url, "SELECT 0", user="probe", headers=headers).json()
         if page["stats"]["state"] == "QUEUED" and "/queue/" in page["nextUri"]:
             requests.delete(page["nextUri"], timeout=5)
             return True
@@ -148,13 +164,15 @@ def test_a_cancelled_waiting_query_never_reaches_the_coordinator(stack):
     assert reached == [], reached
 
 
-def test_a_waiting_query_is_admitted_once_there_is_room_and_keeps_its_session(stack):
-    adhoc1 = stack.standins["adhoc-1"]
+@pytest.mark.parametrize("group,standin", [("adhoc", "adhoc-1"), ("stock", "adhoc-2")],
+                         ids=["forwarded_prefix", "rewrite"])
+def test_a_waiting_query_is_admitted_once_there_is_room_and_keeps_its_session(stack, group, standin):
+    adhoc1 = stack.standins[standin]
     held = fill(adhoc1)
     try:
-        wait_full(stack)
-        page = post_statement(stack.url, "SELECT n FROM t /* rows=3 */", user="carol",
-                              headers={"X-Trino-Source": "admit-me", "X-Trino-Catalog": "tpch"}).json()
+        wait_full(stack, group)
+        headers = {"X-Trino-Source": "admit-me", "X-Trino-Catalog": "tpch", "X-Trino-Routing-Group": group}
+        page = post_statement(stack.url, "SELECT n FROM t /* rows=3 */", user="carol", headers=headers).json()
         assert page["stats"]["state"] == "QUEUED", page
         started = time.monotonic()
         answer = requests.get(page["nextUri"], headers={"X-Trino-User": "carol"}, timeout=10)
@@ -180,6 +198,7 @@ def test_a_waiting_query_is_admitted_once_there_is_room_and_keeps_its_session(st
     posts = [r for r in adhoc1.trino_requests() if r["headers"].get("x-trino-source") == "admit-me"
              and r["method"] == "POST"]
     assert len(posts) == 1, posts
+    assert adhoc1.forwarded_header_requests() == [] or group == "adhoc"
     assert posts[0]["headers"]["x-trino-catalog"] == "tpch" and posts[0]["headers"]["x-trino-user"] == "carol"
     # A retried poll of the ticket that was admitted gets the same first page and submits nothing.
     again = requests.get(ticket_uri, headers={"X-Trino-User": "carol"}, timeout=10).json()

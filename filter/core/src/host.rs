@@ -129,6 +129,14 @@ pub trait Host {
     /// Defines (or finds) a counter; Envoy shows it as `wasmcustom.<name>`.
     fn define_counter(&self, name: &str) -> HostResult<u32>;
     fn increment_counter(&self, id: u32) -> HostResult<()>;
+    /// Defines (or finds) a gauge, `wasmcustom.<name>`.
+    fn define_gauge(&self, _name: &str) -> HostResult<u32> {
+        Err(HostError::Failed("not supported by this host".into()))
+    }
+    /// Adds `delta` (which may be negative) to a gauge.
+    fn add_to_metric(&self, _id: u32, _delta: i64) -> HostResult<()> {
+        Err(HostError::Failed("not supported by this host".into()))
+    }
 }
 
 /// Logging must never be the reason anything fails: a failed log call is dropped.

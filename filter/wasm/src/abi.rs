@@ -46,6 +46,7 @@ pub const RESPONSE_BODY: u32 = 1;
 pub const CALL_RESPONSE_BODY: u32 = 4;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 pub const METRIC_COUNTER: u32 = 0;
+pub const METRIC_GAUGE: u32 = 1;
 
 #[link(wasm_import_module = "env")]
 extern "C" {

@@ -188,4 +188,12 @@ impl Host for Envoy {
     fn increment_counter(&self, id: u32) -> HostResult<()> {
         abi::increment_metric(id, 1).map_err(err)
     }
+
+    fn define_gauge(&self, name: &str) -> HostResult<u32> {
+        abi::define_metric(abi::METRIC_GAUGE, name).map_err(err)
+    }
+
+    fn add_to_metric(&self, id: u32, delta: i64) -> HostResult<()> {
+        abi::increment_metric(id, delta).map_err(err)
+    }
 }

@@ -51,7 +51,7 @@ fn action(flow: Flow) -> Action {
 
 impl Context for Stream {
     fn on_done(&mut self) -> bool {
-        self.0.on_done();
+        self.0.on_done(&Envoy);
         true
     }
 }

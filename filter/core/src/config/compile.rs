@@ -43,6 +43,9 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let health = compile_health(&raw.health, errors);
     let load = compile_load(raw.load, &health, errors);
     check_limits(&raw.clusters, &load, errors);
+    if raw.queue.enabled && raw.clusters.iter().all(|c| c.limits.is_none()) {
+        errors.push(ConfigError::new("queue.enabled", "no cluster has limits, so no query would ever wait: set clusters[].limits"));
+    }
     Some(Config {
         clusters,
         groups,

@@ -217,6 +217,7 @@ pub fn on_ticket(
                 .iter()
                 .filter_map(|n| Some((n.to_string(), headers.get_str(n)?.to_string())))
                 .collect();
+            metrics.add_to_gauge(host, &waiting_gauge(&group), 1);
             let waiter = Waiter { context, ticket, since_ms: now, scheme, authority, poll_headers };
             queue.borrow_mut().waiting.push(waiter);
             Flow::Pause
@@ -226,8 +227,21 @@ pub fn on_ticket(
 }
 
 /// The stream ended (client gone): its held poll no longer waits.
-pub fn forget(queue: &SharedQueue, context: u32) {
-    queue.borrow_mut().waiting.retain(|w| w.context != context);
+pub fn forget(host: &impl Host, queue: &SharedQueue, metrics: &Metrics, context: u32) {
+    let gone: Vec<Waiter> = {
+        let mut q = queue.borrow_mut();
+        let (gone, kept) = std::mem::take(&mut q.waiting).into_iter().partition(|w| w.context == context);
+        q.waiting = kept;
+        gone
+    };
+    for w in gone {
+        metrics.add_to_gauge(host, &waiting_gauge(&w.ticket.group), -1);
+    }
+}
+
+/// Polls held now for room in a group (Envoy sums the gauge over its workers).
+fn waiting_gauge(group: &str) -> String {
+    format!("trino_router.queue.group.{group}.waiting")
 }
 
 /// On the tick: the oldest waiting queries first, each admitted if its group has room now,
@@ -244,11 +258,11 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
         let group = w.ticket.group.clone();
         match read_slot(host, w.ticket.id).0 {
             Some(Slot::Cancelled) => {
-                answer_held(host, w.context, 200, &cancelled_page(&w.ticket));
+                answer_held(host, metrics, &w, 200, &cancelled_page(&w.ticket));
                 continue;
             }
             Some(Slot::Admitted { status, page }) => {
-                answer_held(host, w.context, status, &page);
+                answer_held(host, metrics, &w, status, &page);
                 continue;
             }
             Some(Slot::Submitting) => {
@@ -266,7 +280,7 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
                 "the query waited {} s at the router for room in group {group} (queue.max_wait_seconds); try again later",
                 waited / 1000
             );
-            answer_held(host, w.context, 200, &failed_page(&waiting_query_id(&w.ticket), "TRINO_ROUTER_QUEUE_TIMEOUT", &message));
+            answer_held(host, metrics, &w, 200, &failed_page(&waiting_query_id(&w.ticket), "TRINO_ROUTER_QUEUE_TIMEOUT", &message));
             continue;
         }
         let view = SharedClusterView::new(host, config);
@@ -286,12 +300,12 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
 
 /// Answers a held poll QUEUED again, with a fresh ticket.
 fn requeue(host: &impl Host, config: &Config, metrics: &Metrics, w: Waiter, now: u64) {
-    let ticket = Ticket { issued_at_ms: now, ..w.ticket };
+    let ticket = Ticket { issued_at_ms: now, ..w.ticket.clone() };
     match queued_answer(config, &ticket, &w.scheme, &w.authority) {
-        Ok(page) => answer_held(host, w.context, 200, &page),
+        Ok(page) => answer_held(host, metrics, &w, 200, &page),
         Err(e) => {
             metrics.count(host, &format!("trino_router.queue.group.{}.rejected", ticket.group));
-            answer_held(host, w.context, 200, &failed_page(&waiting_query_id(&ticket), "TRINO_ROUTER_QUEUE", &e.to_string()));
+            answer_held(host, metrics, &w, 200, &failed_page(&waiting_query_id(&ticket), "TRINO_ROUTER_QUEUE", &e.to_string()));
         }
     }
 }
@@ -372,7 +386,7 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
         // the query after all, it abandons it, as any query whose client stops polling.
         write_slot_free(host, w.ticket.id);
         let message = "the coordinator did not answer the submission of a queued query; retry";
-        answer_held(host, w.context, 503, &trino_error(503, message));
+        answer_held(host, metrics, &w, 503, &trino_error(503, message));
         return true;
     };
     let page = String::from_utf8_lossy(&page).into_owned();
@@ -387,14 +401,16 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
         status,
     );
     log(host, LogLevel::Debug, &line);
-    answer_held(host, w.context, status, &page);
+    answer_held(host, metrics, &w, status, &page);
     true
 }
 
 /// Answers a held stream from the root context. A stream that is gone (client left) is
 /// only logged: a query already submitted for it is abandoned, as Trino abandons any query
 /// whose client stops polling.
-fn answer_held(host: &impl Host, context: u32, status: u16, body: &str) {
+fn answer_held(host: &impl Host, metrics: &Metrics, w: &Waiter, status: u16, body: &str) {
+    metrics.add_to_gauge(host, &waiting_gauge(&w.ticket.group), -1);
+    let context = w.context;
     let result = host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers_for(status, body), body.as_bytes()));
     if let Err(e) = result {
         log(host, LogLevel::Debug, &format!("trino-router: a held poll is gone ({e})"));

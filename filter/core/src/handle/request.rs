@@ -100,8 +100,8 @@ impl Exchange {
     }
 
     /// The stream is over: a poll of it that was held waits no longer.
-    pub fn on_done(&mut self) {
-        queue::forget(&self.queue, self.context);
+    pub fn on_done(&mut self, host: &impl Host) {
+        queue::forget(host, &self.queue, &self.metrics, self.context);
     }
 
     pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) -> Flow {
