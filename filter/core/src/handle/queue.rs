@@ -335,6 +335,10 @@ fn submit(
     };
     headers.extend(w.ticket.headers.iter().cloned());
     headers.extend(w.poll_headers.iter().cloned());
+    if !state::reserve(host, config, cluster) {
+        // Another worker took the last place since the view was read.
+        return Err(w);
+    }
     if !write_slot(host, w.ticket.id, None, Slot::Submitting) {
         // Another worker took this ticket (or it was cancelled) since it was read: decided next tick.
         return Err(w);
@@ -342,11 +346,6 @@ fn submit(
     let call = Submission { envoy_cluster: &c.envoy_cluster, headers: &headers, body: w.ticket.body.as_bytes(), timeout: SUBMIT_TIMEOUT };
     match host.dispatch_submission(&call) {
         Ok(token) => {
-            // Counted before the answer: the next waiter of this tick must see the room taken.
-            state::update(host, &c.name, |s| {
-                s.note_sent();
-                true
-            });
             queue.borrow_mut().submitted.insert(token, Submitted { waiter: w, cluster: c.name.clone(), rewrite });
             Ok(())
         }

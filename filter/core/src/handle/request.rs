@@ -164,7 +164,22 @@ impl Exchange {
 
     /// Decides and carries out the decision; the Flow tells Envoy whether to go on.
     fn route(&mut self, host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
-        let decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        let mut decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        // A new query takes its place on the chosen cluster atomically: another worker may
+        // have taken the last one since the view was read. (Queries the rules did not place,
+        // kill_query calls and statements of a transaction, go where they must.)
+        if let Decision::Forward(f) = &decision {
+            if f.count_as_queued && !state::reserve(host, config, f.cluster) && f.why.group().is_some() {
+                let group = f.why.group().unwrap_or_default().to_string();
+                let message = format!("every cluster of group {group} is at its query limit");
+                decision = Decision::Reply(Reply {
+                    status: 503,
+                    body: trino_error(503, &message),
+                    retry_after_seconds: Some(1),
+                    why: Why::GroupFull { group },
+                });
+            }
+        }
         if let Decision::Reply(Reply { why: Why::GroupFull { group }, .. }) = &decision {
             if config.queue.enabled {
                 if let Some(flow) = self.wait_at_router(host, config, incoming, sql, group) {
@@ -258,12 +273,6 @@ impl Exchange {
             }
         }
         host.clear_route_cache()?;
-        if f.count_as_queued {
-            state::update(host, &f.cluster_name, |s| {
-                s.note_sent();
-                true
-            });
-        }
         self.page = PageWork::of(&f);
         self.sent = Some(Sent {
             cluster: f.cluster_name,
