@@ -50,7 +50,12 @@ struct Waiter {
 struct Submitted {
     waiter: Waiter,
     cluster: String,
+    envoy_cluster: String,
     rewrite: Option<String>,
+    /// The headers the submission carried: the registering poll carries them too.
+    headers: Vec<(String, String)>,
+    /// Set once the POST was answered: the first page, while the filter polls its nextUri.
+    first_page: Option<(u16, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -346,7 +351,15 @@ fn submit(
     let call = Submission { envoy_cluster: &c.envoy_cluster, headers: &headers, body: w.ticket.body.as_bytes(), timeout: SUBMIT_TIMEOUT };
     match host.dispatch_submission(&call) {
         Ok(token) => {
-            queue.borrow_mut().submitted.insert(token, Submitted { waiter: w, cluster: c.name.clone(), rewrite });
+            let submitted = Submitted {
+                waiter: w,
+                cluster: c.name.clone(),
+                envoy_cluster: c.envoy_cluster.clone(),
+                rewrite,
+                headers,
+                first_page: None,
+            };
+            queue.borrow_mut().submitted.insert(token, submitted);
             Ok(())
         }
         Err(e) => {
@@ -364,10 +377,27 @@ fn submit(
 /// Whether `token` is the answer to a submission; if so, hands the coordinator's page to
 /// the client that waited.
 pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics, token: u32, body_size: usize) -> bool {
-    let Some(done) = queue.borrow_mut().submitted.remove(&token) else { return false };
-    let Submitted { waiter: w, cluster, rewrite } = done;
+    let Some(mut done) = queue.borrow_mut().submitted.remove(&token) else { return false };
+    let first_page = done.first_page.take();
     let status = crate::host::parse_status(host.call_response_header(":status").ok().flatten());
     let body = host.body(Body::CallResponse, body_size).ok().flatten().unwrap_or_default();
+    let (status, body) = match first_page {
+        // The registering poll: its page if it was answered, else the first page (the client
+        // then polls the same URI itself, which Trino allows).
+        Some(first) => match status {
+            Some(200) => (status, body),
+            _ => (Some(first.0), first.1),
+        },
+        None if status == Some(200) => match register(host, queue, done, &body) {
+            Ok(()) => return true,
+            Err(back) => {
+                done = back;
+                (status, body)
+            }
+        },
+        None => (status, body),
+    };
+    let Submitted { waiter: w, cluster, rewrite, .. } = done;
     let waited_ms = now_ms(host).saturating_sub(w.ticket.queued_at_ms);
     let group = &w.ticket.group;
     let page = match (status, rewrite) {
@@ -402,6 +432,32 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
     log(host, LogLevel::Debug, &line);
     answer_held(host, metrics, &w, status, &page);
     true
+}
+
+/// Trino registers a new query only when its client first polls the nextUri of the POST's
+/// page; until then no figure counts it. The filter polls it once itself before answering,
+/// so an admitted query is counted by the coordinator before its client has it. True when
+/// that poll is under way (the submission waits for its answer under the new token).
+fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8]) -> Result<(), Submitted> {
+    let next: Option<String> = serde_json::from_slice::<serde_json::Value>(page)
+        .ok()
+        .and_then(|v| v.get("nextUri")?.as_str().map(str::to_string));
+    let Some(path) = next.as_deref().and_then(|uri| uri.find("/v1/statement/").and_then(|i| uri.get(i..))) else {
+        return Err(done);
+    };
+    let mut headers: Vec<(String, String)> =
+        done.headers.iter().filter(|(n, _)| n != ":method" && n != ":path").cloned().collect();
+    headers.push((":method".to_string(), "GET".to_string()));
+    headers.push((":path".to_string(), path.to_string()));
+    let call = Submission { envoy_cluster: &done.envoy_cluster, headers: &headers, body: &[], timeout: SUBMIT_TIMEOUT };
+    match host.dispatch_submission(&call) {
+        Ok(token) => {
+            let polling = Submitted { first_page: Some((200, page.to_vec())), ..done };
+            queue.borrow_mut().submitted.insert(token, polling);
+            Ok(())
+        }
+        Err(_) => Err(done),
+    }
 }
 
 /// Answers a held stream from the root context. A stream that is gone (client left) is
