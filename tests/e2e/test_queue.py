@@ -129,15 +129,13 @@ def release(uris: list) -> None:
         requests.delete(uri, headers={"X-Trino-User": "direct"}, timeout=5)
 
 
-def wait_full(stack, group: str = "adhoc") -> None:
+def wait_full(url: str, group: str = "adhoc") -> None:
     """Until a new query through the router waits (the filter has polled the full figures)."""
     def queued() -> bool:
         headers = {"X-Trino-Source": "probe", "X-Trino-Routing-Group": group}
-        page = post_statement(stack.url, "SELECT 0", user="probe", headers=headers).json()
-        if page["stats"]["state"] == "QUEUED" and "/queue/" in page["nextUri"]:
-            requests.delete(page["nextUri"], timeout=5)
-            return True
-        return False
+        page = post_statement(url, "SELECT 0", user="probe", headers=headers).json()
+        requests.delete(page["nextUri"], headers={"X-Trino-User": "probe"}, timeout=5)  # waiting or not
+        return "/queue/" in page["nextUri"]
     wait_until(queued, 10, "the router to see adhoc-1 full")
 
 
@@ -145,7 +143,7 @@ def test_a_cancelled_waiting_query_never_reaches_the_coordinator(stack):
     adhoc1 = stack.standins["adhoc-1"]
     held = fill(adhoc1)
     try:
-        wait_full(stack)
+        wait_full(stack.url)
         page = post_statement(stack.url, "SELECT 42", user="alice", headers={"X-Trino-Source": "cancel-me"}).json()
         assert page["stats"]["state"] == "QUEUED" and page["id"].startswith("router_queued_"), page
         ticket_uri = page["nextUri"]
@@ -170,7 +168,7 @@ def test_a_waiting_query_is_admitted_once_there_is_room_and_keeps_its_session(st
     adhoc1 = stack.standins[standin]
     held = fill(adhoc1)
     try:
-        wait_full(stack, group)
+        wait_full(stack.url, group)
         headers = {"X-Trino-Source": "admit-me", "X-Trino-Catalog": "tpch", "X-Trino-Routing-Group": group}
         page = post_statement(stack.url, "SELECT n FROM t /* rows=3 */", user="carol", headers=headers).json()
         assert page["stats"]["state"] == "QUEUED", page
@@ -212,7 +210,7 @@ def test_a_query_too_large_for_a_ticket_gets_503_and_bad_tickets_400(stack):
     adhoc1 = stack.standins["adhoc-1"]
     held = fill(adhoc1)
     try:
-        wait_full(stack)
+        wait_full(stack.url)
         noise = "".join(f"{(i * 7919) % 100003:x}" for i in range(1500))  # does not deflate below 2 KB
         big = post_statement(stack.url, f"SELECT '{noise}'", user="dave")
         assert big.status_code == 503 and big.headers.get("Retry-After") == "1", big.text
@@ -230,9 +228,7 @@ def test_a_query_that_waits_too_long_gets_a_clear_error(stack, start_envoy):
     adhoc1 = stack.standins["adhoc-1"]
     held = fill(adhoc1)
     try:
-        wait_until(lambda: post_statement(router.url, "SELECT 0", user="p").json()["stats"]["state"] == "QUEUED"
-                   and "/queue/" in post_statement(router.url, "SELECT 0", user="p").json()["nextUri"], 10,
-                   "the second router to see adhoc-1 full")
+        wait_full(router.url)
         page = post_statement(router.url, "SELECT 1", user="erin").json()
         started = time.monotonic()
         while "nextUri" in page:

@@ -50,6 +50,10 @@ fn action(flow: Flow) -> Action {
 }
 
 impl Context for Stream {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
+        self.0.on_call_response(&Envoy, token, body_size);
+    }
+
     fn on_done(&mut self) -> bool {
         self.0.on_done(&Envoy);
         true

@@ -315,6 +315,36 @@ fn requeue(host: &impl Host, config: &Config, metrics: &Metrics, w: Waiter, now:
     }
 }
 
+/// A new query bound for a limited cluster with room, submitted by the filter at once (from
+/// its own stream) rather than forwarded: the filter polls its first nextUri before the client
+/// sees it, so the coordinator counts it from the start (`register`). Given back when the
+/// cluster has no room after all or Envoy refuses the call.
+#[allow(clippy::too_many_arguments)]
+pub fn submit_now(
+    host: &impl Host,
+    config: &Config,
+    queue: &SharedQueue,
+    metrics: &Metrics,
+    context: u32,
+    ticket: Ticket,
+    headers: &Headers,
+    cluster: crate::config::ClusterId,
+) -> bool {
+    let (scheme, authority) = base_of(headers);
+    let poll_headers = ["authorization", "user-agent"]
+        .iter()
+        .filter_map(|n| Some((n.to_string(), headers.get_str(n)?.to_string())))
+        .collect();
+    let group = ticket.group.clone();
+    let since_ms = ticket.queued_at_ms;
+    let w = Waiter { context, ticket, since_ms, scheme, authority, poll_headers };
+    let submitted = submit(host, config, queue, w, cluster).is_ok();
+    if submitted {
+        metrics.add_to_gauge(host, &waiting_gauge(&group), 1);
+    }
+    submitted
+}
+
 /// Sends the waiting query to `cluster`'s coordinator from the root context. The waiter is
 /// given back when Envoy refuses the call, to try again at the next tick.
 fn submit(
@@ -425,7 +455,7 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
     write_slot(host, w.ticket.id, Some(&Slot::Submitting), admitted);
     metrics.count(host, &format!("trino_router.queue.group.{group}.admitted"));
     let line = format!(
-        "trino-router: queued query {} admitted to cluster {cluster} after waiting {waited_ms} ms (group {group}, coordinator answered {})",
+        "trino-router: query {} submitted by the router to cluster {cluster} after waiting {waited_ms} ms (group {group}, coordinator answered {})",
         waiting_query_id(&w.ticket),
         status,
     );

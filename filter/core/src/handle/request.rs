@@ -99,6 +99,11 @@ impl Exchange {
         }
     }
 
+    /// The answer to a call this stream made (a query the filter submits for it).
+    pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+        queue::on_call_response(host, &self.queue, &self.metrics, token, body_size);
+    }
+
     /// The stream is over: a poll of it that was held waits no longer.
     pub fn on_done(&mut self, host: &impl Host) {
         queue::forget(host, &self.queue, &self.metrics, self.context);
@@ -169,6 +174,14 @@ impl Exchange {
         // have taken the last one since the view was read. (Queries the rules did not place,
         // kill_query calls and statements of a transaction, go where they must.)
         if let Decision::Forward(f) = &decision {
+            let limited = config.cluster(f.cluster).is_some_and(|c| c.limits.is_some());
+            if config.queue.enabled && limited && f.new_query && f.why.group().is_some() {
+                if let Some(flow) = self.submit_from_filter(host, config, incoming, sql, f) {
+                    log_decision(host, &incoming.head, sql, &decision);
+                    self.record(host, config, sql, &decision);
+                    return flow;
+                }
+            }
             if f.count_as_queued && !state::reserve(host, config, f.cluster) && f.why.group().is_some() {
                 let group = f.why.group().unwrap_or_default().to_string();
                 let message = format!("every cluster of group {group} is at its query limit");
@@ -201,6 +214,45 @@ impl Exchange {
         }
     }
 
+    /// With the queue on, a new query for a limited cluster is submitted by the filter (see
+    /// `queue::submit_now`); None when it cannot be (body unreadable, no room after all):
+    /// it is then forwarded or waits as any other.
+    fn submit_from_filter(
+        &mut self,
+        host: &impl Host,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        f: &Forward,
+    ) -> Option<Flow> {
+        let group = f.why.group()?.to_string();
+        let ticket = self.ticket_of(host, config, incoming, sql, &group).ok()?;
+        let (queue, metrics) = (Rc::clone(&self.queue), Rc::clone(&self.metrics));
+        let headers = &incoming.head.headers;
+        queue::submit_now(host, config, &queue, &metrics, self.context, ticket, headers, f.cluster).then_some(Flow::Pause)
+    }
+
+    /// The new query as a ticket: its SQL and session headers; why not, when it cannot be one.
+    fn ticket_of(
+        &self,
+        host: &impl Host,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        group: &str,
+    ) -> Result<crate::ticket::Ticket, &'static str> {
+        if sql.status == crate::inspect::SqlStatus::TooLarge {
+            return Err("its body is over sql_inspection.max_body_bytes");
+        }
+        let body = host.body(Body::Request, config.max_body_bytes).ok().flatten().unwrap_or_default();
+        let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers)) else {
+            return Err("its body or a session header is not UTF-8");
+        };
+        let now = super::now_ms(host);
+        let id = queue::new_ticket_id(host, self.random);
+        Ok(crate::ticket::Ticket { id, queued_at_ms: now, issued_at_ms: now, group: group.to_string(), body, headers })
+    }
+
     /// Answers a new query whose group is full with a QUEUED page and its ticket. None when
     /// the query cannot wait (body not read whole, not UTF-8, too large for a ticket): it
     /// then gets the group-full 503 with Retry-After.
@@ -217,16 +269,10 @@ impl Exchange {
             log(host, LogLevel::Debug, &format!("trino-router: POST /v1/statement cannot wait at the router: {why}"));
             None
         };
-        if sql.status == crate::inspect::SqlStatus::TooLarge {
-            return reject("its body is over sql_inspection.max_body_bytes");
-        }
-        let body = host.body(Body::Request, config.max_body_bytes).ok().flatten().unwrap_or_default();
-        let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers)) else {
-            return reject("its body or a session header is not UTF-8");
+        let ticket = match self.ticket_of(host, config, incoming, sql, group) {
+            Ok(t) => t,
+            Err(why) => return reject(why),
         };
-        let now = super::now_ms(host);
-        let ticket =
-            crate::ticket::Ticket { id: queue::new_ticket_id(host, self.random), queued_at_ms: now, issued_at_ms: now, group: group.to_string(), body, headers };
         let (scheme, authority) = queue::base_of(&incoming.head.headers);
         match queue::queued_answer(config, &ticket, &scheme, &authority) {
             Ok(page) => {
