@@ -72,7 +72,9 @@ impl TicketKeys {
     pub fn new<'a>(signing_keys: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let keys = signing_keys
             .into_iter()
-            .map(|k| (derive(k, b"trino-router queue ticket cipher v1"), derive(k, b"trino-router queue ticket nonce v1")))
+            .map(|k| {
+                (derive(k, b"trino-router queue ticket cipher v1"), derive(k, b"trino-router queue ticket nonce v1"))
+            })
             .collect();
         TicketKeys { keys }
     }

@@ -44,7 +44,10 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let load = compile_load(raw.load, &health, errors);
     check_limits(&raw.clusters, &load, errors);
     if raw.queue.enabled && raw.clusters.iter().all(|c| c.limits.is_none()) {
-        errors.push(ConfigError::new("queue.enabled", "no cluster has limits, so no query would ever wait: set clusters[].limits"));
+        errors.push(ConfigError::new(
+            "queue.enabled",
+            "no cluster has limits, so no query would ever wait: set clusters[].limits",
+        ));
     }
     Some(Config {
         clusters,
@@ -76,7 +79,8 @@ fn compile_queue(raw: &super::raw::RawQueue, keys: &RawStickiness, errors: &mut 
     if raw.max_ticket_bytes < 512 || raw.max_ticket_bytes > 32_768 {
         errors.push(ConfigError::new("queue.max_ticket_bytes", "must be 512..32768 (the ticket travels in a URL)"));
     }
-    let signing = std::iter::once(keys.signing_key.as_bytes()).chain(keys.previous_signing_keys.iter().map(|k| k.as_bytes()));
+    let signing =
+        std::iter::once(keys.signing_key.as_bytes()).chain(keys.previous_signing_keys.iter().map(|k| k.as_bytes()));
     super::Queue {
         enabled: raw.enabled,
         max_wait_ms: raw.max_wait_seconds.saturating_mul(1000),
@@ -154,7 +158,13 @@ fn compile_load(raw: RawLoad, health: &Health, errors: &mut Vec<ConfigError>) ->
     if raw.replicas == 0 || raw.replicas > 1000 {
         errors.push(ConfigError::new("load.replicas", "must be 1..1000"));
     }
-    Load { source: raw.source, user: raw.user, password: raw.password, stale_after_seconds: stale, replicas: raw.replicas }
+    Load {
+        source: raw.source,
+        user: raw.user,
+        password: raw.password,
+        stale_after_seconds: stale,
+        replicas: raw.replicas,
+    }
 }
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {
@@ -198,7 +208,10 @@ fn check_limits(raw: &[RawCluster], load: &Load, errors: &mut Vec<ConfigError>) 
             errors.push(ConfigError::new(field(&at, "max_running"), "must be at least 1"));
         }
         if load.source == LoadSource::None {
-            errors.push(ConfigError::new(at, "limits are judged from polled load: set load.source to metrics or ui_stats"));
+            errors.push(ConfigError::new(
+                at,
+                "limits are judged from polled load: set load.source to metrics or ui_stats",
+            ));
         }
     }
 }

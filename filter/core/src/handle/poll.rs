@@ -120,7 +120,9 @@ impl Poller {
                 let outcome = body.as_deref().and_then(parse_server_info).map_or(Poll::Failed, Poll::Answered);
                 on_info(host, &cluster, outcome, config, metrics)
             }
-            Kind::Load(sent_at_poll, left_ms) => on_load(host, &cluster, body.as_deref(), config, (sent_at_poll, left_ms)),
+            Kind::Load(sent_at_poll, left_ms) => {
+                on_load(host, &cluster, body.as_deref(), config, (sent_at_poll, left_ms))
+            }
         }
     }
 }

@@ -72,7 +72,10 @@ enum Slot {
     /// A worker is submitting it now: another poll of it waits for the answer.
     Submitting,
     /// The coordinator answered the submission: a retried poll gets the same answer.
-    Admitted { status: u16, page: String },
+    Admitted {
+        status: u16,
+        page: String,
+    },
     Cancelled,
 }
 
@@ -214,7 +217,9 @@ pub fn on_ticket(
         "GET" => {
             match read_slot(host, ticket.id).0 {
                 Some(Slot::Cancelled) => return reply(host, 200, &[JSON], &cancelled_page(&ticket)),
-                Some(Slot::Admitted { status, page }) => return reply(host, status, &headers_for(status, &page), &page),
+                Some(Slot::Admitted { status, page }) => {
+                    return reply(host, status, &headers_for(status, &page), &page)
+                }
                 Some(Slot::Submitting) | None => {}
             }
             let (scheme, authority) = base_of(headers);
@@ -285,14 +290,20 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
                 "the query waited {} s at the router for room in group {group} (queue.max_wait_seconds); try again later",
                 waited / 1000
             );
-            answer_held(host, metrics, &w, 200, &failed_page(&waiting_query_id(&w.ticket), "TRINO_ROUTER_QUEUE_TIMEOUT", &message));
+            answer_held(
+                host,
+                metrics,
+                &w,
+                200,
+                &failed_page(&waiting_query_id(&w.ticket), "TRINO_ROUTER_QUEUE_TIMEOUT", &message),
+            );
             continue;
         }
         let view = SharedClusterView::new(host, config);
         match pick_for_queue(config, &view, &group, random.wrapping_add(i as u64)) {
             Some(cluster) => match submit(host, config, queue, w, cluster) {
                 Ok(()) => {}
-                Err(w) => kept.push(w),
+                Err(w) => kept.push(*w),
             },
             None if now.saturating_sub(w.since_ms) >= HOLD_MS => requeue(host, config, metrics, w, now),
             None => kept.push(w),
@@ -310,7 +321,13 @@ fn requeue(host: &impl Host, config: &Config, metrics: &Metrics, w: Waiter, now:
         Ok(page) => answer_held(host, metrics, &w, 200, &page),
         Err(e) => {
             metrics.count(host, &format!("trino_router.queue.group.{}.rejected", ticket.group));
-            answer_held(host, metrics, &w, 200, &failed_page(&waiting_query_id(&ticket), "TRINO_ROUTER_QUEUE", &e.to_string()));
+            answer_held(
+                host,
+                metrics,
+                &w,
+                200,
+                &failed_page(&waiting_query_id(&ticket), "TRINO_ROUTER_QUEUE", &e.to_string()),
+            );
         }
     }
 }
@@ -353,8 +370,10 @@ fn submit(
     queue: &SharedQueue,
     w: Waiter,
     cluster: crate::config::ClusterId,
-) -> Result<(), Waiter> {
-    let (Some(c), Some(prefix)) = (config.cluster(cluster), config.pins.prefix(cluster.0)) else { return Err(w) };
+) -> Result<(), Box<Waiter>> {
+    let (Some(c), Some(prefix)) = (config.cluster(cluster), config.pins.prefix(cluster.0)) else {
+        return Err(Box::new(w));
+    };
     let mut headers = vec![
         (":method".to_string(), "POST".to_string()),
         (":path".to_string(), "/v1/statement".to_string()),
@@ -372,13 +391,18 @@ fn submit(
     headers.extend(w.poll_headers.iter().cloned());
     if !state::reserve(host, config, cluster) {
         // Another worker took the last place since the view was read.
-        return Err(w);
+        return Err(Box::new(w));
     }
     if !write_slot(host, w.ticket.id, None, Slot::Submitting) {
         // Another worker took this ticket (or it was cancelled) since it was read: decided next tick.
-        return Err(w);
+        return Err(Box::new(w));
     }
-    let call = Submission { envoy_cluster: &c.envoy_cluster, headers: &headers, body: w.ticket.body.as_bytes(), timeout: SUBMIT_TIMEOUT };
+    let call = Submission {
+        envoy_cluster: &c.envoy_cluster,
+        headers: &headers,
+        body: w.ticket.body.as_bytes(),
+        timeout: SUBMIT_TIMEOUT,
+    };
     match host.dispatch_submission(&call) {
         Ok(token) => {
             let submitted = Submitted {
@@ -393,20 +417,30 @@ fn submit(
             Ok(())
         }
         Err(e) => {
-            log(host, LogLevel::Warn, &format!("trino-router: cannot submit a queued query to cluster {}: {e}", c.name));
+            log(
+                host,
+                LogLevel::Warn,
+                &format!("trino-router: cannot submit a queued query to cluster {}: {e}", c.name),
+            );
             let (current, _) = read_slot(host, w.ticket.id);
             if current == Some(Slot::Submitting) {
                 // Nothing was sent: the ticket is free again (a slot cannot be deleted).
                 write_slot_free(host, w.ticket.id);
             }
-            Err(w)
+            Err(Box::new(w))
         }
     }
 }
 
 /// Whether `token` is the answer to a submission; if so, hands the coordinator's page to
 /// the client that waited.
-pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics, token: u32, body_size: usize) -> bool {
+pub fn on_call_response(
+    host: &impl Host,
+    queue: &SharedQueue,
+    metrics: &Metrics,
+    token: u32,
+    body_size: usize,
+) -> bool {
     let Some(mut done) = queue.borrow_mut().submitted.remove(&token) else { return false };
     let first_page = done.first_page.take();
     let status = crate::host::parse_status(host.call_response_header(":status").ok().flatten());
@@ -421,7 +455,7 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
         None if status == Some(200) => match register(host, queue, done, &body) {
             Ok(()) => return true,
             Err(back) => {
-                done = back;
+                done = *back;
                 (status, body)
             }
         },
@@ -468,12 +502,12 @@ pub fn on_call_response(host: &impl Host, queue: &SharedQueue, metrics: &Metrics
 /// page; until then no figure counts it. The filter polls it once itself before answering,
 /// so an admitted query is counted by the coordinator before its client has it. True when
 /// that poll is under way (the submission waits for its answer under the new token).
-fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8]) -> Result<(), Submitted> {
+fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8]) -> Result<(), Box<Submitted>> {
     let next: Option<String> = serde_json::from_slice::<serde_json::Value>(page)
         .ok()
         .and_then(|v| v.get("nextUri")?.as_str().map(str::to_string));
     let Some(path) = next.as_deref().and_then(|uri| uri.find("/v1/statement/").and_then(|i| uri.get(i..))) else {
-        return Err(done);
+        return Err(Box::new(done));
     };
     let mut headers: Vec<(String, String)> =
         done.headers.iter().filter(|(n, _)| n != ":method" && n != ":path").cloned().collect();
@@ -486,7 +520,7 @@ fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8])
             queue.borrow_mut().submitted.insert(token, polling);
             Ok(())
         }
-        Err(_) => Err(done),
+        Err(_) => Err(Box::new(done)),
     }
 }
 
@@ -496,7 +530,9 @@ fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8])
 fn answer_held(host: &impl Host, metrics: &Metrics, w: &Waiter, status: u16, body: &str) {
     metrics.add_to_gauge(host, &waiting_gauge(&w.ticket.group), -1);
     let context = w.context;
-    let result = host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers_for(status, body), body.as_bytes()));
+    let result = host
+        .set_effective_context(context)
+        .and_then(|()| host.send_reply(status, &headers_for(status, body), body.as_bytes()));
     if let Err(e) = result {
         log(host, LogLevel::Debug, &format!("trino-router: a held poll is gone ({e})"));
     }

@@ -229,7 +229,8 @@ impl Exchange {
         let ticket = self.ticket_of(host, config, incoming, sql, &group).ok()?;
         let (queue, metrics) = (Rc::clone(&self.queue), Rc::clone(&self.metrics));
         let headers = &incoming.head.headers;
-        queue::submit_now(host, config, &queue, &metrics, self.context, ticket, headers, f.cluster).then_some(Flow::Pause)
+        queue::submit_now(host, config, &queue, &metrics, self.context, ticket, headers, f.cluster)
+            .then_some(Flow::Pause)
     }
 
     /// The new query as a ticket: its SQL and session headers; why not, when it cannot be one.
@@ -245,7 +246,8 @@ impl Exchange {
             return Err("its body is over sql_inspection.max_body_bytes");
         }
         let body = host.body(Body::Request, config.max_body_bytes).ok().flatten().unwrap_or_default();
-        let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers)) else {
+        let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers))
+        else {
             return Err("its body or a session header is not UTF-8");
         };
         let now = super::now_ms(host);
