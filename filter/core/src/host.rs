@@ -56,6 +56,15 @@ pub struct Callout<'a> {
     pub timeout: Duration,
 }
 
+/// A request the root context sends through an Envoy cluster on behalf of a held stream
+/// (a query that waited at the router): headers include the pseudo-headers.
+pub struct Submission<'a> {
+    pub envoy_cluster: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    pub timeout: Duration,
+}
+
 pub trait Host {
     // Time and logs.
     /// Milliseconds since the Unix epoch, by the host's clock.
@@ -106,11 +115,28 @@ pub trait Host {
     fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32>;
     /// A header of the answer being delivered to the root context now.
     fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>>;
+    /// Sends a request with a body; its answer comes to the root context under the token.
+    fn dispatch_submission(&self, _call: &Submission<'_>) -> HostResult<u32> {
+        Err(HostError::Failed("not supported by this host".into()))
+    }
+    /// Makes later calls act on the stream `context_id` (a held request the root context
+    /// answers); fails when that stream is gone.
+    fn set_effective_context(&self, _context_id: u32) -> HostResult<()> {
+        Err(HostError::Failed("not supported by this host".into()))
+    }
 
     // Stats.
     /// Defines (or finds) a counter; Envoy shows it as `wasmcustom.<name>`.
     fn define_counter(&self, name: &str) -> HostResult<u32>;
     fn increment_counter(&self, id: u32) -> HostResult<()>;
+    /// Defines (or finds) a gauge, `wasmcustom.<name>`.
+    fn define_gauge(&self, _name: &str) -> HostResult<u32> {
+        Err(HostError::Failed("not supported by this host".into()))
+    }
+    /// Adds `delta` (which may be negative) to a gauge.
+    fn add_to_metric(&self, _id: u32, _delta: i64) -> HostResult<()> {
+        Err(HostError::Failed("not supported by this host".into()))
+    }
 }
 
 /// Logging must never be the reason anything fails: a failed log call is dropped.

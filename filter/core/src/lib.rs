@@ -21,4 +21,5 @@ pub mod rewrite;
 pub mod route;
 pub mod rules;
 pub mod sql;
+pub mod ticket;
 pub mod transaction;

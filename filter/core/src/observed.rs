@@ -40,7 +40,19 @@ pub struct Observed {
     pub load_at: u64,
     /// New queries this filter sent since the figures were read, counted as queued.
     pub sent_since_load: u64,
+    /// Every new query this filter (this Envoy process) ever sent here: the poller notes it
+    /// when it asks for load, so queries sent while the poll is under way stay counted.
+    pub sent_total: u64,
+    /// When the last `RECENT_SENDS` new queries were sent (ms), oldest first: figures read
+    /// shortly after a send may not show it yet (Trino registers a query only when its
+    /// client first polls it), so sends within `SEND_GRACE_MS` before a poll left stay counted.
+    pub recent_sends: Vec<u64>,
 }
+
+/// How many send times are kept: more than a limited cluster takes within the grace.
+const RECENT_SENDS: usize = 32;
+/// How long before a poll left a send still counts as possibly missing from its figures.
+const SEND_GRACE_MS: u64 = 1000;
 
 /// A cluster's load as choice sees it: queued (including queries just sent), then running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,16 +164,44 @@ impl Observed {
         self.poll_failed(health, now) || !was_refused
     }
 
-    pub fn record_load(&mut self, queued: u64, running: u64, now: u64) {
+    /// New figures, read by a poll that left at `poll_left_ms` when `sent_total` was
+    /// `sent_at_poll`: the queries sent since, or shortly before, may not be in the figures,
+    /// so they stay counted (erring toward counting a query twice, never toward missing one).
+    pub fn record_load(&mut self, queued: u64, running: u64, now: u64, sent_at_poll: u64, poll_left_ms: u64) {
         self.queued = queued;
         self.running = running;
         self.load_at = now;
-        self.sent_since_load = 0;
+        let since = poll_left_ms.saturating_sub(SEND_GRACE_MS);
+        let recent = self.recent_sends.iter().filter(|t| **t >= since).count() as u64;
+        self.sent_since_load = self.sent_total.saturating_sub(sent_at_poll).max(recent);
     }
 
-    /// A new query was just sent here: count it until the next figures include it.
-    pub fn note_sent(&mut self) {
+    /// A new query was just sent here (at `now_ms`): count it until the figures include it.
+    pub fn note_sent(&mut self, now_ms: u64) {
         self.sent_since_load = self.sent_since_load.saturating_add(1);
+        self.sent_total = self.sent_total.saturating_add(1);
+        self.recent_sends.push(now_ms);
+        let excess = self.recent_sends.len().saturating_sub(RECENT_SENDS);
+        self.recent_sends.drain(..excess);
+    }
+
+    /// Whether a new query fits under `limits`, judged from the polled figures plus the
+    /// queries this Envoy sent since. Room is the bound minus the polled queries; with
+    /// `replicas` Envoys admitting to the same cluster each takes only its share of it
+    /// (each knows only its own submissions between polls). No fresh figures: no room,
+    /// since the bound could not be kept.
+    pub fn has_room(&self, limits: &crate::config::Limits, now: u64, stale_after: u64, replicas: u64) -> bool {
+        let fresh = self.load_at != 0 && now.saturating_sub(self.load_at) <= stale_after;
+        if !fresh {
+            return false;
+        }
+        let queued_room = limits.max_queued.unwrap_or(0);
+        let (bound, held) = match limits.max_running {
+            Some(running) => (running.saturating_add(queued_room), self.running.saturating_add(self.queued)),
+            None => (queued_room, self.queued),
+        };
+        let share = bound.saturating_sub(held).checked_div(replicas.max(1)).unwrap_or(0);
+        self.sent_since_load < share
     }
 
     /// The load to choose by, or None when there are no figures younger than `stale_after`.
@@ -208,6 +248,10 @@ pub fn verdict_of(code_details: &str) -> UpstreamVerdict {
 /// over Envoy's shared data, tests over a map.
 pub trait ClusterView {
     fn accepts_new_queries(&self, cluster: ClusterId) -> bool;
+    /// Whether a new query fits under the cluster's limits now (always, without limits).
+    fn has_room(&self, _cluster: ClusterId) -> bool {
+        true
+    }
     /// Fresh load figures, if the config polls load and they are not stale.
     fn load(&self, cluster: ClusterId) -> Option<LoadFigure>;
     fn owner_of(&self, coordinator: &CoordinatorId) -> Option<ClusterId>;
@@ -339,12 +383,12 @@ mod tests {
     fn load_counts_queries_sent_since_the_poll_and_goes_stale() {
         let mut s = Observed::default();
         assert_eq!(s.load(100, 15), None, "never read");
-        s.record_load(3, 7, 100);
-        s.note_sent();
-        s.note_sent();
+        s.record_load(3, 7, 100, 0, 0);
+        s.note_sent(0);
+        s.note_sent(0);
         assert_eq!(s.load(110, 15), Some(LoadFigure { queued: 5, running: 7 }));
         assert_eq!(s.load(116, 15), None, "stale");
-        s.record_load(1, 0, 120);
+        s.record_load(1, 0, 120, s.sent_total, 120_000);
         assert_eq!(s.load(120, 15), Some(LoadFigure { queued: 1, running: 0 }), "the poll resets the count");
     }
 
@@ -373,5 +417,50 @@ mod tests {
         ] {
             assert_eq!(verdict_of(transient), UpstreamVerdict::Transient, "{transient}");
         }
+    }
+
+    fn limits(max_running: Option<u64>, max_queued: Option<u64>) -> crate::config::Limits {
+        crate::config::Limits { max_running, max_queued }
+    }
+
+    #[test]
+    fn room_is_the_bound_minus_polled_and_just_sent_queries() {
+        let five = limits(Some(5), None);
+        let mut s = Observed::default();
+        assert!(!s.has_room(&five, 100, 15, 1), "no figures: the bound cannot be kept");
+        s.record_load(1, 2, 100, 0, 100_000);
+        for _ in 0..2 {
+            assert!(s.has_room(&five, 100, 15, 1));
+            s.note_sent(0);
+        }
+        assert!(!s.has_room(&five, 100, 15, 1), "2 running + 1 queued + 2 sent = 5");
+        assert!(!s.has_room(&five, 200, 15, 1), "stale figures");
+        let queue_too = limits(Some(5), Some(2));
+        assert!(s.has_room(&queue_too, 100, 15, 1), "two more may wait in Trino's queue");
+        assert!(!s.has_room(&limits(None, Some(1)), 100, 15, 1), "1 queued + 2 sent");
+    }
+
+    #[test]
+    fn queries_sent_while_a_poll_was_under_way_stay_counted() {
+        let mut s = Observed::default();
+        s.note_sent(10_000);
+        let at_poll = s.sent_total;
+        s.note_sent(100_500);
+        s.record_load(0, 1, 100, at_poll, 100_000);
+        assert_eq!(s.sent_since_load, 1, "the query sent after the poll left may not be in its figures");
+        s.note_sent(199_500);
+        s.record_load(0, 1, 200, s.sent_total, 200_000);
+        assert_eq!(s.sent_since_load, 1, "nor one sent just before: its client may not have polled it yet");
+    }
+
+    #[test]
+    fn each_replica_takes_its_share_of_the_room() {
+        let mut s = Observed::default();
+        s.record_load(0, 1, 100, 0, 100_000);
+        // 4 free of 5, 2 replicas: 2 each.
+        assert!(s.has_room(&limits(Some(5), None), 100, 15, 2));
+        s.note_sent(0);
+        s.note_sent(0);
+        assert!(!s.has_room(&limits(Some(5), None), 100, 15, 2));
     }
 }

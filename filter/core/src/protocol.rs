@@ -216,6 +216,26 @@ pub fn failed_page(query_id: &str, error_name: &str, message: &str) -> String {
     page.to_string()
 }
 
+/// A QUEUED statement page as Trino writes them, for a query waiting at the router: its
+/// nextUri is the router's own, carrying the sealed ticket.
+pub fn queued_page(query_id: &str, info_uri: &str, next_uri: &str, waited_ms: u64) -> String {
+    let page = serde_json::json!({
+        "id": query_id,
+        "infoUri": info_uri,
+        "nextUri": next_uri,
+        "stats": {
+            "state": "QUEUED", "queued": true, "scheduled": false, "nodes": 0, "totalSplits": 0,
+            "queuedSplits": 0, "runningSplits": 0, "completedSplits": 0, "planningTimeMillis": 0,
+            "analysisTimeMillis": 0, "cpuTimeMillis": 0, "wallTimeMillis": 0,
+            "queuedTimeMillis": waited_ms, "elapsedTimeMillis": waited_ms, "finishingTimeMillis": 0,
+            "physicalInputTimeMillis": 0, "processedRows": 0, "processedBytes": 0, "physicalInputBytes": 0,
+            "physicalWrittenBytes": 0, "internalNetworkInputBytes": 0, "peakMemoryBytes": 0, "spilledBytes": 0
+        },
+        "warnings": []
+    });
+    page.to_string()
+}
+
 /// Queued and running query counts from Trino's `/metrics` (OpenMetrics text).
 pub fn parse_metrics_load(text: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(text).ok()?;

@@ -47,6 +47,11 @@ impl Headers {
         self.get(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// Every header, in arrival order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
     /// Every value of a header, for list headers a client may split over several lines.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.0.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_slice())

@@ -197,3 +197,45 @@ fn affinity_and_the_web_ui_are_checked_and_name_their_fields() {
     v["groups"][0]["affinity"] = json!("session");
     assert!(errors(v)[0].starts_with("groups[0].affinity: invalid type: string"));
 }
+
+#[test]
+fn limits_and_the_queue_are_checked_with_their_fields() {
+    let mut v = base();
+    v["clusters"][0]["limits"] = json!({});
+    v["clusters"][1]["limits"] = json!({"max_running": 0});
+    v["clusters"][2]["limits"] = json!({"max_runing": 3});
+    v["load"] = json!({"replicas": 0});
+    v["queue"] = json!({"enabled": true, "max_wait_seconds": 0, "ticket_ttl_seconds": 1, "max_ticket_bytes": 100});
+    let e = errors(v);
+    assert!(e[0].starts_with("clusters[2].limits.max_runing: unknown field"), "{e:?}");
+
+    let mut v = base();
+    v["clusters"][0]["limits"] = json!({});
+    v["clusters"][1]["limits"] = json!({"max_running": 0});
+    v["load"] = json!({"replicas": 0});
+    v["queue"] = json!({"enabled": true, "max_wait_seconds": 0, "ticket_ttl_seconds": 1, "max_ticket_bytes": 100});
+    let e = errors(v);
+    for expected in [
+        "queue.max_wait_seconds: must be 1..86400",
+        "queue.ticket_ttl_seconds: must be 5..3600",
+        "queue.max_ticket_bytes: must be 512..32768",
+        "load.replicas: must be 1..1000",
+        "clusters[0].limits: set max_running, max_queued or both",
+        "clusters[1].limits.max_running: must be at least 1",
+        "clusters[0].limits: limits are judged from polled load: set load.source to metrics or ui_stats",
+    ] {
+        assert!(e.iter().any(|x| x.starts_with(expected)), "missing {expected}: {e:?}");
+    }
+
+    let mut v = base();
+    v["queue"] = json!({"enabled": true});
+    assert!(errors(v)[0].starts_with("queue.enabled: no cluster has limits"));
+
+    let mut v = base();
+    v["clusters"][0]["limits"] = json!({"max_running": 5, "max_queued": 2});
+    v["load"] = json!({"source": "metrics", "replicas": 2});
+    v["queue"] = json!({"enabled": true});
+    let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+    assert!(c.queue.enabled && c.reads_sql, "a waiting query travels with its SQL: bodies are read");
+    assert_eq!(c.queue.max_wait_ms, 300_000);
+}

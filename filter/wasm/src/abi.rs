@@ -46,6 +46,7 @@ pub const RESPONSE_BODY: u32 = 1;
 pub const CALL_RESPONSE_BODY: u32 = 4;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 pub const METRIC_COUNTER: u32 = 0;
+pub const METRIC_GAUGE: u32 = 1;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -132,6 +133,7 @@ extern "C" {
     ) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
 }
 
 fn ok(status: u32) -> AbiResult<()> {
@@ -284,4 +286,10 @@ pub fn define_metric(kind: u32, name: &str) -> AbiResult<u32> {
 
 pub fn increment_metric(id: u32, offset: i64) -> AbiResult<()> {
     ok(unsafe { proxy_increment_metric(id, offset) })
+}
+
+/// Makes later calls act on another context of this VM (a held stream the root answers).
+pub fn set_effective_context(context_id: u32) -> AbiResult<()> {
+    // SAFETY: a plain number crosses the ABI.
+    ok(unsafe { proxy_set_effective_context(context_id) })
 }

@@ -6,7 +6,7 @@
 use crate::abi::{self, Status};
 use std::cell::Cell;
 use std::time::Duration;
-use trino_router_core::host::{Body, Callout, Host, HostError, HostResult, LogLevel};
+use trino_router_core::host::{Body, Callout, Host, HostError, HostResult, LogLevel, Submission};
 use trino_router_core::request::Headers;
 
 /// The host of the current context: proxy-wasm hostcalls act on whichever context Envoy
@@ -166,6 +166,17 @@ impl Host for Envoy {
             .map_err(|s| err(Status(s as u32)))
     }
 
+    fn dispatch_submission(&self, call: &Submission<'_>) -> HostResult<u32> {
+        let headers: Vec<(&str, &str)> = call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        // Through the SDK for the same reason as `dispatch_get`.
+        proxy_wasm::hostcalls::dispatch_http_call(call.envoy_cluster, headers, Some(call.body), vec![], call.timeout)
+            .map_err(|s| err(Status(s as u32)))
+    }
+
+    fn set_effective_context(&self, context_id: u32) -> HostResult<()> {
+        abi::set_effective_context(context_id).map_err(err)
+    }
+
     fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
         abi::get_map_value(abi::CALL_RESPONSE_HEADERS, name).map_err(err)
     }
@@ -176,5 +187,13 @@ impl Host for Envoy {
 
     fn increment_counter(&self, id: u32) -> HostResult<()> {
         abi::increment_metric(id, 1).map_err(err)
+    }
+
+    fn define_gauge(&self, name: &str) -> HostResult<u32> {
+        abi::define_metric(abi::METRIC_GAUGE, name).map_err(err)
+    }
+
+    fn add_to_metric(&self, id: u32, delta: i64) -> HostResult<()> {
+        abi::increment_metric(id, delta).map_err(err)
     }
 }

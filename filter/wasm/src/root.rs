@@ -31,8 +31,8 @@ impl RootContext for Root {
         self.0.tick(&Envoy);
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Stream(self.0.new_exchange())))
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream(self.0.new_exchange(context_id))))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -49,7 +49,16 @@ fn action(flow: Flow) -> Action {
     }
 }
 
-impl Context for Stream {}
+impl Context for Stream {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
+        self.0.on_call_response(&Envoy, token, body_size);
+    }
+
+    fn on_done(&mut self) -> bool {
+        self.0.on_done(&Envoy);
+        true
+    }
+}
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {

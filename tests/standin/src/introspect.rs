@@ -104,6 +104,7 @@ pub fn handle(app: &App, method: &Method, path: &str, query: Option<&str>) -> Re
                     "finished": c.finished,
                     "canceled": c.canceled,
                     "failed": c.failed,
+                    "maxRunning": c.max_running,
                 },
             });
             respond::json(StatusCode::OK, body.to_string(), false)

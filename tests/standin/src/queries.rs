@@ -122,6 +122,8 @@ pub struct Counts {
     pub finished: u64,
     pub canceled: u64,
     pub failed: u64,
+    /// The most queries that were running at once since start (a router's limits are checked on it).
+    pub max_running: u64,
 }
 
 /// What `/v1/query/{id}` reports.
@@ -437,7 +439,10 @@ impl Registry {
         match after {
             Bucket::Unsubmitted => {}
             Bucket::Queued => self.counts.queued += 1,
-            Bucket::Running => self.counts.running += 1,
+            Bucket::Running => {
+                self.counts.running += 1;
+                self.counts.max_running = self.counts.max_running.max(self.counts.running);
+            }
             Bucket::Done => match self.queries.get(id).map(|q| q.outcome) {
                 Some(Outcome::Finished) => self.counts.finished += 1,
                 Some(Outcome::Canceled) => self.counts.canceled += 1,

@@ -3,7 +3,7 @@
 
 use super::cookies::{check_unique_names, compile_affinity, compile_web_ui};
 use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
-use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, RoutingGroupHeader};
+use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Limits, Load, LoadSource, Member, RoutingGroupHeader};
 use crate::error::{field, index, ConfigError};
 use crate::pin::{PinBook, PinKeys};
 use crate::rules::{parse_condition, Rule, Rules};
@@ -27,7 +27,9 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         errors.push(ConfigError::new("default_group", format!("no group named `{}`", raw.default_group)));
     }
     let rules = compile_rules(&raw.rules, &find_group, errors);
-    let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query;
+    let queue = compile_queue(&raw.queue, &raw.stickiness, errors);
+    // A query that waits travels with its SQL: the body of every new query is read.
+    let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query || queue.enabled;
     let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);
     check_marker(&raw.stickiness.path_marker, errors);
@@ -43,6 +45,13 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let load = compile_load(raw.load, &health, errors);
     let web_ui = compile_web_ui(&raw.web_ui, errors);
     check_unique_names(&groups, web_ui.as_ref(), errors);
+    check_limits(&raw.clusters, &load, errors);
+    if raw.queue.enabled && raw.clusters.iter().all(|c| c.limits.is_none()) {
+        errors.push(ConfigError::new(
+            "queue.enabled",
+            "no cluster has limits, so no query would ever wait: set clusters[].limits",
+        ));
+    }
     Some(Config {
         clusters,
         groups,
@@ -60,7 +69,29 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         route_kill_query: raw.sql_inspection.route_kill_query,
         debug_response_header: raw.debug_response_header,
         web_ui,
+        queue,
     })
+}
+
+fn compile_queue(raw: &super::raw::RawQueue, keys: &RawStickiness, errors: &mut Vec<ConfigError>) -> super::Queue {
+    if raw.max_wait_seconds == 0 || raw.max_wait_seconds > 86_400 {
+        errors.push(ConfigError::new("queue.max_wait_seconds", "must be 1..86400"));
+    }
+    if raw.ticket_ttl_seconds < 5 || raw.ticket_ttl_seconds > 3600 {
+        errors.push(ConfigError::new("queue.ticket_ttl_seconds", "must be 5..3600 (clients poll about every second)"));
+    }
+    if raw.max_ticket_bytes < 512 || raw.max_ticket_bytes > 32_768 {
+        errors.push(ConfigError::new("queue.max_ticket_bytes", "must be 512..32768 (the ticket travels in a URL)"));
+    }
+    let signing =
+        std::iter::once(keys.signing_key.as_bytes()).chain(keys.previous_signing_keys.iter().map(|k| k.as_bytes()));
+    super::Queue {
+        enabled: raw.enabled,
+        max_wait_ms: raw.max_wait_seconds.saturating_mul(1000),
+        ticket_ttl_ms: raw.ticket_ttl_seconds.saturating_mul(1000),
+        max_ticket_bytes: raw.max_ticket_bytes,
+        keys: crate::ticket::TicketKeys::new(signing),
+    }
 }
 
 /// Resolves `fallback` names, and refuses chains that loop (a -> b -> a), which would
@@ -128,7 +159,16 @@ fn compile_load(raw: RawLoad, health: &Health, errors: &mut Vec<ConfigError>) ->
     if stale == 0 {
         errors.push(ConfigError::new("load.stale_after_seconds", "must be at least 1"));
     }
-    Load { source: raw.source, user: raw.user, password: raw.password, stale_after_seconds: stale }
+    if raw.replicas == 0 || raw.replicas > 1000 {
+        errors.push(ConfigError::new("load.replicas", "must be 1..1000"));
+    }
+    Load {
+        source: raw.source,
+        user: raw.user,
+        password: raw.password,
+        stale_after_seconds: stale,
+        replicas: raw.replicas,
+    }
 }
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {
@@ -155,8 +195,29 @@ fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cl
             envoy_cluster: c.envoy_cluster.clone(),
             stickiness: c.stickiness,
             state: c.state,
+            limits: c.limits.as_ref().map(|l| Limits { max_running: l.max_running, max_queued: l.max_queued }),
         })
         .collect()
+}
+
+/// Limits are judged from polled load figures: they need a load source, and a bound.
+fn check_limits(raw: &[RawCluster], load: &Load, errors: &mut Vec<ConfigError>) {
+    for (i, c) in raw.iter().enumerate() {
+        let Some(limits) = &c.limits else { continue };
+        let at = field(&index("clusters", i), "limits");
+        if limits.max_running.is_none() && limits.max_queued.is_none() {
+            errors.push(ConfigError::new(at.clone(), "set max_running, max_queued or both"));
+        }
+        if limits.max_running == Some(0) {
+            errors.push(ConfigError::new(field(&at, "max_running"), "must be at least 1"));
+        }
+        if load.source == LoadSource::None {
+            errors.push(ConfigError::new(
+                at,
+                "limits are judged from polled load: set load.source to metrics or ui_stats",
+            ));
+        }
+    }
 }
 
 fn compile_groups(raw: &[RawGroup], clusters: &[Cluster], errors: &mut Vec<ConfigError>) -> Vec<Group> {

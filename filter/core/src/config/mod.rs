@@ -64,6 +64,16 @@ pub struct Cluster {
     pub envoy_cluster: String,
     pub stickiness: StickinessMode,
     pub state: ClusterState,
+    /// How many queries the router lets this cluster hold (see `observed::Observed::has_room`).
+    pub limits: Option<Limits>,
+}
+
+/// A cluster's bound on queries: at most `max_running` running plus `max_queued` queued in
+/// Trino's own queue (either may be left out; at least one is set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_running: Option<u64>,
+    pub max_queued: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +142,9 @@ pub struct Load {
     pub password: Option<String>,
     /// Figures older than this are not trusted for load-aware choice.
     pub stale_after_seconds: u64,
+    /// How many Envoy replicas admit queries to the same clusters: each takes that share of
+    /// a limited cluster's free room (it knows only its own submissions between polls).
+    pub replicas: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +177,20 @@ pub struct Config {
     /// The Web UI through the router; None: only a token opens a query's page, and nothing
     /// under `/ui/` follows it.
     pub web_ui: Option<WebUi>,
+    /// New queries wait at the router when their group is full (see `handle/queue.rs`).
+    pub queue: Queue,
+}
+
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub enabled: bool,
+    /// A query that waited this long gets a FAILED page.
+    pub max_wait_ms: u64,
+    /// A ticket not polled again within this time no longer opens.
+    pub ticket_ttl_ms: u64,
+    /// The longest sealed ticket (it travels in a URL); a larger query gets 503.
+    pub max_ticket_bytes: usize,
+    pub keys: crate::ticket::TicketKeys,
 }
 
 impl Config {

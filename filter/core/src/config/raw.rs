@@ -27,6 +27,23 @@ pub struct RawConfig {
     pub debug_response_header: bool,
     #[serde(default)]
     pub web_ui: RawWebUi,
+    #[serde(default)]
+    pub queue: RawQueue,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawQueue {
+    pub enabled: bool,
+    pub max_wait_seconds: u64,
+    pub ticket_ttl_seconds: u64,
+    pub max_ticket_bytes: usize,
+}
+
+impl Default for RawQueue {
+    fn default() -> Self {
+        RawQueue { enabled: false, max_wait_seconds: 300, ticket_ttl_seconds: 30, max_ticket_bytes: 8192 }
+    }
 }
 
 #[derive(Deserialize)]
@@ -38,6 +55,15 @@ pub struct RawCluster {
     pub stickiness: StickinessMode,
     #[serde(default = "default_state")]
     pub state: ClusterState,
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_running: Option<u64>,
+    pub max_queued: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +157,7 @@ pub struct RawLoad {
     pub user: String,
     pub password: Option<String>,
     pub stale_after_seconds: Option<u64>,
+    pub replicas: u64,
 }
 
 impl Default for RawLoad {
@@ -140,6 +167,7 @@ impl Default for RawLoad {
             user: "trino-router".to_string(),
             password: None,
             stale_after_seconds: None,
+            replicas: 1,
         }
     }
 }

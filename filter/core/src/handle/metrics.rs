@@ -30,6 +30,22 @@ impl Metrics {
         let _ = host.increment_counter(id);
     }
 
+    /// Moves a gauge by `delta` (Envoy keeps one value per name across its workers).
+    pub fn add_to_gauge(&self, host: &impl Host, name: &str, delta: i64) {
+        let known = self.ids.borrow().get(name).copied();
+        let id = match known {
+            Some(id) => id,
+            None => match host.define_gauge(name) {
+                Ok(id) => {
+                    self.ids.borrow_mut().insert(name.to_string(), id);
+                    id
+                }
+                Err(_) => return,
+            },
+        };
+        let _ = host.add_to_metric(id, delta);
+    }
+
     /// `trino_router.sql.analysed`, `.too_large` or `.unparseable`: how reading a body went.
     pub fn count_sql(&self, host: &impl Host, status: SqlStatus) {
         self.count(host, &format!("trino_router.sql.{}", status.as_str()));

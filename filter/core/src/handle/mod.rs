@@ -8,6 +8,7 @@ mod metrics;
 mod page;
 mod plugin;
 mod poll;
+mod queue;
 mod request;
 mod response;
 mod state;

@@ -3,6 +3,7 @@
 //! `Exchange` for each request with the config, the counters and fresh randomness.
 
 use super::poll::Poller;
+use super::queue::{self, SharedQueue};
 use super::{Exchange, Metrics};
 use crate::config::Config;
 use crate::host::{log, Host, LogLevel};
@@ -16,6 +17,8 @@ pub struct Plugin {
     config: Option<Rc<Config>>,
     metrics: Rc<Metrics>,
     poller: Poller,
+    /// Queries waiting at the router on this worker.
+    queue: SharedQueue,
     /// Seed for per-request randomness; advanced by every request of this worker.
     random: Cell<u64>,
 }
@@ -27,6 +30,7 @@ impl Plugin {
             config: None,
             metrics: Rc::new(Metrics::default()),
             poller: Poller::default(),
+            queue: SharedQueue::default(),
             random: Cell::new(seed),
         }
     }
@@ -69,19 +73,29 @@ impl Plugin {
         if self.poller.due(host, &config) {
             self.poller.start(host, &config, &self.metrics);
         }
+        queue::advance(host, &config, &self.queue, &self.metrics, self.next_random());
     }
 
     /// The answer (or timeout) of a poll.
     pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+        if queue::on_call_response(host, &self.queue, &self.metrics, token, body_size) {
+            return;
+        }
         if let Some(config) = self.config.clone() {
             self.poller.on_response(host, token, body_size, &config, &self.metrics);
         }
     }
 
-    pub fn new_exchange(&self) -> Exchange {
+    /// The exchange of the stream Envoy numbers `context`.
+    pub fn new_exchange(&self, context: u32) -> Exchange {
+        let queue = Rc::clone(&self.queue);
+        Exchange::new(self.config.clone(), Rc::clone(&self.metrics), self.next_random(), queue, context)
+    }
+
+    fn next_random(&self) -> u64 {
         let seed = self.random.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
         self.random.set(seed);
-        Exchange::new(self.config.clone(), Rc::clone(&self.metrics), splitmix64(seed))
+        splitmix64(seed)
     }
 }
 

@@ -17,7 +17,8 @@ const REFUSED_RETRY_MS: u64 = 1000;
 #[derive(Clone, Copy)]
 enum Kind {
     Info,
-    Load,
+    /// With the cluster's `sent_total` and the time (ms) when the poll left.
+    Load(u64, u64),
 }
 
 #[derive(Default)]
@@ -67,7 +68,9 @@ impl Poller {
             }
             if let Some((path, headers)) = &load {
                 let call = Callout { envoy_cluster: &cluster.envoy_cluster, path, headers, timeout };
-                self.dispatch(host, &cluster.name, &call, Kind::Load, metrics);
+                let sent_at_poll = state::load(host, &cluster.name).sent_total;
+                let left = Kind::Load(sent_at_poll, super::now_ms(host));
+                self.dispatch(host, &cluster.name, &call, left, metrics);
             }
         }
         if any_refused {
@@ -117,7 +120,9 @@ impl Poller {
                 let outcome = body.as_deref().and_then(parse_server_info).map_or(Poll::Failed, Poll::Answered);
                 on_info(host, &cluster, outcome, config, metrics)
             }
-            Kind::Load => on_load(host, &cluster, body.as_deref(), config),
+            Kind::Load(sent_at_poll, left_ms) => {
+                on_load(host, &cluster, body.as_deref(), config, (sent_at_poll, left_ms))
+            }
         }
     }
 }
@@ -189,7 +194,7 @@ fn on_info_state(host: &impl Host, cluster: &str, outcome: Poll, config: &Config
     }
 }
 
-fn on_load(host: &impl Host, cluster: &str, body: Option<&[u8]>, config: &Config) {
+fn on_load(host: &impl Host, cluster: &str, body: Option<&[u8]>, config: &Config, poll: (u64, u64)) {
     let figures = body.and_then(|b| match config.load.source {
         LoadSource::Metrics => parse_metrics_load(b),
         LoadSource::UiStats => parse_ui_stats_load(b),
@@ -202,7 +207,7 @@ fn on_load(host: &impl Host, cluster: &str, body: Option<&[u8]>, config: &Config
     };
     let now_s = now_s(host);
     state::update(host, cluster, |s| {
-        s.record_load(queued, running, now_s);
+        s.record_load(queued, running, now_s, poll.0, poll.1);
         true
     });
 }

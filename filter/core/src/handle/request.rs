@@ -2,6 +2,7 @@
 //! rules need it, the bounded body of a new query), decide once, and carry out the plan.
 
 use super::page::PageWork;
+use super::queue::{self, SharedQueue};
 use super::state::{self, SharedClusterView};
 use super::{Flow, Metrics};
 use crate::config::Config;
@@ -30,6 +31,9 @@ pub struct Exchange {
     pub(super) debug_line: Option<String>,
     /// Set when Envoy answered instead of a lost coordinator: the page that replaces it.
     pub(super) failed_page: Option<String>,
+    queue: SharedQueue,
+    /// Envoy's number for this stream: a held poll of a queue ticket is answered by it.
+    context: u32,
 }
 
 /// A new query whose headers are held until its body is in.
@@ -76,7 +80,13 @@ pub(super) struct Sent {
 }
 
 impl Exchange {
-    pub(super) fn new(config: Option<Rc<Config>>, metrics: Rc<Metrics>, random: u64) -> Self {
+    pub(super) fn new(
+        config: Option<Rc<Config>>,
+        metrics: Rc<Metrics>,
+        random: u64,
+        queue: SharedQueue,
+        context: u32,
+    ) -> Self {
         Exchange {
             config,
             metrics,
@@ -86,7 +96,19 @@ impl Exchange {
             page: PageWork::default(),
             debug_line: None,
             failed_page: None,
+            queue,
+            context,
         }
+    }
+
+    /// The answer to a call this stream made (a query the filter submits for it).
+    pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+        queue::on_call_response(host, &self.queue, &self.metrics, token, body_size);
+    }
+
+    /// The stream is over: a poll of it that was held waits no longer.
+    pub fn on_done(&mut self, host: &impl Host) {
+        queue::forget(host, &self.queue, &self.metrics, self.context);
     }
 
     pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) -> Flow {
@@ -95,7 +117,14 @@ impl Exchange {
             return answer(host, &reply, DEFAULT_CLUSTER_HEADER);
         };
         let incoming = match host.request_headers() {
-            Ok(h) => Incoming::read(&config, RequestHead::from_headers(h)),
+            Ok(h) => {
+                let head = RequestHead::from_headers(h);
+                if let Some(sealed) = ticket_in(&config, &head.path) {
+                    let (queue, metrics) = (Rc::clone(&self.queue), Rc::clone(&self.metrics));
+                    return queue::on_ticket(host, &config, &queue, &metrics, self.context, &head.headers, sealed);
+                }
+                Incoming::read(&config, head)
+            }
             Err(e) => {
                 log(host, LogLevel::Warn, &format!("trino-router: cannot read request headers: {e}"));
                 return answer(host, &internal(500, "cannot read request headers"), &config.cluster_header);
@@ -142,7 +171,38 @@ impl Exchange {
 
     /// Decides and carries out the decision; the Flow tells Envoy whether to go on.
     fn route(&mut self, host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
-        let decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        let mut decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        // A new query takes its place on the chosen cluster atomically: another worker may
+        // have taken the last one since the view was read. (Queries the rules did not place,
+        // kill_query calls and statements of a transaction, go where they must.)
+        if let Decision::Forward(f) = &decision {
+            let limited = config.cluster(f.cluster).is_some_and(|c| c.limits.is_some());
+            if config.queue.enabled && limited && f.new_query && f.why.group().is_some() {
+                if let Some(flow) = self.submit_from_filter(host, config, incoming, sql, f) {
+                    log_decision(host, &incoming.head, sql, &decision);
+                    self.record(host, config, sql, &decision);
+                    return flow;
+                }
+            }
+            if f.count_as_queued && !state::reserve(host, config, f.cluster) && f.why.group().is_some() {
+                let group = f.why.group().unwrap_or_default().to_string();
+                let message = format!("every cluster of group {group} is at its query limit");
+                decision = Decision::Reply(Reply {
+                    status: 503,
+                    body: trino_error(503, &message),
+                    retry_after_seconds: Some(1),
+                    headers: Vec::new(),
+                    why: Why::GroupFull { group },
+                });
+            }
+        }
+        if let Decision::Reply(Reply { why: Why::GroupFull { group }, .. }) = &decision {
+            if config.queue.enabled {
+                if let Some(flow) = self.wait_at_router(host, config, incoming, sql, group) {
+                    return flow;
+                }
+            }
+        }
         log_decision(host, &incoming.head, sql, &decision);
         self.record(host, config, sql, &decision);
         match decision {
@@ -154,6 +214,83 @@ impl Exchange {
                 }
             },
             Decision::Reply(r) => answer(host, &r, &config.cluster_header),
+        }
+    }
+
+    /// With the queue on, a new query for a limited cluster is submitted by the filter (see
+    /// `queue::submit_now`); None when it cannot be (body unreadable, no room after all):
+    /// it is then forwarded or waits as any other.
+    fn submit_from_filter(
+        &mut self,
+        host: &impl Host,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        f: &Forward,
+    ) -> Option<Flow> {
+        let group = f.why.group()?.to_string();
+        let ticket = self.ticket_of(host, config, incoming, sql, &group).ok()?;
+        let (queue, metrics) = (Rc::clone(&self.queue), Rc::clone(&self.metrics));
+        let headers = &incoming.head.headers;
+        queue::submit_now(host, config, &queue, &metrics, self.context, ticket, headers, f.cluster)
+            .then_some(Flow::Pause)
+    }
+
+    /// The new query as a ticket: its SQL and session headers; why not, when it cannot be one.
+    fn ticket_of(
+        &self,
+        host: &impl Host,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        group: &str,
+    ) -> Result<crate::ticket::Ticket, &'static str> {
+        if sql.status == crate::inspect::SqlStatus::TooLarge {
+            return Err("its body is over sql_inspection.max_body_bytes");
+        }
+        let body = host.body(Body::Request, config.max_body_bytes).ok().flatten().unwrap_or_default();
+        let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers))
+        else {
+            return Err("its body or a session header is not UTF-8");
+        };
+        let now = super::now_ms(host);
+        let id = queue::new_ticket_id(host, self.random);
+        Ok(crate::ticket::Ticket { id, queued_at_ms: now, issued_at_ms: now, group: group.to_string(), body, headers })
+    }
+
+    /// Answers a new query whose group is full with a QUEUED page and its ticket. None when
+    /// the query cannot wait (body not read whole, not UTF-8, too large for a ticket): it
+    /// then gets the group-full 503 with Retry-After.
+    fn wait_at_router(
+        &mut self,
+        host: &impl Host,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        group: &str,
+    ) -> Option<Flow> {
+        let reject = |why: &str| {
+            self.metrics.count(host, &format!("trino_router.queue.group.{group}.rejected"));
+            log(host, LogLevel::Debug, &format!("trino-router: POST /v1/statement cannot wait at the router: {why}"));
+            None
+        };
+        let ticket = match self.ticket_of(host, config, incoming, sql, group) {
+            Ok(t) => t,
+            Err(why) => return reject(why),
+        };
+        let (scheme, authority) = queue::base_of(&incoming.head.headers);
+        match queue::queued_answer(config, &ticket, &scheme, &authority) {
+            Ok(page) => {
+                self.metrics.count(host, &format!("trino_router.queue.group.{group}.queued"));
+                let line = format!("trino-router: POST /v1/statement waits at the router (group {group} is full)");
+                log(host, LogLevel::Debug, &line);
+                let _ = host.set_filter_state(DECISION_STATE, format!("queued group={group}").as_bytes());
+                if let Err(e) = host.send_reply(200, &[("content-type", "application/json")], page.as_bytes()) {
+                    log(host, LogLevel::Warn, &format!("trino-router: cannot answer QUEUED: {e}"));
+                }
+                Some(Flow::Pause)
+            }
+            Err(e) => reject(&e.to_string()),
         }
     }
 
@@ -187,12 +324,6 @@ impl Exchange {
             }
         }
         host.clear_route_cache()?;
-        if f.count_as_queued {
-            state::update(host, &f.cluster_name, |s| {
-                s.note_sent();
-                true
-            });
-        }
         self.page = PageWork::of(&f);
         self.sent = Some(Sent {
             cluster: f.cluster_name,
@@ -247,6 +378,13 @@ fn answer(host: &impl Host, reply: &Reply, cluster_header: &str) -> Flow {
             Flow::Pause
         }
     }
+}
+
+/// The sealed ticket of a `/<marker>/queue/<ticket>` path.
+fn ticket_in<'p>(config: &Config, path: &'p str) -> Option<&'p str> {
+    let rest = path.strip_prefix('/')?.strip_prefix(config.path_marker.as_str())?.strip_prefix('/')?;
+    let sealed = rest.strip_prefix(queue::QUEUE_SEGMENT)?.strip_prefix('/')?;
+    Some(sealed.split(['?', '/']).next().unwrap_or_default())
 }
 
 /// Logs the decision without the token: only the path after the pin prefix is shown.

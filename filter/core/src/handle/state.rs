@@ -69,6 +69,38 @@ pub fn update(host: &impl Host, cluster: &str, mut change: impl FnMut(&mut Obser
     }
 }
 
+/// Takes room for one new query on a limited cluster, atomically with the other workers
+/// (compare-and-swap): false when the cluster has no room, so two workers never both take
+/// the last place. Unlimited clusters always have room (and are counted as before).
+pub fn reserve(host: &impl Host, config: &Config, cluster: ClusterId) -> bool {
+    let Some(c) = config.cluster(cluster) else { return false };
+    let now_ms = super::now_ms(host);
+    let Some(limits) = c.limits else {
+        if config.load.source != LoadSource::None {
+            update(host, &c.name, |s| {
+                s.note_sent(now_ms);
+                true
+            });
+        }
+        return true;
+    };
+    let (key, load) = (key(&c.name), &config.load);
+    for _ in 0..CAS_ATTEMPTS {
+        let Ok((value, cas)) = host.shared_get(&key) else { return false };
+        let mut state = value.map(|v| Observed::decode(&v)).unwrap_or_default();
+        if !state.has_room(&limits, now_ms / 1000, load.stale_after_seconds, load.replicas) {
+            return false;
+        }
+        state.note_sent(now_ms);
+        match host.shared_set(&key, &state.encode(), cas) {
+            Err(HostError::CasMismatch) => continue,
+            Err(_) => return false,
+            Ok(()) => return true,
+        }
+    }
+    false
+}
+
 /// What routing sees of the clusters right now. Each cluster's state is read at most once
 /// per decision, and the clock only if a decision needs it (follow-ups do not).
 pub struct SharedClusterView<'a, H: Host> {
@@ -93,6 +125,12 @@ impl<'a, H: Host> SharedClusterView<'a, H> {
 impl<H: Host> ClusterView for SharedClusterView<'_, H> {
     fn accepts_new_queries(&self, cluster: ClusterId) -> bool {
         self.state(cluster).is_some_and(|s| s.accepts_new_queries(self.now_s()))
+    }
+
+    fn has_room(&self, cluster: ClusterId) -> bool {
+        let Some(limits) = self.config.cluster(cluster).and_then(|c| c.limits) else { return true };
+        let load = &self.config.load;
+        self.state(cluster).is_some_and(|s| s.has_room(&limits, self.now_s(), load.stale_after_seconds, load.replicas))
     }
 
     fn load(&self, cluster: ClusterId) -> Option<LoadFigure> {

@@ -145,7 +145,7 @@ fn new_query(
     let (group, why) = choose_group(config, input);
     let now = || view.now_s();
     let session = affinity::Session { headers: &input.head.headers, now: &now };
-    let picked = pick_with_fallback(config, view, group, random, why, Some(&session))?;
+    let picked = pick_with_fallback(config, view, group, random, why, true, Some(&session))?;
     Ok(Target {
         cluster: picked.cluster,
         path,
@@ -156,11 +156,18 @@ fn new_query(
     })
 }
 
+/// A cluster of `group` (or its fallbacks) with room for a query that waited at the router.
+pub fn pick_for_queue(config: &Config, view: &dyn ClusterView, group: &str, random: u64) -> Option<ClusterId> {
+    let id = config.group_by_name(group)?;
+    let why = Why::DefaultGroup { group: group.to_string() };
+    pick_with_fallback(config, view, id, random, why, true, None).ok().map(|picked| picked.cluster)
+}
+
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Option<String>) -> Result<Target, Reply> {
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
-    let picked = pick_with_fallback(config, view, group, random, why, None)?;
+    let picked = pick_with_fallback(config, view, group, random, why, false, None)?;
     let (cluster, why) = (picked.cluster, picked.why);
     Ok(Target { cluster, path, why, kind: Kind::ServerInfo, transaction: None, set_cookie: None })
 }
@@ -191,18 +198,24 @@ struct Picked {
 }
 
 /// Picks in `group`, else along its fallback chain (loop-free: the config checks). Only
-/// active clusters that the observed state says can take a query are candidates. In a group
-/// with affinity, a new query of a `session` whose cookie names a candidate goes there.
+/// active clusters that the observed state says can take a query are candidates, and for a
+/// new query (`limited`) only those with room under their limits. In a group with affinity,
+/// a new query of a `session` whose cookie names a candidate goes there.
 fn pick_with_fallback(
     config: &Config,
     view: &dyn ClusterView,
     group: GroupId,
     random: u64,
     why: Why,
+    limited: bool,
     session: Option<&affinity::Session<'_>>,
 ) -> Result<Picked, Reply> {
+    let full = std::cell::Cell::new(false);
     let usable = |c: ClusterId| {
-        config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c)
+        let up = config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c);
+        let room = !limited || view.has_room(c);
+        full.set(full.get() || (up && !room));
+        up && room
     };
     let mut current = Some(group);
     for _ in 0..=config.groups.len() {
@@ -220,6 +233,16 @@ fn pick_with_fallback(
             return Ok(Picked { cluster, why, set_cookie });
         }
         current = g.fallback;
+    }
+    if full.get() {
+        let message = format!("every cluster of group {} is at its query limit", group_name(config, group));
+        return Err(Reply {
+            status: 503,
+            body: trino_error(503, &message),
+            retry_after_seconds: Some(1),
+            headers: Vec::new(),
+            why: Why::GroupFull { group: group_name(config, group) },
+        });
     }
     Err(Reply {
         status: 503,

@@ -47,6 +47,10 @@ pub enum Why {
     NoUsableCluster {
         group: String,
     },
+    /// Members could take queries, but every one is at its limit (`clusters[].limits`).
+    GroupFull {
+        group: String,
+    },
     BadToken(PinError),
     /// A new query's X-Trino-Transaction-Id carries a binding that does not verify.
     BadTransaction(BindingError),
@@ -81,6 +85,7 @@ impl fmt::Display for Why {
             Why::Transaction => f.write_str("statement of a transaction -> the cluster that started it"),
             Why::ServerInfo { group } => write!(f, "server info -> group {group}"),
             Why::NoUsableCluster { group } => write!(f, "no usable cluster in group {group} or its fallbacks"),
+            Why::GroupFull { group } => write!(f, "every cluster of group {group} is at its query limit"),
             Why::BadToken(e) => write!(f, "{e}"),
             Why::BadTransaction(e) => write!(f, "{e}"),
             Why::TransactionClusterGone => f.write_str("transaction's cluster no longer configured"),
@@ -127,6 +132,7 @@ impl Why {
             Why::Transaction => "transaction",
             Why::ServerInfo { .. } => "server_info",
             Why::NoUsableCluster { .. } => "no_usable_cluster",
+            Why::GroupFull { .. } => "group_full",
             Why::BadToken(_) => "bad_token",
             Why::BadTransaction(_) => "bad_transaction",
             Why::TransactionClusterGone => "transaction_cluster_gone",
@@ -147,7 +153,8 @@ impl Why {
             | Why::DefaultGroup { group }
             | Why::RoutingGroupHeader { group }
             | Why::ServerInfo { group }
-            | Why::NoUsableCluster { group } => Some(group),
+            | Why::NoUsableCluster { group }
+            | Why::GroupFull { group } => Some(group),
             Why::Fallback { to, .. } => Some(to),
             Why::Affinity { first } => first.group(),
             _ => None,

@@ -166,7 +166,7 @@ impl FakeEnvoy {
 
     /// Sends a request through a new exchange of `worker`, as a client would.
     pub fn send(&self, worker: &Plugin, request: Request) -> Answer {
-        let mut exchange = worker.new_exchange();
+        let mut exchange = worker.new_exchange(0);
         let mut headers = vec![
             (":method".to_string(), request.method.clone().into_bytes()),
             (":path".to_string(), request.path.clone().into_bytes()),
