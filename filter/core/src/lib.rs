@@ -12,6 +12,7 @@ pub mod handle;
 pub mod host;
 pub mod ids;
 pub mod inspect;
+pub mod lookup;
 pub mod observed;
 pub mod pin;
 pub mod protocol;

@@ -49,7 +49,12 @@ fn action(flow: Flow) -> Action {
     }
 }
 
-impl Context for Stream {}
+impl Context for Stream {
+    /// The answer to one of this request's query-lookup calls.
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, _body_size: usize, _trailers: usize) {
+        self.0.on_call_response(&Envoy, token);
+    }
+}
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {

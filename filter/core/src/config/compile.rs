@@ -1,8 +1,12 @@
 //! Validation: turns the raw JSON model into a `Config`, collecting every problem with
 //! the JSON path of the field it is about.
 
-use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
-use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, RoutingGroupHeader};
+use super::raw::{
+    RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawQueryLookup, RawRoutingGroupHeader, RawRule, RawStickiness,
+};
+use super::{
+    Cluster, ClusterId, Config, Group, GroupId, Health, Load, LoadSource, Member, QueryLookup, RoutingGroupHeader,
+};
 use crate::error::{field, index, ConfigError};
 use crate::pin::{PinBook, PinKeys};
 use crate::rules::{parse_condition, Rule, Rules};
@@ -40,6 +44,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let pins = pin_keys.as_ref().and_then(|k| PinBook::new(k, &raw.stickiness.path_marker, &names)).unwrap_or_default();
     let health = compile_health(&raw.health, errors);
     let load = compile_load(raw.load, &health, errors);
+    let query_lookup = compile_query_lookup(raw.query_lookup, errors);
     Some(Config {
         clusters,
         groups,
@@ -52,6 +57,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         cluster_header: raw.cluster_header.to_ascii_lowercase(),
         health,
         load,
+        query_lookup,
         max_body_bytes: max_body,
         reads_sql,
         route_kill_query: raw.sql_inspection.route_kill_query,
@@ -125,6 +131,13 @@ fn compile_load(raw: RawLoad, health: &Health, errors: &mut Vec<ConfigError>) ->
         errors.push(ConfigError::new("load.stale_after_seconds", "must be at least 1"));
     }
     Load { source: raw.source, user: raw.user, password: raw.password, stale_after_seconds: stale }
+}
+
+fn compile_query_lookup(raw: RawQueryLookup, errors: &mut Vec<ConfigError>) -> QueryLookup {
+    if raw.enabled && raw.user.is_empty() {
+        errors.push(ConfigError::new("query_lookup.user", "must not be empty"));
+    }
+    QueryLookup { enabled: raw.enabled, user: raw.user, password: raw.password }
 }
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {

@@ -1,6 +1,7 @@
 //! One request through the filter, its request side: read the headers once (and, when SQL
 //! rules need it, the bounded body of a new query), decide once, and carry out the plan.
 
+use super::lookup::Pending;
 use super::page::PageWork;
 use super::state::{self, SharedClusterView};
 use super::{Flow, Metrics};
@@ -8,7 +9,9 @@ use crate::config::Config;
 use crate::host::{log, Body, Host, LogLevel};
 use crate::inspect::SqlFacts;
 use crate::request::{ip_of_socket_address, RequestHead};
-use crate::route::{decide, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why};
+use crate::route::{
+    decide, query_to_look_up, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why,
+};
 use std::rc::Rc;
 
 /// Filter state key (`%FILTER_STATE(wasm.trino_router_decision:PLAIN)%` in access logs).
@@ -23,6 +26,8 @@ pub struct Exchange {
     random: u64,
     /// A new query held while its body arrives, for SQL rules.
     waiting_for_body: Option<Waiting>,
+    /// A request held while the coordinators are asked who owns its query id.
+    pub(super) lookup: Option<Pending>,
     /// Set once the request went upstream: where, and what its answer brings.
     pub(super) sent: Option<Sent>,
     pub(super) page: PageWork,
@@ -80,6 +85,7 @@ impl Exchange {
             metrics,
             random,
             waiting_for_body: None,
+            lookup: None,
             sent: None,
             page: PageWork::default(),
             debug_line: None,
@@ -138,9 +144,36 @@ impl Exchange {
         self.route(host, &config, &incoming, &facts)
     }
 
-    /// Decides and carries out the decision; the Flow tells Envoy whether to go on.
+    /// Decides and carries out the decision, or first holds the request while its query id is
+    /// looked up; the Flow tells Envoy whether to go on.
     fn route(&mut self, host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
-        let decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        let view = SharedClusterView::new(host, config);
+        if let Some(probe) = query_to_look_up(config, incoming, sql, &view) {
+            if self.look_up(host, config, probe, incoming, sql) {
+                return Flow::Pause;
+            }
+        }
+        self.decide_and_go(host, config, incoming, sql, Some(&view))
+    }
+
+    /// Decides with what is known now (`view`, or a fresh read) and carries the decision out.
+    pub(super) fn decide_and_go<H: Host>(
+        &mut self,
+        host: &H,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        view: Option<&SharedClusterView<'_, H>>,
+    ) -> Flow {
+        let fresh;
+        let view = match view {
+            Some(v) => v,
+            None => {
+                fresh = SharedClusterView::new(host, config);
+                &fresh
+            }
+        };
+        let decision = decide(config, incoming, sql, view, self.random);
         log_decision(host, &incoming.head, sql, &decision);
         self.record(host, config, sql, &decision);
         match decision {

@@ -55,7 +55,7 @@ impl Exchange {
             }
         }
         if !self.page.is_idle() {
-            self.page.on_headers(host, status);
+            self.page.on_headers(host, status, &self.metrics);
         }
         Flow::Continue
     }

@@ -180,10 +180,12 @@ fn edits(config: &Config, req: &Incoming, f: &Forward) -> Vec<HeaderEdit> {
         // query (Jetty takes the leftmost entry): Trino gets the one Envoy determined.
         edits.push(HeaderEdit::SetClientAddress("x-forwarded-for"));
     }
-    if (f.new_query || f.answer.rewrite.is_some()) && has("accept-encoding") {
+    if f.new_query || f.answer.rewrite.is_some() {
         // Pages the filter reads or rewrites must come uncompressed; Envoy's compressor
-        // compresses them again toward clients that asked for it.
-        edits.push(HeaderEdit::Remove("accept-encoding"));
+        // compresses them again toward clients that asked for it. Asked for explicitly: with no
+        // Accept-Encoding at all, HTTP lets a server pick any coding (RFC 9110, 12.5.3), and a
+        // page compressed on the way could not be rewritten (its URIs would carry no token).
+        edits.push(HeaderEdit::Set("accept-encoding".to_string(), b"identity".to_vec()));
     }
     edits
 }

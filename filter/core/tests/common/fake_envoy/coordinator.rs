@@ -32,6 +32,8 @@ pub struct Coordinator {
     pub reports_id: bool,
     /// Pages are compressed although the filter asked for identity.
     pub gzip: bool,
+    /// Every query lookup gets this status (401: the lookup user is refused).
+    pub lookup_status: Option<u16>,
     /// Which page of `START TRANSACTION` carries X-Trino-Started-Transaction-Id: 1 is the
     /// POST's, 3 the last nextUri GET's (as JDBC sees it).
     pub transaction_page: u32,
@@ -51,6 +53,7 @@ impl Coordinator {
             load: (0, 0),
             reports_id: false,
             gzip: false,
+            lookup_status: None,
             transaction_page: 3,
             transactions: Vec::new(),
             transaction_effects: Vec::new(),
@@ -79,6 +82,26 @@ impl Coordinator {
             _ => return Some((404, Vec::new())),
         };
         Some((200, body.into_bytes()))
+    }
+
+    /// The status of a query lookup's HEAD, as Trino answers it; None for a timeout.
+    pub(super) fn probe(&self, call: &super::Call) -> Option<u16> {
+        if matches!(self.health, Health::Refused | Health::Gone | Health::EnvoyAnswers(_)) {
+            return None;
+        }
+        if let Some(status) = self.lookup_status {
+            return Some(status);
+        }
+        let path = call.path.split('?').next().unwrap_or_default();
+        let segments: Vec<&str> = path.split('/').collect();
+        let has_user = call.headers.iter().any(|(n, _)| n == "x-trino-user");
+        Some(match (call.method.as_str(), segments.as_slice()) {
+            ("HEAD", ["", "v1", "query", _]) if !has_user => 401,
+            ("HEAD", ["", "v1", "query", id]) if id.ends_with(&self.id) => 200,
+            ("HEAD", ["", "v1", "query", _]) => 410,
+            ("HEAD", ["", "v1", "statement", "queued" | "executing", id, _, _]) if id.ends_with(&self.id) => 200,
+            _ => 404,
+        })
     }
 
     /// What Envoy and this coordinator make of a request sent to its Envoy cluster.
