@@ -28,7 +28,7 @@ enum ProbeKind {
     /// 200, or 410 for a token it has moved past; every other coordinator 404.
     Statement,
     /// `/v1/query/{id}`: 200 (or 403 when the asker may not see the query) on the coordinator
-    /// that has it, 410 on every other. It needs an authenticated user (`query_lookup`).
+    /// that has it, 410 on every other (476 looks the query up before it checks access). It needs an authenticated user (`query_lookup`).
     /// `pruned` spares the coordinator most of building a QueryInfo that HEAD then drops.
     QueryInfo,
 }
@@ -53,7 +53,8 @@ impl Probe {
 
     pub fn verdict(&self, status: Option<u16>) -> Verdict {
         match (self.kind, status) {
-            (ProbeKind::Statement, Some(200 | 204 | 410)) | (ProbeKind::QueryInfo, Some(200 | 403)) => Verdict::Owns,
+            (ProbeKind::Statement, Some(200 | 204 | 410)) | (ProbeKind::QueryInfo, Some(200)) => Verdict::Owns,
+            (ProbeKind::QueryInfo, Some(403)) => Verdict::Forbidden,
             (ProbeKind::Statement, Some(404)) | (ProbeKind::QueryInfo, Some(404 | 410)) => Verdict::DoesNotOwn,
             _ => Verdict::CannotTell,
         }
@@ -64,6 +65,10 @@ impl Probe {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Owns,
+    /// 403 on `/v1/query/{id}`: the owner refusing the lookup user the query, in 476. A Trino
+    /// that checked access first would refuse it everywhere, so it counts only if it is the
+    /// only claim: a wrong owner stored would misroute every query id of that coordinator.
+    Forbidden,
     DoesNotOwn,
     /// No answer, or one that says nothing about the query: 401 (the lookup user is not
     /// accepted: see `query_lookup`), a 5xx, a timeout.
@@ -87,12 +92,14 @@ pub struct Lookup {
     pub probe: Probe,
     waiting: Vec<(u32, ClusterId)>,
     owner: Option<ClusterId>,
+    /// Clusters that answered `Forbidden`.
+    forbidden: Vec<ClusterId>,
     unsure: Vec<(ClusterId, Option<u16>)>,
 }
 
 impl Lookup {
     pub fn new(probe: Probe) -> Lookup {
-        Lookup { probe, waiting: Vec::new(), owner: None, unsure: Vec::new() }
+        Lookup { probe, waiting: Vec::new(), owner: None, forbidden: Vec::new(), unsure: Vec::new() }
     }
 
     /// The clusters to ask: every configured one except those `disabled` (no traffic reaches
@@ -122,19 +129,28 @@ impl Lookup {
             Verdict::Owns => {
                 self.owner.get_or_insert(cluster);
             }
+            Verdict::Forbidden => self.forbidden.push(cluster),
             Verdict::DoesNotOwn => {}
             Verdict::CannotTell => self.unsure.push((cluster, status)),
         }
         true
     }
 
-    /// The outcome once every call has been answered (or once the owner is known: the
-    /// request need not wait for the others). None while it must wait.
+    /// The outcome once every call has been answered, or as soon as one coordinator showed it
+    /// has the query (the request need not wait for the others). None while it must wait.
     pub fn outcome(&self) -> Option<Outcome> {
-        match self.owner {
-            Some(owner) => Some(Outcome::Owner(owner)),
-            None if self.waiting.is_empty() => Some(Outcome::NotFound { unsure: self.unsure.clone() }),
-            None => None,
+        if let Some(owner) = self.owner {
+            return Some(Outcome::Owner(owner));
+        }
+        if !self.waiting.is_empty() {
+            return None;
+        }
+        match self.forbidden.as_slice() {
+            [only] => Some(Outcome::Owner(*only)),
+            claims => {
+                let refused = claims.iter().map(|c| (*c, Some(403)));
+                Some(Outcome::NotFound { unsure: self.unsure.iter().copied().chain(refused).collect() })
+            }
         }
     }
 }
@@ -164,11 +180,25 @@ mod tests {
     }
 
     #[test]
-    fn a_coordinator_that_forbids_the_lookup_user_to_see_the_query_still_owns_it() {
+    fn a_coordinator_that_forbids_the_lookup_user_to_see_the_query_owns_it_when_it_alone_says_so() {
         let mut lookup = by_query_info();
         lookup.sent(7, ClusterId(1));
+        lookup.sent(8, ClusterId(2));
         lookup.answered(7, Some(403));
+        assert_eq!(lookup.outcome(), None, "a refusal waits for the other answers");
+        lookup.answered(8, Some(410));
         assert_eq!(lookup.outcome(), Some(Outcome::Owner(ClusterId(1))));
+    }
+
+    #[test]
+    fn refusals_from_several_coordinators_name_no_owner() {
+        let mut lookup = by_query_info();
+        lookup.sent(1, ClusterId(0));
+        lookup.sent(2, ClusterId(1));
+        lookup.answered(1, Some(403));
+        lookup.answered(2, Some(403));
+        let unsure = vec![(ClusterId(0), Some(403)), (ClusterId(1), Some(403))];
+        assert_eq!(lookup.outcome(), Some(Outcome::NotFound { unsure }));
     }
 
     #[test]
@@ -206,7 +236,7 @@ mod tests {
         assert!(!statement.needs_identity());
         let cases = [
             (Some(200), Verdict::Owns, Verdict::Owns),
-            (Some(403), Verdict::Owns, Verdict::CannotTell),
+            (Some(403), Verdict::Forbidden, Verdict::CannotTell),
             // /v1/query: unknown here; nextUri: a token the owner has moved past.
             (Some(410), Verdict::DoesNotOwn, Verdict::Owns),
             (Some(404), Verdict::DoesNotOwn, Verdict::DoesNotOwn),
