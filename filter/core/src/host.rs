@@ -87,6 +87,8 @@ pub trait Host {
 
     // The current response.
     fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>>;
+    /// Every response header, in order (a name may come several times: `Set-Cookie`).
+    fn response_headers(&self) -> HostResult<Headers>;
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
     fn add_response_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
     fn remove_response_header(&self, name: &str) -> HostResult<()>;

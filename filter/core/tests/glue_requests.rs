@@ -178,7 +178,7 @@ fn a_failing_hostcall_becomes_an_error_answer_not_a_crash() {
 }
 
 /// Every hostcall of the `Host` trait, by the fake's name for it.
-const HOSTCALLS: [&str; 25] = [
+const HOSTCALLS: [&str; 26] = [
     "now_ms",
     "plugin_configuration",
     "set_tick_period",
@@ -189,6 +189,7 @@ const HOSTCALLS: [&str; 25] = [
     "set_filter_state",
     "send_reply",
     "response_header",
+    "response_headers",
     "set_response_header",
     "add_response_header",
     "remove_response_header",

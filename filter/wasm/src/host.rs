@@ -121,6 +121,10 @@ impl Host for Envoy {
         abi::get_map_value(abi::RESPONSE_HEADERS, name).map_err(err)
     }
 
+    fn response_headers(&self) -> HostResult<Headers> {
+        Ok(Headers::from_owned(abi::get_map(abi::RESPONSE_HEADERS).map_err(err)?))
+    }
+
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
         abi::replace_map_value(abi::RESPONSE_HEADERS, name, value).map_err(err)
     }

@@ -73,6 +73,9 @@ impl Waiting {
 /// What the response side needs of a forwarded request's plan.
 pub(super) struct Sent {
     pub cluster: String,
+    pub cluster_id: crate::config::ClusterId,
+    /// Pin what an OAuth2 answer names (`AnswerDuties::pin_auth_flow`).
+    pub pin_auth_flow: bool,
     pub on_unreachable: OnUnreachable,
     /// A statement page: bind a transaction it starts to `cluster`.
     pub bind_transaction: bool,
@@ -227,6 +230,8 @@ impl Exchange {
         self.page = PageWork::of(&f);
         self.sent = Some(Sent {
             cluster: f.cluster_name,
+            cluster_id: f.cluster,
+            pin_auth_flow: f.answer.pin_auth_flow,
             on_unreachable: f.answer.on_unreachable,
             bind_transaction: f.answer.bind_transaction,
         });

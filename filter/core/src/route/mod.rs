@@ -94,6 +94,13 @@ pub fn decide(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn Cluste
         (Endpoint::SpooledSegment, None) => {
             Err(reply(404, "spooled segment URI carries no routing token", Why::UnknownPath))
         }
+        // The coordinator that started the flow holds its state; nothing else says which it is.
+        (Endpoint::AuthFlow, None) => Err(reply(
+            404,
+            "OAuth2 URI carries no routing token (register the identity provider's redirect URIs with \
+             the router's prefix: see README, Authentication flows)",
+            Why::UnknownPath,
+        )),
         (Endpoint::UiEntry | Endpoint::Unknown, None) => {
             Err(reply(404, "not a Trino client endpoint", Why::UnknownPath))
         }

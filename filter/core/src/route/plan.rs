@@ -74,6 +74,9 @@ pub struct AnswerDuties {
     pub bind_transaction: bool,
     /// When Envoy finds the cluster unreachable.
     pub on_unreachable: OnUnreachable,
+    /// Forwarded-prefix mode: put the pin into what an OAuth2 answer names (a 401's
+    /// `WWW-Authenticate` URIs, a 303's nonce cookie path; see `auth_flow.rs`).
+    pub pin_auth_flow: bool,
 }
 
 /// The inputs of `rewrite::UriRewriter` for one page.
@@ -115,8 +118,10 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
         },
     };
     let new_query = target.kind == Kind::NewQuery;
+    let pin_auth_flow = forwarded_prefix.is_some();
+    // An OAuth2 token poll's answer names the next poll without the pin, in either mode.
     let rewrite = match prefix {
-        Some(p) if rewrite_mode && req.statement_page => Some(PageRewrite {
+        Some(p) if (rewrite_mode && req.statement_page) || req.is_token_poll() => Some(PageRewrite {
             authority: req.head.headers.get(":authority").unwrap_or_default().to_vec(),
             insert: p.to_string(),
         }),
@@ -142,6 +147,7 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
                 Some(id) => OnUnreachable::AvoidClusterAndFailQueryIfLost(id),
                 None => OnUnreachable::AvoidCluster,
             },
+            pin_auth_flow,
         },
     };
     f.edits = edits(config, req, &f);

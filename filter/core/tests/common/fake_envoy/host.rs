@@ -75,6 +75,10 @@ impl Host for FakeEnvoy {
         let s = self.stream.borrow();
         Ok(s.response_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
     }
+    fn response_headers(&self) -> HostResult<Headers> {
+        self.check("response_headers")?;
+        Ok(Headers::from_owned(self.stream.borrow().response_headers.clone()))
+    }
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
         self.check("set_response_header")?;
         set(&mut self.stream.borrow_mut().response_headers, name, value);
