@@ -9,10 +9,14 @@ reach it. The filter pins them (README, "Authentication flows"); each coordinato
 shows that no step reached the other one.
 """
 
+import json
+import subprocess
+
 import pytest
 import trino
 
 from harness import wait_until
+from harness.live_config import CLI_BIN
 from harness.oauth2 import USER, Browser, requests_to, self_signed, tls_listener
 
 from .configs import ENVOY_CLUSTER, two_cluster_group
@@ -48,9 +52,15 @@ def test_the_python_client_logs_in_with_oauth2_across_two_replicas_and_every_ste
     finally:
         conn.close()
 
-    # The browser went through replica B: login URL, the provider, the callback, each once.
+    # The browser went through replica B: login URL, the provider, the callback, each once; the
+    # callback is one of those `trino-router oauth2-redirect-uris` tells operators to register.
     assert len(requests_to(browser.visited, r"/trino-router/[^/]+/oauth2/token/initiate/")) == 1, browser.visited
-    assert len(requests_to(browser.visited, r"/trino-router/[^/]+/oauth2/callback\?")) == 1, browser.visited
+    [callback] = requests_to(browser.visited, r"/trino-router/[^/]+/oauth2/callback\?")
+    config_file = module_logs / "oauth2-filter.json"
+    config_file.write_text(json.dumps(two_cluster_group()))
+    listed = subprocess.run([str(CLI_BIN), "oauth2-redirect-uris", str(config_file), browser.via],
+                            capture_output=True, text=True, timeout=30, check=True).stdout.split()
+    assert callback[1].split("?")[0] in listed, (callback, listed)
     # Every step reached one coordinator, the one whose 401 started the flow.
     wait_until(lambda: any(p.startswith("/oauth2/callback") for s in oauth2_servers.values()
                            for _, p, _ in flow_paths(s)), 30, "a coordinator to log the callback")
