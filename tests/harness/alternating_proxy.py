@@ -7,13 +7,19 @@ take turns among themselves and other requests among themselves: a client whose 
 takes an even number of requests would otherwise send every POST to the same replica. The
 client's Host is kept, so the URIs Trino writes keep pointing at this proxy. Binds 127.0.0.1 on a
 free port; `requests` lists (upstream index, method, path, status) of every request it carried.
+
+`post_ports` sends POSTs (new queries) to other upstreams than the rest: with `[A]` and
+upstreams `[B]`, every query enters by replica A and every follow-up goes by replica B.
+`set_headers` overrides request headers on the way up, on paths under `set_headers_under`: with
+one upstream, `{"Accept-Encoding": "gzip"}` and `/v1/statement` it is a middlebox between Envoy
+and a coordinator that asks for compressed statement pages whatever Envoy asked.
 """
 
 import http.client
 import itertools
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .ports import free_port
 
@@ -21,8 +27,13 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 
 
 class AlternatingProxy:
-    def __init__(self, upstream_ports: List[int], port: Optional[int] = None, timeout: float = 120.0):
+    def __init__(self, upstream_ports: List[int], port: Optional[int] = None, timeout: float = 120.0,
+                 set_headers: Optional[Dict[str, str]] = None, set_headers_under: str = "/",
+                 post_ports: Optional[List[int]] = None):
         self.upstream_ports = list(upstream_ports)
+        self.post_ports = list(post_ports or upstream_ports)
+        self.set_headers = dict(set_headers or {})
+        self.set_headers_under = set_headers_under
         self.port = port or free_port()
         self.timeout = timeout
         self.requests: List[Tuple[int, str, str, int]] = []
@@ -46,12 +57,17 @@ class AlternatingProxy:
             def _carry(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                ports = proxy.post_ports if self.command == "POST" else proxy.upstream_ports
                 with proxy._lock:
                     turn = proxy._turns["POST" if self.command == "POST" else "other"]
-                    index = next(turn) % len(proxy.upstream_ports)
-                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_ports[index], timeout=proxy.timeout)
+                    index = next(turn) % len(ports)
+                upstream = http.client.HTTPConnection("127.0.0.1", ports[index], timeout=proxy.timeout)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                    override = proxy.set_headers if self.path.startswith(proxy.set_headers_under) else {}
+                    overridden = {k.lower() for k in override}
+                    headers = {k: v for k, v in self.headers.items()
+                               if k.lower() not in HOP_BY_HOP and k.lower() not in overridden}
+                    headers.update(override)
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     answer = upstream.getresponse()
                     payload = answer.read()

@@ -97,6 +97,10 @@ class Standin:
         """Requests other than the health checks and polls that Envoy and the filter send on their own."""
         return [r for r in self.requests() if not _is_background(r)]
 
+    def lookups(self) -> list:
+        """The query lookups the filter sent this coordinator, as "HEAD path -> status"."""
+        return [f"HEAD {r['path']} -> {r['status']}" for r in self.requests() if is_lookup(r)]
+
     def forwarded_header_requests(self) -> list:
         """Requests that reached this coordinator carrying any X-Forwarded-* header (a stock
         Trino answers those with 406), as "METHOD path: header names"."""
@@ -125,6 +129,11 @@ class Standin:
 
 
 def _is_background(req: dict) -> bool:
-    """Envoy's active health check and the filter's /v1/info poll: not client traffic."""
+    """Envoy's active health check, the filter's /v1/info poll and its query lookups: not client traffic."""
     path = req.get("path", "")
-    return path.startswith("/v1/info") or path.startswith("/_standin/")
+    return path.startswith("/v1/info") or path.startswith("/_standin/") or is_lookup(req)
+
+
+def is_lookup(req: dict) -> bool:
+    """A query lookup: the filter asking a coordinator whether it has a query (a HEAD it sends itself)."""
+    return req.get("method") == "HEAD" and req.get("headers", {}).get("user-agent") == "trino-router"

@@ -12,6 +12,7 @@ import pytest
 
 from harness import Envoy, envoys
 from harness.artifacts import DEFAULT_TRINO_VERSION
+from harness.oauth2 import MockIdp, trino_config as oauth2_trino_config
 from harness.s3_server import S3Server, new_shared_secret, spooling_config
 from harness.trino_server import TRINO_VERSION, TrinoServer, start_all
 from harness.suite_fixtures import (  # noqa: F401 - registered by import
@@ -76,8 +77,18 @@ def s3(logs_root) -> S3Server:
     server.stop()
 
 
+# Two more coordinators with OAuth2 (test_oauth2.py), started with the others, in parallel, only
+# when a collected test asks for them; they stay out of `trino_servers` (and so out of `stack`).
+OAUTH2_NAMES = ["oauth-1", "oauth-2"]
+_OAUTH2: Dict[str, TrinoServer] = {}
+
+
+def wants_oauth2(session) -> bool:
+    return any("oauth2_servers" in getattr(item, "fixturenames", ()) for item in session.items)
+
+
 @pytest.fixture(scope="session")
-def trino_servers(logs_root, s3) -> Dict[str, TrinoServer]:
+def trino_servers(request, logs_root, s3) -> Dict[str, TrinoServer]:
     secret = new_shared_secret()
     servers = []
     for name in CLUSTER_NAMES:
@@ -86,10 +97,24 @@ def trino_servers(logs_root, s3) -> Dict[str, TrinoServer]:
         servers.append(TrinoServer(name, process_forwarded=name not in STOCK, log_dir=logs_root / "trino",
                                    config=config,
                                    extra_files={**(RESOURCE_GROUPS if bundled_plugins_available() else {}), **files}))
-    started = start_all(servers)
+    oauth2 = []
+    if wants_oauth2(request.session):
+        idp = MockIdp(logs_root / "idp").start()  # Trino reads its discovery document at start
+        request.addfinalizer(idp.stop)
+        config = oauth2_trino_config(idp, new_shared_secret())
+        oauth2 = [TrinoServer(name, process_forwarded=True, log_dir=logs_root / "trino", config=config)
+                  for name in OAUTH2_NAMES]
+    started = start_all(servers + oauth2)
+    _OAUTH2.update({name: started.pop(name) for name in OAUTH2_NAMES if name in started})
     yield started
-    for s in started.values():
+    for s in [*started.values(), *_OAUTH2.values()]:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth2_servers(trino_servers) -> Dict[str, TrinoServer]:
+    """oauth-1 and oauth-2: forwarded-prefix coordinators that authenticate HTTPS requests with OAuth2."""
+    return dict(_OAUTH2)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@
 mod config_file;
 
 use std::process::ExitCode;
-use trino_router_core::config::Config;
+use trino_router_core::config::{Config, StickinessMode};
 use trino_router_core::explain::explain;
 use trino_router_core::inspect::SqlFacts;
 use trino_router_core::request::{Headers, RequestHead};
@@ -15,13 +15,17 @@ const USAGE: &str = "usage:
       Exit 0 when every config found is valid; else print each error with its field, exit 1.
   trino-router explain [--config FILE] [--header 'Name: value']... (--sql TEXT | --sql-file PATH)
       Print, as one JSON object, what the SQL is and touches; with --config also the rule,
-      group and candidate clusters a new query with these headers would get.";
+      group and candidate clusters a new query with these headers would get.
+  trino-router oauth2-redirect-uris FILE BASE_URL
+      Print, per cluster, the OAuth2 callback URI its coordinator gives the identity provider
+      behind the router at BASE_URL (https://host[:port]): register each with the provider.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("validate") if args.len() == 2 => validate(&args[1]),
         Some("explain") => explain_cmd(&args[1..]),
+        Some("oauth2-redirect-uris") if args.len() == 3 => redirect_uris(&args[1], &args[2]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(true)
@@ -101,6 +105,25 @@ fn surroundings_problems(c: &Config, found: &config_file::Found) -> Vec<String> 
         ));
     }
     problems
+}
+
+/// Trino writes the router's pin prefix into its OAuth2 callback URI (forwarded-prefix mode), so
+/// each cluster has its own, stable while the signing key is: one line `cluster uri` each.
+fn redirect_uris(path: &str, base: &str) -> Result<bool, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let configs = config_file::find_configs(&text).map_err(|e| format!("{path}: {e}"))?;
+    let found = configs.first().ok_or_else(|| format!("{path}: no filter config found"))?;
+    let config = Config::from_json(found.json.as_bytes()).map_err(|e| format!("{path}: {e}"))?;
+    let base = base.trim_end_matches('/');
+    for (i, cluster) in config.clusters.iter().enumerate() {
+        match (cluster.stickiness, config.pins.prefix(i)) {
+            (StickinessMode::ForwardedPrefix, Some(prefix)) => {
+                println!("{} {base}{prefix}/oauth2/callback", cluster.name)
+            }
+            _ => println!("{} (rewrite mode: OAuth2 through the router needs forwarded_prefix)", cluster.name),
+        }
+    }
+    Ok(true)
 }
 
 fn explain_cmd(args: &[String]) -> Result<bool, String> {

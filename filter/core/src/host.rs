@@ -40,7 +40,7 @@ pub enum LogLevel {
 }
 
 /// Where a body lives: the request or response of the current stream, or the answer to
-/// an HTTP call the root context made.
+/// an HTTP call being delivered now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
     Request,
@@ -48,8 +48,11 @@ pub enum Body {
     CallResponse,
 }
 
-/// An HTTP GET the root context sends through an Envoy cluster.
+/// An HTTP request the filter itself sends through an Envoy cluster (no body): the root
+/// context's polls, or a paused request's query lookup.
 pub struct Callout<'a> {
+    /// `GET` or `HEAD`.
+    pub method: &'a str,
     pub envoy_cluster: &'a str,
     pub path: &'a str,
     pub headers: &'a [(String, String)],
@@ -88,9 +91,13 @@ pub trait Host {
     fn set_filter_state(&self, name: &str, value: &[u8]) -> HostResult<()>;
     /// Answers the client directly; the request goes no further.
     fn send_reply(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> HostResult<()>;
+    /// Lets a request the filter paused go on (after its query lookup).
+    fn resume_request(&self) -> HostResult<()>;
 
     // The current response.
     fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>>;
+    /// Every response header, in order (a name may come several times: `Set-Cookie`).
+    fn response_headers(&self) -> HostResult<Headers>;
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
     fn add_response_header(&self, name: &str, value: &[u8]) -> HostResult<()>;
     fn remove_response_header(&self, name: &str) -> HostResult<()>;
@@ -110,10 +117,11 @@ pub trait Host {
     /// Writes only if nobody wrote since `cas` was read (`Err(CasMismatch)` otherwise).
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()>;
 
-    // Calls from the root context.
-    /// Starts a GET; its answer comes to the root context under the returned token.
-    fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32>;
-    /// A header of the answer being delivered to the root context now.
+    // The filter's own HTTP calls.
+    /// Starts a call; its answer comes back, under the returned token, to the context that
+    /// made it (the root context for polls, the request's for a query lookup).
+    fn dispatch_call(&self, call: &Callout<'_>) -> HostResult<u32>;
+    /// A header of the answer being delivered now.
     fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>>;
     /// Sends a request with a body; its answer comes to the root context under the token.
     fn dispatch_submission(&self, _call: &Submission<'_>) -> HostResult<u32> {

@@ -4,6 +4,7 @@
 //! `route::decide` is the entry point: given the config, a request and what is known about
 //! the clusters, it says where the request goes. The wasm filter and the CLI both call it.
 
+pub mod auth_flow;
 pub mod choose;
 pub mod config;
 pub mod cookie;
@@ -13,6 +14,7 @@ pub mod handle;
 pub mod host;
 pub mod ids;
 pub mod inspect;
+pub mod lookup;
 pub mod observed;
 pub mod pin;
 pub mod protocol;

@@ -61,6 +61,11 @@ pub enum Endpoint {
     UiEntry,
     /// `GET|HEAD /v1/info`, `/v1/info/state`, `/v1/status`: about a server, not a query.
     ServerInfo,
+    /// A step of Trino's OAuth2 external authentication, whose state lives on the coordinator
+    /// that started it: `GET /oauth2/token/initiate/{hash}` (the login URL a client opens),
+    /// `GET|DELETE /oauth2/token/{authId}` (token polling), `GET /oauth2/callback` (the
+    /// identity provider sends the browser back). Only a token routes them.
+    AuthFlow,
     /// A path not in normal form: an empty, `.` or `..` segment, a backslash, or an escaped
     /// `.`, `/` or `\`. Coordinators could resolve it to a different endpoint than it looks
     /// like, so it is refused, whatever normalisation Envoy was configured with.
@@ -111,6 +116,9 @@ pub fn classify(method: &str, path_and_query: &str) -> Endpoint {
             None => Endpoint::Unknown,
         },
         ["v1", "spooled", "download" | "ack", _segment] if read => Endpoint::SpooledSegment,
+        ["oauth2", "token", "initiate", _hash] if method == "GET" => Endpoint::AuthFlow,
+        ["oauth2", "token", _auth_id] if method == "GET" || method == "DELETE" => Endpoint::AuthFlow,
+        ["oauth2", "callback"] if method == "GET" => Endpoint::AuthFlow,
         ["ui"] if read => Endpoint::UiEntry,
         ["v1", "info"] | ["v1", "info", "state"] | ["v1", "status"] if read => Endpoint::ServerInfo,
         _ => Endpoint::Unknown,
@@ -339,6 +347,16 @@ mod tests {
         assert_eq!(classify("PUT", "/v1/info/state"), Endpoint::Unknown, "shutting a node down is not routed");
         assert_eq!(classify("GET", "/v1/spooled/download/abc"), Endpoint::SpooledSegment);
         assert_eq!(classify("GET", "/v1/spooled/ack/abc"), Endpoint::SpooledSegment);
+        for (method, path) in [
+            ("GET", "/oauth2/token/initiate/1d84f5e4"),
+            ("GET", "/oauth2/token/035e3e96-6853-4809-9857-70d8292f752a"),
+            ("DELETE", "/oauth2/token/035e3e96-6853-4809-9857-70d8292f752a"),
+            ("GET", "/oauth2/callback?code=c&state=s"),
+        ] {
+            assert_eq!(classify(method, path), Endpoint::AuthFlow, "{method} {path}");
+        }
+        assert_eq!(classify("POST", "/oauth2/callback"), Endpoint::Unknown);
+        assert_eq!(classify("DELETE", "/oauth2/token/initiate/x"), Endpoint::Unknown);
         assert_eq!(classify("GET", "/ui/"), Endpoint::UiEntry);
         assert_eq!(classify("HEAD", "/ui"), Endpoint::UiEntry);
         assert_eq!(classify("GET", "/ui/api/stats"), Endpoint::Unknown);

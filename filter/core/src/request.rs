@@ -189,6 +189,17 @@ fn strip_prefix_ignore_case<'b>(value: &'b [u8], prefix: &[u8]) -> Option<&'b [u
     head.eq_ignore_ascii_case(prefix).then(|| value.get(prefix.len()..))?
 }
 
+/// Who the filter is to Trino on its own requests (load polls, query lookups): the user as
+/// X-Trino-User, and Basic authentication when a password is configured.
+pub fn identity_headers(user: &str, password: Option<&str>) -> Vec<(String, String)> {
+    let mut headers = vec![("x-trino-user".to_string(), user.to_string())];
+    if let Some(password) = password {
+        let credentials = STANDARD.encode(format!("{user}:{password}"));
+        headers.push(("authorization".to_string(), format!("Basic {credentials}")));
+    }
+    headers
+}
+
 /// The address part of Envoy's `ip:port` or `[ipv6]:port` (as in the `source.address`
 /// property), checked to be an IP address so nothing else is ever forwarded as one.
 pub fn ip_of_socket_address(socket: &[u8]) -> Option<String> {

@@ -207,15 +207,25 @@ impl UriRewriter {
         if segment && !(ours && path.starts_with(b"/v1/spooled/")) {
             return uri.to_vec();
         }
-        if path.is_empty() || path.starts_with(&self.insert) {
-            return uri.to_vec();
-        }
-        let mut out = Vec::with_capacity(uri.len().saturating_add(self.insert.len()));
-        out.extend_from_slice(uri.get(..scheme_end.saturating_add(authority_len)).unwrap_or_default());
-        out.extend_from_slice(&self.insert);
-        out.extend_from_slice(path);
-        out
+        insert_pin(uri, &self.insert).unwrap_or_else(|| uri.to_vec())
     }
+}
+
+/// `scheme://authority/path` -> `scheme://authority<insert>/path`; None when `uri` is not an
+/// absolute URI with a path, or already carries `insert`.
+pub fn insert_pin(uri: &[u8], insert: &[u8]) -> Option<Vec<u8>> {
+    let scheme_end = find(uri, b"://")?.checked_add(3)?;
+    let rest = uri.get(scheme_end..)?;
+    let authority_len = rest.iter().position(|b| *b == b'/')?;
+    let path = rest.get(authority_len..)?;
+    if path.starts_with(insert) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(uri.len().saturating_add(insert.len()));
+    out.extend_from_slice(uri.get(..scheme_end.checked_add(authority_len)?)?);
+    out.extend_from_slice(insert);
+    out.extend_from_slice(path);
+    Some(out)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -143,7 +143,7 @@ fn in_rewrite_mode_stock_trino_sees_no_forwarded_header_and_the_client_sees_pinn
     let first = envoy.send(&worker, Request::query("SELECT 1").header("accept-encoding", "gzip"));
     assert_eq!(first.status, 200, "stock Trino answers 406 to any X-Forwarded-* header: {}", first.body);
     let up = first.upstream.as_ref().unwrap();
-    assert_eq!(up.headers.get("accept-encoding"), None, "a page to rewrite must come uncompressed");
+    assert_eq!(up.headers.get_str("accept-encoding"), Some("identity"), "a page to rewrite must come uncompressed");
     assert_eq!(first.header("content-length"), None, "the page changed length");
     let page = first.json();
     let pin = format!("http://{AUTHORITY}/trino-router/");

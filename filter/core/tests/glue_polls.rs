@@ -157,7 +157,8 @@ fn every_poll_outcome_is_counted_per_cluster_once_its_verdict_is_stored() {
 
 #[test]
 fn coordinator_ids_reported_by_v1_info_route_queries_the_router_never_saw_start() {
-    let envoy = envoy_with(|_| {});
+    // Without lookups, so only the poll can have taught it (lookups: glue_lookups.rs).
+    let envoy = envoy_with(|c| c["query_lookup"] = json!({"enabled": false}));
     let mut worker = envoy.worker();
     envoy.coordinator("trino_etl_1").reports_id = true;
     let id = format!("20261120_101500_00007_{}", envoy.coordinator("trino_etl_1").id);
@@ -165,6 +166,7 @@ fn coordinator_ids_reported_by_v1_info_route_queries_the_router_never_saw_start(
     envoy.tick(&mut worker);
     let answer = envoy.send(&worker, Request::get(&format!("/v1/query/{id}")));
     assert_eq!(answer.cluster(), Some("trino_etl_1"));
+    assert!(envoy.calls_made("HEAD").is_empty(), "nothing was looked up");
 }
 
 #[test]

@@ -47,6 +47,7 @@ pub const CALL_RESPONSE_BODY: u32 = 4;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 pub const METRIC_COUNTER: u32 = 0;
 pub const METRIC_GAUGE: u32 = 1;
+pub const STREAM_REQUEST: u32 = 0;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -131,6 +132,7 @@ extern "C" {
         results_data: *mut *mut u8,
         results_size: *mut usize,
     ) -> u32;
+    fn proxy_continue_stream(stream_type: u32) -> u32;
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
@@ -242,6 +244,11 @@ pub fn send_local_response(status: u32, headers: &[(&str, &[u8])], body: &[u8]) 
     ok(unsafe {
         proxy_send_local_response(status, null(), 0, body.as_ptr(), body.len(), headers.as_ptr(), headers.len(), -1)
     })
+}
+
+/// Lets the request of the current stream, paused by the filter, go on.
+pub fn continue_request() -> AbiResult<()> {
+    ok(unsafe { proxy_continue_stream(STREAM_REQUEST) })
 }
 
 /// The value and its CAS version; (None, None) when the key was never written.

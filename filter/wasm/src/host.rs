@@ -113,8 +113,16 @@ impl Host for Envoy {
         abi::send_local_response(u32::from(status), &bytes_of(headers), body).map_err(err)
     }
 
+    fn resume_request(&self) -> HostResult<()> {
+        abi::continue_request().map_err(err)
+    }
+
     fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
         abi::get_map_value(abi::RESPONSE_HEADERS, name).map_err(err)
+    }
+
+    fn response_headers(&self) -> HostResult<Headers> {
+        Ok(Headers::from_owned(abi::get_map(abi::RESPONSE_HEADERS).map_err(err)?))
     }
 
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
@@ -149,9 +157,9 @@ impl Host for Envoy {
         abi::set_shared_data(key, value, cas.unwrap_or(0)).map_err(err)
     }
 
-    fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32> {
+    fn dispatch_call(&self, call: &Callout<'_>) -> HostResult<u32> {
         let mut headers = vec![
-            (":method", "GET"),
+            (":method", call.method),
             (":path", call.path),
             (":authority", "trino-router"),
             ("user-agent", "trino-router"),

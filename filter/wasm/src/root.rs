@@ -50,6 +50,7 @@ fn action(flow: Flow) -> Action {
 }
 
 impl Context for Stream {
+    /// The answer to a call this request made: a query-id lookup, or a query the filter submits.
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _trailers: usize) {
         self.0.on_call_response(&Envoy, token, body_size);
     }

@@ -2,8 +2,13 @@
 //! the JSON path of the field it is about.
 
 use super::cookies::{check_unique_names, compile_affinity, compile_web_ui};
-use super::raw::{RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawRoutingGroupHeader, RawRule, RawStickiness};
-use super::{Cluster, ClusterId, Config, Group, GroupId, Health, Limits, Load, LoadSource, Member, RoutingGroupHeader};
+use super::raw::{
+    RawCluster, RawConfig, RawGroup, RawHealth, RawLoad, RawQueryLookup, RawRoutingGroupHeader, RawRule, RawStickiness,
+};
+use super::{
+    Cluster, ClusterId, Config, Group, GroupId, Health, Limits, Load, LoadSource, Member, QueryLookup,
+    RoutingGroupHeader,
+};
 use crate::error::{field, index, ConfigError};
 use crate::pin::{PinBook, PinKeys};
 use crate::rules::{parse_condition, Rule, Rules};
@@ -52,6 +57,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
             "no cluster has limits, so no query would ever wait: set clusters[].limits",
         ));
     }
+    let query_lookup = compile_query_lookup(raw.query_lookup, errors);
     Some(Config {
         clusters,
         groups,
@@ -64,6 +70,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         cluster_header: raw.cluster_header.to_ascii_lowercase(),
         health,
         load,
+        query_lookup,
         max_body_bytes: max_body,
         reads_sql,
         route_kill_query: raw.sql_inspection.route_kill_query,
@@ -169,6 +176,13 @@ fn compile_load(raw: RawLoad, health: &Health, errors: &mut Vec<ConfigError>) ->
         stale_after_seconds: stale,
         replicas: raw.replicas,
     }
+}
+
+fn compile_query_lookup(raw: RawQueryLookup, errors: &mut Vec<ConfigError>) -> QueryLookup {
+    if raw.enabled && raw.user.is_empty() {
+        errors.push(ConfigError::new("query_lookup.user", "must not be empty"));
+    }
+    QueryLookup { enabled: raw.enabled, user: raw.user, password: raw.password }
 }
 
 fn compile_clusters(raw: &[RawCluster], errors: &mut Vec<ConfigError>) -> Vec<Cluster> {

@@ -147,6 +147,16 @@ pub struct Load {
     pub replicas: u64,
 }
 
+/// Finding the owner of a query id nobody on this Envoy has learned, by asking every
+/// coordinator (`lookup.rs`): on or off, and who the filter is to Trino when it asks.
+#[derive(Debug, Clone)]
+pub struct QueryLookup {
+    pub enabled: bool,
+    /// Sent as X-Trino-User (and Basic auth when a password is set) on `/v1/query/{id}`.
+    pub user: String,
+    pub password: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub clusters: Vec<Cluster>,
@@ -163,6 +173,7 @@ pub struct Config {
     pub cluster_header: String,
     pub health: Health,
     pub load: Load,
+    pub query_lookup: QueryLookup,
     /// Longest body of a new query the filter reads for SQL rules.
     pub max_body_bytes: usize,
     /// Some rule looks at the SQL, or `kill_query` calls go to their query's owner, so new

@@ -24,6 +24,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub sql_inspection: RawSqlInspection,
     #[serde(default)]
+    pub query_lookup: RawQueryLookup,
+    #[serde(default)]
     pub debug_response_header: bool,
     #[serde(default)]
     pub web_ui: RawWebUi,
@@ -169,6 +171,20 @@ impl Default for RawLoad {
             stale_after_seconds: None,
             replicas: 1,
         }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawQueryLookup {
+    pub enabled: bool,
+    pub user: String,
+    pub password: Option<String>,
+}
+
+impl Default for RawQueryLookup {
+    fn default() -> Self {
+        RawQueryLookup { enabled: true, user: "trino-router".to_string(), password: None }
     }
 }
 

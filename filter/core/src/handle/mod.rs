@@ -1,9 +1,11 @@
 //! The filter's work on Envoy's events, generic over the `Host` trait so it runs natively
-//! under test: `plugin` (config, ticks, polls), `request` and `response` (one exchange).
+//! under test: `plugin` (config, ticks, polls), `request` and `response` (one exchange),
+//! `lookup` (a request held while the owner of its query id is looked up).
 //!
 //! It carries out what `route::decide` planned and records what it observed in `state`;
 //! the proxy-wasm cdylib only forwards Envoy's callbacks here.
 
+mod lookup;
 mod metrics;
 mod page;
 mod plugin;

@@ -2,7 +2,7 @@
 //! first bytes of a new query's page, and in rewrite mode put the pin into its URIs,
 //! replacing each chunk in place (never buffering the page).
 
-use super::state;
+use super::{state, Metrics};
 use crate::host::{log, Body, Host, LogLevel};
 use crate::protocol::query_id_in_page;
 use crate::rewrite::UriRewriter;
@@ -34,7 +34,7 @@ impl PageWork {
     }
 
     /// Called with the response headers: only a plain 200 JSON page is read or rewritten.
-    pub fn on_headers(&mut self, host: &impl Host, status: Option<u16>) {
+    pub fn on_headers(&mut self, host: &impl Host, status: Option<u16>, metrics: &Metrics) {
         if status != Some(200) {
             *self = PageWork::default();
             return;
@@ -46,9 +46,11 @@ impl PageWork {
                 .flatten()
                 .is_some_and(|e| !e.eq_ignore_ascii_case(b"identity"));
             if encoded {
-                // The filter asked for identity; a page compressed anyway cannot be rewritten.
-                // Its follow-ups still reach the owner by query id.
+                // The filter asked for identity; a page compressed anyway (by something between
+                // Envoy and Trino that ignores Accept-Encoding) cannot be rewritten. Its
+                // follow-ups still reach the owner by query id, looked up if need be.
                 log(host, LogLevel::Warn, "trino-router: statement page came back compressed; URIs not rewritten");
+                metrics.count(host, "trino_router.pages.not_rewritten");
                 self.rewriter = None;
                 self.learn_for = None;
             } else if let Err(e) = host.remove_response_header("content-length") {

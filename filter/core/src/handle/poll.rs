@@ -6,7 +6,7 @@ use super::{now_s, state, Metrics};
 use crate::config::{Config, Load, LoadSource};
 use crate::host::{log, parse_status, Body, Callout, Host, LogLevel};
 use crate::protocol::{parse_metrics_load, parse_server_info, parse_ui_stats_load, ServerInfo};
-use base64::Engine;
+use crate::request::identity_headers;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -59,7 +59,13 @@ impl Poller {
         let load = load_poll_request(&config.load);
         let mut any_refused = false;
         for cluster in &config.clusters {
-            let info = Callout { envoy_cluster: &cluster.envoy_cluster, path: "/v1/info", headers: &[], timeout };
+            let info = Callout {
+                method: "GET",
+                envoy_cluster: &cluster.envoy_cluster,
+                path: "/v1/info",
+                headers: &[],
+                timeout,
+            };
             // Envoy refuses the call at once when no host of the cluster is healthy (also
             // at start, until its first health check passes).
             if !self.dispatch(host, &cluster.name, &info, Kind::Info, metrics) {
@@ -67,7 +73,7 @@ impl Poller {
                 any_refused = true;
             }
             if let Some((path, headers)) = &load {
-                let call = Callout { envoy_cluster: &cluster.envoy_cluster, path, headers, timeout };
+                let call = Callout { method: "GET", envoy_cluster: &cluster.envoy_cluster, path, headers, timeout };
                 let sent_at_poll = state::load(host, &cluster.name).sent_total;
                 let left = Kind::Load(sent_at_poll, super::now_ms(host));
                 self.dispatch(host, &cluster.name, &call, left, metrics);
@@ -88,7 +94,7 @@ impl Poller {
     /// call only when it cannot route it at all: most often an `envoy_cluster` that does not
     /// exist. That is a configuration error: logged at error once per worker, and counted.
     fn dispatch(&mut self, host: &impl Host, name: &str, call: &Callout<'_>, kind: Kind, metrics: &Metrics) -> bool {
-        match host.dispatch_get(call) {
+        match host.dispatch_call(call) {
             Ok(token) => {
                 self.in_flight.insert(token, (name.to_string(), kind));
                 self.refusal_logged.remove(name);
@@ -135,11 +141,7 @@ pub fn load_poll_request(load: &Load) -> Option<(&'static str, Vec<(String, Stri
         LoadSource::Metrics => "/metrics",
         LoadSource::UiStats => "/ui/api/stats",
     };
-    let mut headers = vec![("x-trino-user".to_string(), load.user.clone())];
-    if let Some(password) = &load.password {
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", load.user));
-        headers.push(("authorization".to_string(), format!("Basic {credentials}")));
-    }
+    let headers = identity_headers(&load.user, load.password.as_deref());
     Some((path, headers))
 }
 

@@ -1,6 +1,7 @@
 //! One request through the filter, its request side: read the headers once (and, when SQL
 //! rules need it, the bounded body of a new query), decide once, and carry out the plan.
 
+use super::lookup::Pending;
 use super::page::PageWork;
 use super::queue::{self, SharedQueue};
 use super::state::{self, SharedClusterView};
@@ -9,7 +10,9 @@ use crate::config::Config;
 use crate::host::{log, Body, Host, LogLevel};
 use crate::inspect::SqlFacts;
 use crate::request::{ip_of_socket_address, RequestHead};
-use crate::route::{decide, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why};
+use crate::route::{
+    decide, query_to_look_up, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why,
+};
 use std::rc::Rc;
 
 /// Filter state key (`%FILTER_STATE(wasm.trino_router_decision:PLAIN)%` in access logs).
@@ -24,6 +27,8 @@ pub struct Exchange {
     random: u64,
     /// A new query held while its body arrives, for SQL rules.
     waiting_for_body: Option<Waiting>,
+    /// A request held while the coordinators are asked who owns its query id.
+    pub(super) lookup: Option<Pending>,
     /// Set once the request went upstream: where, and what its answer brings.
     pub(super) sent: Option<Sent>,
     pub(super) page: PageWork,
@@ -72,6 +77,9 @@ impl Waiting {
 /// What the response side needs of a forwarded request's plan.
 pub(super) struct Sent {
     pub cluster: String,
+    pub cluster_id: crate::config::ClusterId,
+    /// Pin what an OAuth2 answer names (`AnswerDuties::pin_auth_flow`).
+    pub pin_auth_flow: bool,
     pub on_unreachable: OnUnreachable,
     /// A statement page: bind a transaction it starts to `cluster`.
     pub bind_transaction: bool,
@@ -92,6 +100,7 @@ impl Exchange {
             metrics,
             random,
             waiting_for_body: None,
+            lookup: None,
             sent: None,
             page: PageWork::default(),
             debug_line: None,
@@ -101,9 +110,15 @@ impl Exchange {
         }
     }
 
-    /// The answer to a call this stream made (a query the filter submits for it).
+    /// The answer to a call this stream made: a query-id lookup while the request is held
+    /// for one, else a query the filter submits for it (a request is never held for both:
+    /// lookups are for follow-ups, submissions for new queries).
     pub fn on_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
-        queue::on_call_response(host, &self.queue, &self.metrics, token, body_size);
+        if self.lookup.is_some() {
+            self.on_lookup_response(host, token);
+        } else {
+            queue::on_call_response(host, &self.queue, &self.metrics, token, body_size);
+        }
     }
 
     /// The stream is over: a poll of it that was held waits no longer.
@@ -169,9 +184,36 @@ impl Exchange {
         self.route(host, &config, &incoming, &facts)
     }
 
-    /// Decides and carries out the decision; the Flow tells Envoy whether to go on.
+    /// Decides and carries out the decision, or first holds the request while its query id is
+    /// looked up; the Flow tells Envoy whether to go on.
     fn route(&mut self, host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
-        let mut decision = decide(config, incoming, sql, &SharedClusterView::new(host, config), self.random);
+        let view = SharedClusterView::new(host, config);
+        if let Some(probe) = query_to_look_up(config, incoming, sql, &view) {
+            if self.look_up(host, config, probe, incoming, sql) {
+                return Flow::Pause;
+            }
+        }
+        self.decide_and_go(host, config, incoming, sql, Some(&view))
+    }
+
+    /// Decides with what is known now (`view`, or a fresh read) and carries the decision out.
+    pub(super) fn decide_and_go<H: Host>(
+        &mut self,
+        host: &H,
+        config: &Config,
+        incoming: &Incoming,
+        sql: &SqlFacts,
+        view: Option<&SharedClusterView<'_, H>>,
+    ) -> Flow {
+        let fresh;
+        let view = match view {
+            Some(v) => v,
+            None => {
+                fresh = SharedClusterView::new(host, config);
+                &fresh
+            }
+        };
+        let mut decision = decide(config, incoming, sql, view, self.random);
         // A new query takes its place on the chosen cluster atomically: another worker may
         // have taken the last one since the view was read. (Queries the rules did not place,
         // kill_query calls and statements of a transaction, go where they must.)
@@ -327,6 +369,8 @@ impl Exchange {
         self.page = PageWork::of(&f);
         self.sent = Some(Sent {
             cluster: f.cluster_name,
+            cluster_id: f.cluster,
+            pin_auth_flow: f.answer.pin_auth_flow,
             on_unreachable: f.answer.on_unreachable,
             bind_transaction: f.answer.bind_transaction,
             set_cookie: f.answer.set_cookie,

@@ -3,6 +3,7 @@
 //! and hand statement pages to the page duties the plan named.
 
 use super::{now_s, state, Exchange, Flow};
+use crate::auth_flow;
 use crate::config::Config;
 use crate::host::{log, parse_status, Host, LogLevel};
 use crate::observed::{verdict_of, UpstreamVerdict};
@@ -35,6 +36,9 @@ impl Exchange {
             _ => UpstreamVerdict::Fine,
         };
         let cluster = sent.cluster.clone();
+        if sent.pin_auth_flow && matches!(status, Some(401 | 303)) {
+            pin_auth_flow(host, config, sent.cluster_id, status == Some(401));
+        }
         if sent.bind_transaction {
             bind_started_transaction(host, config, &cluster);
         }
@@ -62,7 +66,7 @@ impl Exchange {
             }
         }
         if !self.page.is_idle() {
-            self.page.on_headers(host, status);
+            self.page.on_headers(host, status, &self.metrics);
         }
         Flow::Continue
     }
@@ -132,6 +136,34 @@ fn bind_started_transaction(host: &impl Host, config: &Config, cluster: &str) {
     if let Err(e) = result {
         // The client gets Trino's id: its transaction works while the rules keep it on this cluster.
         log(host, LogLevel::Warn, &format!("trino-router: cannot bind a started transaction to {cluster}: {e}"));
+    }
+}
+
+/// Puts the pin into one header value, or says it has nothing to pin.
+type PinValue = fn(&[u8], &[u8]) -> Option<Vec<u8>>;
+
+/// An OAuth2 answer of a forwarded-prefix cluster: the pin goes into a 401's challenge URIs,
+/// or a 303's nonce cookie path (`auth_flow.rs`), so the rest of the flow comes back to this
+/// coordinator. Only 401 and 303 answers pay for reading every header.
+fn pin_auth_flow(host: &impl Host, config: &Config, cluster: crate::config::ClusterId, challenge: bool) {
+    let Some(insert) = config.pins.prefix(cluster.0) else { return };
+    let (name, pin): (&str, PinValue) = if challenge {
+        ("www-authenticate", auth_flow::pin_challenge)
+    } else {
+        ("set-cookie", auth_flow::pin_cookie_path)
+    };
+    let Ok(headers) = host.response_headers() else { return };
+    let values: Vec<&[u8]> = headers.get_all(name).collect();
+    let pinned: Vec<Option<Vec<u8>>> = values.iter().map(|v| pin(v, insert.as_bytes())).collect();
+    if pinned.iter().all(Option::is_none) {
+        return;
+    }
+    // Header maps replace or add by name: the values go back in their order, pinned or not.
+    let result = host.remove_response_header(name).and_then(|()| {
+        values.iter().zip(&pinned).try_for_each(|(v, p)| host.add_response_header(name, p.as_deref().unwrap_or(v)))
+    });
+    if let Err(e) = result {
+        log(host, LogLevel::Warn, &format!("trino-router: cannot pin the OAuth2 answer's {name}: {e}"));
     }
 }
 

@@ -37,7 +37,9 @@ impl Incoming {
     /// as if it had none.
     pub(super) fn usable_token(&self) -> Option<&str> {
         match self.endpoint {
-            Endpoint::QueryFollowUp(..) | Endpoint::SpooledSegment | Endpoint::UiEntry => self.token.as_deref(),
+            Endpoint::QueryFollowUp(..) | Endpoint::SpooledSegment | Endpoint::UiEntry | Endpoint::AuthFlow => {
+                self.token.as_deref()
+            }
             _ => None,
         }
     }
@@ -51,6 +53,14 @@ impl Incoming {
     /// The body length the client declared (Content-Length), when it is a plain number.
     pub fn declared_body_length(&self) -> Option<usize> {
         std::str::from_utf8(self.head.headers.get("content-length")?).ok()?.trim().parse().ok()
+    }
+
+    /// An OAuth2 token poll (`GET /oauth2/token/{authId}`): its answer may name the next poll.
+    pub(super) fn is_token_poll(&self) -> bool {
+        self.endpoint == Endpoint::AuthFlow
+            && self.head.method == "GET"
+            && self.path.starts_with("/oauth2/token/")
+            && !self.path.starts_with("/oauth2/token/initiate/")
     }
 
     /// The path to send upstream when a pin prefix was stripped from it.

@@ -22,8 +22,9 @@ pub use why::{trino_error, Why};
 use crate::choose::pick;
 use crate::config::{ClusterId, ClusterState, Config, GroupId, RoutingGroupHeader};
 use crate::inspect::SqlFacts;
+use crate::lookup::Probe;
 use crate::observed::ClusterView;
-use crate::protocol::{Endpoint, QueryId};
+use crate::protocol::{Endpoint, FollowUp, QueryId};
 use crate::request::{RequestHead, TrinoFacts};
 use crate::rules::RuleInput;
 use crate::transaction::{self, TransactionHeader};
@@ -109,6 +110,13 @@ pub fn decide(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn Cluste
         (Endpoint::SpooledSegment, None) => {
             Err(reply(404, "spooled segment URI carries no routing token", Why::UnknownPath))
         }
+        // The coordinator that started the flow holds its state; nothing else says which it is.
+        (Endpoint::AuthFlow, None) => Err(reply(
+            404,
+            "OAuth2 URI carries no routing token (register the identity provider's redirect URIs with \
+             the router's prefix: see README, Authentication flows)",
+            Why::UnknownPath,
+        )),
         (Endpoint::UiEntry | Endpoint::Unknown, None) => {
             Err(reply(404, "not a Trino client endpoint", Why::UnknownPath))
         }
@@ -174,12 +182,36 @@ fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Optio
 
 /// The owner of the query a `kill_query` call names, if known and not disabled.
 fn kill_target(config: &Config, sql: &SqlFacts, view: &dyn ClusterView) -> Option<ClusterId> {
+    let id = killed_query(config, sql)?;
+    let owner = view.owner_of(&id.coordinator()?)?;
+    (config.cluster(owner)?.state != ClusterState::Disabled).then_some(owner)
+}
+
+/// The query a `kill_query` call names, when such calls are routed to its owner.
+fn killed_query(config: &Config, sql: &SqlFacts) -> Option<QueryId> {
     if !config.route_kill_query {
         return None;
     }
-    let id = QueryId::parse(sql.analysis.as_ref()?.kill_query_id.as_deref()?)?;
-    let owner = view.owner_of(&id.coordinator()?)?;
-    (config.cluster(owner)?.state != ClusterState::Disabled).then_some(owner)
+    QueryId::parse(sql.analysis.as_ref()?.kill_query_id.as_deref()?)
+}
+
+/// The query id `decide` would route this request by, when nobody on this Envoy has learned
+/// which cluster issued it: the glue then asks the coordinators (`lookup.rs`), stores what
+/// it finds, and decides after. Only requests without a token that `decide` routes by a
+/// query id qualify: a follow-up endpoint carrying one, and a `kill_query` call.
+pub fn query_to_look_up(config: &Config, req: &Incoming, sql: &SqlFacts, view: &dyn ClusterView) -> Option<Probe> {
+    if !config.query_lookup.enabled {
+        return None;
+    }
+    let probe = match (&req.endpoint, req.usable_token()) {
+        (Endpoint::QueryFollowUp(id, FollowUp::NextUri), None) => {
+            Probe::statement(id.clone(), req.path.split('?').next().unwrap_or_default())
+        }
+        (Endpoint::QueryFollowUp(id, _), None) => Probe::query_info(id.clone()),
+        (Endpoint::SubmitStatement, _) => Probe::query_info(killed_query(config, sql)?),
+        _ => return None,
+    };
+    view.owner_of(&probe.query.coordinator()?).is_none().then_some(probe)
 }
 
 fn requested_group(config: &Config, head: &RequestHead) -> Option<GroupId> {

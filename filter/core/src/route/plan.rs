@@ -77,6 +77,9 @@ pub struct AnswerDuties {
     pub set_cookie: Option<String>,
     /// When Envoy finds the cluster unreachable.
     pub on_unreachable: OnUnreachable,
+    /// Forwarded-prefix mode: put the pin into what an OAuth2 answer names (a 401's
+    /// `WWW-Authenticate` URIs, a 303's nonce cookie path; see `auth_flow.rs`).
+    pub pin_auth_flow: bool,
 }
 
 /// The inputs of `rewrite::UriRewriter` for one page.
@@ -120,8 +123,10 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
         },
     };
     let new_query = target.kind == Kind::NewQuery;
+    let pin_auth_flow = forwarded_prefix.is_some();
+    // An OAuth2 token poll's answer names the next poll without the pin, in either mode.
     let rewrite = match prefix {
-        Some(p) if rewrite_mode && req.statement_page => Some(PageRewrite {
+        Some(p) if (rewrite_mode && req.statement_page) || req.is_token_poll() => Some(PageRewrite {
             authority: req.head.headers.get(":authority").unwrap_or_default().to_vec(),
             insert: p.to_string(),
         }),
@@ -148,6 +153,7 @@ pub(super) fn forward(config: &Config, req: &Incoming, target: Target) -> Decisi
                 Some(id) => OnUnreachable::AvoidClusterAndFailQueryIfLost(id),
                 None => OnUnreachable::AvoidCluster,
             },
+            pin_auth_flow,
         },
     };
     f.edits = edits(config, req, &f);
@@ -186,10 +192,12 @@ fn edits(config: &Config, req: &Incoming, f: &Forward) -> Vec<HeaderEdit> {
         // query (Jetty takes the leftmost entry): Trino gets the one Envoy determined.
         edits.push(HeaderEdit::SetClientAddress("x-forwarded-for"));
     }
-    if (f.new_query || f.answer.rewrite.is_some()) && has("accept-encoding") {
+    if f.new_query || f.answer.rewrite.is_some() {
         // Pages the filter reads or rewrites must come uncompressed; Envoy's compressor
-        // compresses them again toward clients that asked for it.
-        edits.push(HeaderEdit::Remove("accept-encoding"));
+        // compresses them again toward clients that asked for it. Asked for explicitly: with no
+        // Accept-Encoding at all, HTTP lets a server pick any coding (RFC 9110, 12.5.3), and a
+        // page compressed on the way could not be rewritten (its URIs would carry no token).
+        edits.push(HeaderEdit::Set("accept-encoding".to_string(), b"identity".to_vec()));
     }
     edits
 }

@@ -32,6 +32,12 @@ pub struct Coordinator {
     pub reports_id: bool,
     /// Pages are compressed although the filter asked for identity.
     pub gzip: bool,
+    /// Every query lookup gets this status (401: the lookup user is refused).
+    pub lookup_status: Option<u16>,
+    /// Trino with OAuth2 external authentication (as 476 answers behind a forwarded prefix).
+    pub oauth2: bool,
+    /// OAuth2 flows this coordinator started: (auth id, finished by the callback).
+    pub auth_flows: Vec<(String, bool)>,
     /// Which page of `START TRANSACTION` carries X-Trino-Started-Transaction-Id: 1 is the
     /// POST's, 3 the last nextUri GET's (as JDBC sees it).
     pub transaction_page: u32,
@@ -51,6 +57,9 @@ impl Coordinator {
             load: (0, 0),
             reports_id: false,
             gzip: false,
+            lookup_status: None,
+            oauth2: false,
+            auth_flows: Vec::new(),
             transaction_page: 3,
             transactions: Vec::new(),
             transaction_effects: Vec::new(),
@@ -81,6 +90,26 @@ impl Coordinator {
         Some((200, body.into_bytes()))
     }
 
+    /// The status of a query lookup's HEAD, as Trino answers it; None for a timeout.
+    pub(super) fn probe(&self, call: &super::Call) -> Option<u16> {
+        if matches!(self.health, Health::Refused | Health::Gone | Health::EnvoyAnswers(_)) {
+            return None;
+        }
+        if let Some(status) = self.lookup_status {
+            return Some(status);
+        }
+        let path = call.path.split('?').next().unwrap_or_default();
+        let segments: Vec<&str> = path.split('/').collect();
+        let has_user = call.headers.iter().any(|(n, _)| n == "x-trino-user");
+        Some(match (call.method.as_str(), segments.as_slice()) {
+            ("HEAD", ["", "v1", "query", _]) if !has_user => 401,
+            ("HEAD", ["", "v1", "query", id]) if id.ends_with(&self.id) => 200,
+            ("HEAD", ["", "v1", "query", _]) => 410,
+            ("HEAD", ["", "v1", "statement", "queued" | "executing", id, _, _]) if id.ends_with(&self.id) => 200,
+            _ => 404,
+        })
+    }
+
     /// What Envoy and this coordinator make of a request sent to its Envoy cluster.
     pub(super) fn answer(&mut self, up: &Upstream) -> Response {
         let c = self;
@@ -100,6 +129,11 @@ impl Coordinator {
         }
         let prefix = if c.stock { "" } else { up.headers.get_str("x-forwarded-prefix").unwrap_or("") };
         let method = up.headers.get_str(":method").unwrap_or_default();
+        if c.oauth2 {
+            if let Some(response) = c.oauth2_step(method, up, prefix) {
+                return response;
+            }
+        }
         let segments: Vec<&str> = up.path.split('?').next().unwrap_or("").split('/').collect();
         let (id, n) = match (method, segments.as_slice()) {
             ("POST", ["", "v1", "statement"]) => {
@@ -143,6 +177,61 @@ impl Coordinator {
 }
 
 impl Coordinator {
+    /// Trino 476's OAuth2 external authentication behind a forwarded prefix: the challenge
+    /// and the token poll's nextUri without the prefix, the callback URI with it, the nonce
+    /// cookie for the unprefixed callback path. None: not an OAuth2 step, go on.
+    fn oauth2_step(&mut self, method: &str, up: &Upstream, prefix: &str) -> Option<Response> {
+        let base = format!("http://{AUTHORITY}");
+        let (path, query) = up.path.split_once('?').unwrap_or((&up.path, ""));
+        let bearer = up.headers.get_str("authorization").and_then(|a| a.strip_prefix("Bearer "));
+        match (method, path) {
+            // The identity provider's tokens are good on every coordinator that trusts it.
+            ("POST", "/v1/statement") if !bearer.is_some_and(|b| b.starts_with("token-")) => {
+                let auth_id = format!("{}-{}", self.id, self.auth_flows.len());
+                self.auth_flows.push((auth_id.clone(), false));
+                let challenge = format!(
+                    r#"Bearer x_redirect_server="{base}/oauth2/token/initiate/hash-{auth_id}", x_token_server="{base}/oauth2/token/{auth_id}""#
+                );
+                let mut r = Response::new(401, "text/plain", "Unauthorized");
+                r.headers.push(("www-authenticate".into(), challenge.into_bytes()));
+                r.headers.push(("www-authenticate".into(), br#"Basic realm="Trino""#.to_vec()));
+                Some(r)
+            }
+            ("GET", p) if p.starts_with("/oauth2/token/initiate/hash-") => {
+                let auth_id = &p["/oauth2/token/initiate/hash-".len()..];
+                self.auth_flows.iter().find(|(id, _)| id == auth_id)?;
+                let callback = format!("{base}{prefix}/oauth2/callback");
+                let mut r = Response::new(303, "text/plain", "");
+                let idp = format!("http://idp.test/authorize?redirect_uri={callback}&state=state-{auth_id}");
+                r.headers.push(("location".into(), idp.into_bytes()));
+                r.headers.push(("set-cookie".into(), b"other=1;Path=/ui".to_vec()));
+                let nonce = format!("Trino-Nonce=nonce-{auth_id};Version=1;Path=/oauth2/callback;HttpOnly");
+                r.headers.push(("set-cookie".into(), nonce.into_bytes()));
+                Some(r)
+            }
+            ("GET", "/oauth2/callback") => {
+                let auth_id = query.split('&').find_map(|kv| kv.strip_prefix("state=state-"))?.to_string();
+                let cookie = format!("Trino-Nonce=nonce-{auth_id}");
+                if up.headers.get_str("cookie") != Some(cookie.as_str()) {
+                    return Some(Response::new(400, "text/html", "Authentication response could not be verified"));
+                }
+                let flow = self.auth_flows.iter_mut().find(|(id, _)| *id == auth_id)?;
+                flow.1 = true;
+                Some(Response::new(200, "text/html", "authenticated"))
+            }
+            ("GET", p) if p.starts_with("/oauth2/token/") => {
+                let auth_id = &p["/oauth2/token/".len()..];
+                let body = match self.auth_flows.iter().find(|(id, _)| id == auth_id) {
+                    None => return Some(Response::new(404, "text/plain", "")),
+                    Some((_, true)) => format!(r#"{{"token":"token-{}"}}"#, self.id),
+                    Some((_, false)) => format!(r#"{{"nextUri":"{base}/oauth2/token/{auth_id}"}}"#),
+                };
+                Some(Response::new(200, "application/json", body))
+            }
+            _ => None,
+        }
+    }
+
     /// What Trino does with a statement's transaction: START TRANSACTION issues an id (named on
     /// page `transaction_page`), COMMIT and ROLLBACK end the one they name, and a statement
     /// naming an id this coordinator did not issue fails as Trino fails it (an id that is not

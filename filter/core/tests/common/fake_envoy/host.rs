@@ -1,6 +1,6 @@
 //! The in-memory Envoy as the filter sees it: the `Host` trait over the fake's state.
 
-use super::{FakeEnvoy, HeaderList, Health, Response};
+use super::{Call, FakeEnvoy, HeaderList, Health, Response};
 use std::time::Duration;
 use trino_router_core::host::{Body, Callout, Host, HostError, HostResult, LogLevel};
 use trino_router_core::request::Headers;
@@ -65,10 +65,19 @@ impl Host for FakeEnvoy {
         s.reply = Some(Response { status, headers, body: body.to_vec(), details: None });
         Ok(())
     }
+    fn resume_request(&self) -> HostResult<()> {
+        self.check("resume_request")?;
+        self.stream.borrow_mut().resumed = true;
+        Ok(())
+    }
     fn response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {
         self.check("response_header")?;
         let s = self.stream.borrow();
         Ok(s.response_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
+    }
+    fn response_headers(&self) -> HostResult<Headers> {
+        self.check("response_headers")?;
+        Ok(Headers::from_owned(self.stream.borrow().response_headers.clone()))
     }
     fn set_response_header(&self, name: &str, value: &[u8]) -> HostResult<()> {
         self.check("set_response_header")?;
@@ -127,8 +136,8 @@ impl Host for FakeEnvoy {
         shared.insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));
         Ok(())
     }
-    fn dispatch_get(&self, call: &Callout<'_>) -> HostResult<u32> {
-        self.check("dispatch_get")?;
+    fn dispatch_call(&self, call: &Callout<'_>) -> HostResult<u32> {
+        self.check("dispatch_call")?;
         let refused = self.coordinators.borrow().get(call.envoy_cluster).is_none_or(|c| c.health == Health::Refused);
         if refused {
             return Err(HostError::Failed("BadArgument".into()));
@@ -138,7 +147,15 @@ impl Host for FakeEnvoy {
         if call.path == "/v1/info" {
             self.polls_sent.set(self.polls_sent.get() + 1);
         }
-        self.calls.borrow_mut().push((token, call.envoy_cluster.to_string(), call.path.to_string()));
+        let call = Call {
+            token,
+            envoy_cluster: call.envoy_cluster.to_string(),
+            method: call.method.to_string(),
+            path: call.path.to_string(),
+            headers: call.headers.to_vec(),
+        };
+        self.call_log.borrow_mut().push(call.clone());
+        self.calls.borrow_mut().push(call);
         Ok(token)
     }
     fn call_response_header(&self, name: &str) -> HostResult<Option<Vec<u8>>> {

@@ -34,6 +34,16 @@ pub struct Upstream {
 
 type HeaderList = Vec<(String, Vec<u8>)>;
 
+/// An HTTP call the filter made through Envoy (a poll, or a query lookup).
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub token: u32,
+    pub envoy_cluster: String,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
 /// An answer on its way back to the client, before the filter sees it.
 struct Response {
     status: u16,
@@ -65,6 +75,8 @@ struct Stream {
     code_details: Option<String>,
     chunk: Vec<u8>,
     filter_state: HashMap<String, Vec<u8>>,
+    /// The filter let a request it held go on (`resume_request`).
+    resumed: bool,
 }
 
 #[derive(Default)]
@@ -77,7 +89,13 @@ pub struct FakeEnvoy {
     logs: RefCell<Vec<(LogLevel, String)>>,
     coordinators: RefCell<HashMap<String, Coordinator>>,
     stream: RefCell<Stream>,
-    calls: RefCell<Vec<(u32, String, String)>>,
+    calls: RefCell<Vec<Call>>,
+    /// Every call the filter made, answered or not.
+    pub(super) call_log: RefCell<Vec<Call>>,
+    /// Calls made while a request is held are left unanswered, and the request with them.
+    pub hold_calls: Cell<bool>,
+    /// Requests held for their lookup's answers, which never came (`hold_calls`).
+    held: RefCell<Vec<Exchange>>,
     polls_sent: Cell<usize>,
     next_token: Cell<u32>,
     call_answer: RefCell<Option<(u16, Vec<u8>)>>,
@@ -155,11 +173,37 @@ impl FakeEnvoy {
     pub fn tick(&self, worker: &mut Plugin) {
         worker.tick(self);
         let calls: Vec<_> = self.calls.borrow_mut().drain(..).collect();
-        for (token, cluster, path) in calls {
-            let answer = self.coordinators.borrow().get(&cluster).and_then(|c| c.poll(&path));
+        for call in calls {
+            let answer = self.coordinators.borrow().get(&call.envoy_cluster).and_then(|c| c.poll(&call.path));
             let size = answer.as_ref().map_or(0, |(_, b)| b.len());
             *self.call_answer.borrow_mut() = answer;
-            worker.on_call_response(self, token, size);
+            worker.on_call_response(self, call.token, size);
+            *self.call_answer.borrow_mut() = None;
+        }
+    }
+
+    /// The clients of requests still held give up: Envoy ends their streams.
+    pub fn end_held(&self) {
+        self.held.borrow_mut().clear();
+    }
+
+    /// The calls the filter made so far with this method (`HEAD`: query lookups).
+    pub fn calls_made(&self, method: &str) -> Vec<Call> {
+        self.call_log.borrow().iter().filter(|c| c.method == method).cloned().collect()
+    }
+
+    /// Answers the calls a held request made, each by its coordinator, until the filter lets
+    /// the request go or answers it. The answers of calls still out after that come too, as
+    /// Envoy delivers them, and must change nothing.
+    fn answer_lookup_calls(&self, exchange: &mut Exchange) {
+        let calls: Vec<_> = self.calls.borrow_mut().drain(..).collect();
+        if self.hold_calls.get() {
+            return;
+        }
+        for call in calls {
+            let answer = self.coordinators.borrow().get(&call.envoy_cluster).and_then(|c| c.probe(&call));
+            *self.call_answer.borrow_mut() = answer.map(|status| (status, Vec::new()));
+            exchange.on_call_response(self, call.token, 0);
             *self.call_answer.borrow_mut() = None;
         }
     }
@@ -187,11 +231,23 @@ impl FakeEnvoy {
             let size = self.stream.borrow().request_body.len();
             flow = exchange.on_request_body(self, size, i + 1 == pieces.len());
         }
+        if flow == Flow::Pause && self.stream.borrow().reply.is_none() {
+            self.answer_lookup_calls(&mut exchange);
+        }
         let reply = self.stream.borrow_mut().reply.take();
+        let resumed = self.stream.borrow().resumed;
         let answer = match reply {
             Some(reply) => self.respond(&mut exchange, reply, None),
+            None if flow == Flow::Pause && !resumed && self.hold_calls.get() => {
+                // Still waiting: the client sees nothing yet (status 0) until `end_held`.
+                self.held.borrow_mut().push(exchange);
+                return Answer { status: 0, headers: Vec::new(), body: String::new(), upstream: None, held_for_body };
+            }
             None => {
-                assert_eq!(flow, Flow::Continue, "the filter holds the request with no answer: Envoy would hang");
+                assert!(
+                    flow == Flow::Continue || resumed,
+                    "the filter holds the request with no answer: Envoy would hang"
+                );
                 self.forward(&mut exchange)
             }
         };
