@@ -10,7 +10,7 @@
 //! cookie with `Path=/oauth2/callback`, without it, so a browser would not send it to the
 //! prefixed callback; and a token poll's `{"nextUri": …}` without it (`rewrite.rs` pins that).
 
-use crate::rewrite::insert_pin;
+use crate::rewrite::{find, insert_pin};
 
 const URI_PARAMETERS: [&[u8]; 2] = [b"x_redirect_server=\"", b"x_token_server=\""];
 const CALLBACK_PATH: &[u8] = b"/oauth2/callback";
@@ -48,10 +48,6 @@ pub fn pin_cookie_path(value: &[u8], insert: &[u8]) -> Option<Vec<u8>> {
         offset = offset.checked_add(attribute.len())?.checked_add(1)?;
     }
     None
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -228,7 +228,8 @@ pub fn insert_pin(uri: &[u8], insert: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+/// Where `needle` first occurs in `haystack` (also used by `auth_flow.rs`).
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 

@@ -6,29 +6,15 @@
 
 mod common;
 
-use common::{config, decide, request, FakeView, KEY};
+use common::{config, decide, forward, reply, request, FakeView, KEY};
 use serde_json::json;
 use trino_router_core::config::{ClusterId, Config};
 use trino_router_core::inspect::SqlFacts;
 use trino_router_core::pin::{PinError, PinKeys};
-use trino_router_core::route::{Decision, Forward, Reply, Why};
+use trino_router_core::route::Why;
 
 const ID: &str = "20261120_101500_00042_dup55";
 const SLUG: &str = "y620553a27984c040b3b35223339faffa77cef441";
-
-fn forward(d: Decision) -> Forward {
-    match d {
-        Decision::Forward(f) => f,
-        Decision::Reply(r) => panic!("expected a forward, got {r:?}"),
-    }
-}
-
-fn reply(d: Decision) -> Reply {
-    match d {
-        Decision::Reply(r) => r,
-        Decision::Forward(f) => panic!("expected a reply, got {f:?}"),
-    }
-}
 
 fn etl_rule() -> serde_json::Value {
     json!([{"name": "etl-workloads", "when": {"any": [{"user": {"exact": "etl"}}, {"source": {"exact": "airflow"}}]}, "route_to": "etl"}])

@@ -7,12 +7,12 @@
 
 mod common;
 
-use common::{config_json, decide, request, FakeView, NOW};
+use common::{config_json, decide, forward, request, FakeView, NOW};
 use serde_json::json;
 use trino_router_core::config::Config;
 use trino_router_core::cookie::{self, Scope};
 use trino_router_core::inspect::SqlFacts;
-use trino_router_core::route::{Decision, Forward, Why};
+use trino_router_core::route::{Forward, Why};
 
 const ADHOC_COOKIE: &str = "trino-router-affinity-adhoc";
 const TTL: u64 = 600;
@@ -24,13 +24,6 @@ fn sticky_config() -> Config {
     c["groups"][1] = json!({"name": "etl", "members": [{"cluster": "etl-1"}, {"cluster": "adhoc-2"}],
                             "affinity": {"ttl_seconds": TTL, "cookie": "etl-session"}});
     Config::from_json(c.to_string().as_bytes()).unwrap()
-}
-
-fn forward(d: Decision) -> Forward {
-    match d {
-        Decision::Forward(f) => f,
-        Decision::Reply(r) => panic!("expected a forward, got {r:?}"),
-    }
 }
 
 fn post(c: &Config, view: &FakeView, user: &str, cookies: &str, random: u64) -> Forward {

@@ -8,12 +8,12 @@
 
 mod common;
 
-use common::{config_json, decide, request, FakeView, NOW};
+use common::{config_json, decide, forward, reply, request, FakeView, NOW};
 use serde_json::{json, Value};
 use trino_router_core::config::Config;
 use trino_router_core::cookie::{self, Scope};
 use trino_router_core::inspect::SqlFacts;
-use trino_router_core::route::{Decision, Forward, Reply, Why};
+use trino_router_core::route::{Decision, Reply, Why};
 
 const ID: &str = "20261120_101500_00042_dup55";
 const TTL: u64 = 3600;
@@ -36,20 +36,6 @@ fn view() -> FakeView {
 
 fn go(c: &Config, method: &str, path: &str, headers: &[(&str, &str)]) -> Decision {
     decide(c, &request(method, path, headers), &SqlFacts::not_read(), &view(), 7)
-}
-
-fn forward(d: Decision) -> Forward {
-    match d {
-        Decision::Forward(f) => f,
-        Decision::Reply(r) => panic!("expected a forward, got {r:?}"),
-    }
-}
-
-fn reply(d: Decision) -> Reply {
-    match d {
-        Decision::Reply(r) => r,
-        Decision::Forward(f) => panic!("expected a reply, got {f:?}"),
-    }
 }
 
 fn header<'r>(r: &'r Reply, name: &str) -> &'r str {

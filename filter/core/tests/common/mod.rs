@@ -13,7 +13,7 @@ use trino_router_core::inspect::SqlFacts;
 use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
-use trino_router_core::route::{Decision, Incoming};
+use trino_router_core::route::{Decision, Forward, Incoming, Reply};
 
 pub const KEY: &str = "test-signing-key-0123456789abcdefghij";
 
@@ -85,6 +85,22 @@ impl ClusterView for FakeView {
 /// Reads and decides a request, as the filter does with the headers it gets.
 pub fn decide(config: &Config, head: &RequestHead, sql: &SqlFacts, view: &dyn ClusterView, random: u64) -> Decision {
     trino_router_core::route::decide(config, &Incoming::read(config, head.clone()), sql, view, random)
+}
+
+/// The forward a decision must be.
+pub fn forward(d: Decision) -> Forward {
+    match d {
+        Decision::Forward(f) => f,
+        Decision::Reply(r) => panic!("expected a forward, got {r:?}"),
+    }
+}
+
+/// The reply a decision must be.
+pub fn reply(d: Decision) -> Reply {
+    match d {
+        Decision::Reply(r) => r,
+        Decision::Forward(f) => panic!("expected a reply, got {f:?}"),
+    }
 }
 
 /// xorshift64*: a seeded generator for the randomised tests, so a failing case reproduces.
