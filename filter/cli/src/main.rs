@@ -160,7 +160,7 @@ fn explain_cmd(args: &[String]) -> Result<bool, String> {
     let facts = if sql.len() > limit {
         SqlFacts::too_large(sql.len(), limit)
     } else {
-        SqlFacts::from_body(sql.as_bytes(), &head)
+        SqlFacts::from_body(sql.as_bytes(), &head, trino_router_core::inspect::SqlDepth::TableNames)
     };
     let out = explain(config.as_ref(), &head, &facts);
     println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);

@@ -21,7 +21,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::{json, Value};
 use trino_router_core::config::{ClusterId, Config};
-use trino_router_core::inspect::{SqlFacts, SqlStatus};
+use trino_router_core::inspect::{SqlDepth, SqlFacts, SqlStatus};
 use trino_router_core::observed::{ClusterView, LoadFigure};
 use trino_router_core::pin;
 use trino_router_core::protocol::CoordinatorId;
@@ -226,7 +226,7 @@ fn sql_benches(c: &mut Criterion) {
     let head = request("POST", "/v1/statement", "analyst", "trino-cli", "adhoc");
 
     // (c) The whole new-query path: analyse the body in the session of the headers, decide.
-    let facts = SqlFacts::from_body(sql.as_bytes(), &head);
+    let facts = SqlFacts::from_body(sql.as_bytes(), &head, SqlDepth::TableNames);
     assert_eq!(facts.status, SqlStatus::Analysed, "{:?}", facts.problem);
     let tables = facts.analysis.as_ref().unwrap().tables.len();
     assert_eq!(tables, 15, "tables of the 10 KB query");
@@ -236,7 +236,7 @@ fn sql_benches(c: &mut Criterion) {
     group.throughput(criterion::Throughput::Bytes(sql.len() as u64));
     group.bench_function("from_body_and_decide", |b| {
         b.iter(|| {
-            let facts = SqlFacts::from_body(black_box(sql.as_bytes()), black_box(&incoming.head));
+            let facts = SqlFacts::from_body(black_box(sql.as_bytes()), black_box(&incoming.head), SqlDepth::TableNames);
             decide(&mixed, &incoming, &facts, &AllUsable, black_box(7))
         })
     });

@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn a_group_without_active_members_is_explained_by_its_fallback() {
         let c = config();
-        let r = routing(&c, &head(), &SqlFacts::from_body(b"SELECT 1", &head()));
+        let r = routing(&c, &head(), &SqlFacts::from_body(b"SELECT 1", &head(), crate::inspect::SqlDepth::TableNames));
         assert_eq!(r.group, "b");
         assert_eq!(r.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["b-1"]);
         assert!(r.reason.contains("fallback group b"), "{}", r.reason);
@@ -149,7 +149,11 @@ mod tests {
     #[test]
     fn kill_query_names_the_owner_first_when_routed_by_owner() {
         let c = config();
-        let sql = SqlFacts::from_body(b"CALL system.runtime.kill_query('20261120_101500_00042_dup55')", &head());
+        let sql = SqlFacts::from_body(
+            b"CALL system.runtime.kill_query('20261120_101500_00042_dup55')",
+            &head(),
+            crate::inspect::SqlDepth::TableNames,
+        );
         let r = routing(&c, &head(), &sql);
         assert!(r.reason.starts_with("kill_query -> "), "{}", r.reason);
     }

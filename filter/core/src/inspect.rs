@@ -5,10 +5,24 @@
 use crate::request::{RequestHead, TrinoFacts};
 use crate::sql::{analyze, decode_prepared_statements, Analysis, SessionContext};
 
+/// How far a new query's SQL is worked out: no further than the config needs, since
+/// analysing a statement costs far more than reading its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SqlDepth {
+    /// The text only: `sql` searches, `body_size`, the queue's tickets.
+    Text,
+    /// The analyser runs: statement and query type, catalogs, schemas, `kill_query`'s id.
+    Analysis,
+    /// As `Analysis`, plus the `catalog.schema.table` names `tables` rules match.
+    TableNames,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlStatus {
     /// No rule needs the SQL, or the request is not a new query.
     NotRead,
+    /// The text was read and not analysed: nothing configured needs the analysis.
+    Read,
     Analysed,
     /// The body was longer than `sql_inspection.max_body_bytes`, or of undeclared length
     /// and not whole in its first piece.
@@ -69,8 +83,9 @@ impl SqlFacts {
         }
     }
 
-    /// Analyses a complete body in the session of `head` (catalog, schema, prepared statements).
-    pub fn from_body(body: &[u8], head: &RequestHead) -> SqlFacts {
+    /// Reads a complete body and analyses it, as far as `depth`, in the session of `head`
+    /// (catalog, schema, prepared statements).
+    pub fn from_body(body: &[u8], head: &RequestHead, depth: SqlDepth) -> SqlFacts {
         let unparseable = |text: Option<String>, problem: String| SqlFacts {
             status: SqlStatus::Unparseable,
             analysis: None,
@@ -82,6 +97,16 @@ impl SqlFacts {
         let Ok(text) = std::str::from_utf8(body) else {
             return unparseable(None, "body is not UTF-8".to_string());
         };
+        if depth == SqlDepth::Text {
+            return SqlFacts {
+                status: SqlStatus::Read,
+                analysis: None,
+                tables: Vec::new(),
+                text: Some(text.to_string()),
+                body_size: Some(body.len()),
+                problem: None,
+            };
+        }
         let ctx = match session_of(head) {
             Ok(ctx) => ctx,
             Err(problem) => return unparseable(Some(text.to_string()), problem),
@@ -89,7 +114,11 @@ impl SqlFacts {
         match analyze(text, &ctx) {
             Ok(analysis) => SqlFacts {
                 status: SqlStatus::Analysed,
-                tables: analysis.tables.iter().map(|t| t.name.to_string()).collect(),
+                tables: if depth == SqlDepth::TableNames {
+                    analysis.tables.iter().map(|t| t.name.to_string()).collect()
+                } else {
+                    Vec::new()
+                },
                 analysis: Some(analysis),
                 text: Some(text.to_string()),
                 body_size: Some(body.len()),

@@ -336,10 +336,15 @@ fn kill_query_goes_to_the_owner_of_the_query_it_kills() {
     let sql = SqlFacts::from_body(
         format!("CALL system.runtime.kill_query(query_id => '{ID}', message => 'bye')").as_bytes(),
         &head,
+        trino_router_core::inspect::SqlDepth::TableNames,
     );
     let f = forward(decide(&c, &head, &sql, &view, 1));
     assert_eq!((f.envoy_cluster.as_str(), &f.why), ("trino_adhoc_2", &Why::KillQuery), "not the etl rule");
-    let unknown = SqlFacts::from_body(b"CALL system.runtime.kill_query('20261120_101500_00042_zzzzz')", &head);
+    let unknown = SqlFacts::from_body(
+        b"CALL system.runtime.kill_query('20261120_101500_00042_zzzzz')",
+        &head,
+        trino_router_core::inspect::SqlDepth::TableNames,
+    );
     assert_eq!(
         forward(decide(&c, &head, &unknown, &view, 1)).envoy_cluster,
         "trino_etl_1",
@@ -444,7 +449,7 @@ fn a_decision_sums_up_in_one_token_free_line() {
     use trino_router_core::route::summary;
     let c = config(etl_rule());
     let head = request("POST", "/v1/statement", &[("x-trino-user", "etl")]);
-    let sql = SqlFacts::from_body(b"SELECT 1", &head);
+    let sql = SqlFacts::from_body(b"SELECT 1", &head, trino_router_core::inspect::SqlDepth::TableNames);
     let d = decide(&c, &head, &sql, &FakeView::default(), 1);
     assert_eq!(summary(&d, &c, &sql), "cluster=etl-1 group=etl rule=etl-workloads via=rule sql=analysed");
     let path = pinned_path(&c, "adhoc-2", &format!("/v1/statement/executing/{ID}/{SLUG}/2"));

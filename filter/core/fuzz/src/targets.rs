@@ -71,7 +71,7 @@ pub fn sql_analyze(data: &[u8]) {
         ctx = ctx.with_prepared(statements.unwrap_or_default());
     }
     let head = RequestHead::from_headers(headers);
-    let facts = SqlFacts::from_body(body, &head);
+    let facts = SqlFacts::from_body(body, &head, trino_router_core::inspect::SqlDepth::TableNames);
 
     let Ok(sql) = std::str::from_utf8(body) else {
         assert_eq!(facts.status, SqlStatus::Unparseable, "a body that is not UTF-8 cannot be analysed");
@@ -133,7 +133,11 @@ pub fn prepared_header(data: &[u8]) {
     headers.push("x-trino-prepared-statement", data);
     let head = RequestHead::from_headers(headers);
     let first = statements.first().map(|(name, _)| name.replace('"', "\"\"")).unwrap_or_default();
-    let facts = SqlFacts::from_body(format!("EXECUTE \"{first}\"").as_bytes(), &head);
+    let facts = SqlFacts::from_body(
+        format!("EXECUTE \"{first}\"").as_bytes(),
+        &head,
+        trino_router_core::inspect::SqlDepth::TableNames,
+    );
     assert_ne!(facts.status, SqlStatus::NotRead);
 }
 
@@ -259,7 +263,7 @@ pub fn route_decide(data: &[u8]) {
         if body.len() > config.max_body_bytes {
             SqlFacts::too_large(body.len(), config.max_body_bytes)
         } else {
-            SqlFacts::from_body(body, head)
+            SqlFacts::from_body(body, head, trino_router_core::inspect::SqlDepth::TableNames)
         }
     } else {
         SqlFacts::not_read()

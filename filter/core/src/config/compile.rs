@@ -10,6 +10,7 @@ use super::{
     RoutingGroupHeader,
 };
 use crate::error::{field, index, ConfigError};
+use crate::inspect::SqlDepth;
 use crate::pin::{PinBook, PinKeys};
 use crate::rules::{parse_condition, Rule, Rules};
 use std::collections::HashSet;
@@ -35,6 +36,9 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let queue = compile_queue(&raw.queue, &raw.stickiness, errors);
     // A query that waits travels with its SQL: the body of every new query is read.
     let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query || queue.enabled;
+    // Analysis only when a rule or kill_query routing needs it: the queue needs the text.
+    let kill_query = raw.sql_inspection.route_kill_query.then_some(SqlDepth::Analysis);
+    let sql_depth = rules.sql_depth().max(kill_query).unwrap_or(SqlDepth::Text);
     let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);
     check_marker(&raw.stickiness.path_marker, errors);
@@ -73,6 +77,7 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
         query_lookup,
         max_body_bytes: max_body,
         reads_sql,
+        sql_depth,
         route_kill_query: raw.sql_inspection.route_kill_query,
         debug_response_header: raw.debug_response_header,
         web_ui,

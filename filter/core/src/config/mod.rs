@@ -180,6 +180,8 @@ pub struct Config {
     /// queries' bodies must be read before routing (and Envoy must allow the filter to
     /// hold the headers: `allow_on_headers_stop_iteration`).
     pub reads_sql: bool,
+    /// How far a read body's SQL is worked out (the text alone when no rule needs more).
+    pub sql_depth: crate::inspect::SqlDepth,
     /// Send `CALL system.runtime.kill_query(...)` to the cluster that runs the query.
     pub route_kill_query: bool,
     /// Answer every request with `x-trino-router-decision` (for debugging; off by default,

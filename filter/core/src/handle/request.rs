@@ -383,7 +383,7 @@ impl Exchange {
             SqlFacts::too_large(body_size, config.max_body_bytes)
         } else {
             let body = host.body(Body::Request, body_size).ok().flatten().unwrap_or_default();
-            SqlFacts::from_body(&body, &incoming.head)
+            SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
         };
         self.metrics.count_sql(host, facts.status);
         facts

@@ -8,7 +8,7 @@ pub use matcher::{parse_matcher, Matcher};
 pub use parse::parse_condition;
 
 use crate::ids::GroupId;
-use crate::inspect::{SqlFacts, SqlStatus};
+use crate::inspect::{SqlDepth, SqlFacts, SqlStatus};
 use crate::request::{RequestHead, TrinoFacts};
 
 /// A header-borne text the rules can look at. An absent value matches nothing.
@@ -117,18 +117,18 @@ impl Condition {
         }
     }
 
-    /// Whether evaluating this condition needs the request body.
-    pub fn reads_sql(&self) -> bool {
+    /// How far the SQL must be worked out to evaluate this condition; None: not at all.
+    pub fn sql_depth(&self) -> Option<SqlDepth> {
         match self {
-            Condition::All(cs) | Condition::Any(cs) => cs.iter().any(Condition::reads_sql),
-            Condition::Not(c) => c.reads_sql(),
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().filter_map(Condition::sql_depth).max(),
+            Condition::Not(c) => c.sql_depth(),
+            Condition::SqlText(_) | Condition::BodySize { .. } => Some(SqlDepth::Text),
             Condition::StatementType(_)
             | Condition::QueryType(_)
-            | Condition::Sql(..)
-            | Condition::SqlText(_)
-            | Condition::BodySize { .. }
-            | Condition::SqlInspection(_) => true,
-            _ => false,
+            | Condition::Sql(SqlSet::Catalogs | SqlSet::Schemas, ..)
+            | Condition::SqlInspection(_) => Some(SqlDepth::Analysis),
+            Condition::Sql(SqlSet::Tables, ..) => Some(SqlDepth::TableNames),
+            _ => None,
         }
     }
 }
@@ -150,8 +150,13 @@ impl Rules {
         self.0.iter().find(|r| r.when.as_ref().is_none_or(|c| c.matches(input)))
     }
 
+    /// How far the rules need the SQL worked out; None: no rule looks at it.
+    pub fn sql_depth(&self) -> Option<SqlDepth> {
+        self.0.iter().filter_map(|r| r.when.as_ref()?.sql_depth()).max()
+    }
+
     pub fn read_sql(&self) -> bool {
-        self.0.iter().any(|r| r.when.as_ref().is_some_and(Condition::reads_sql))
+        self.sql_depth().is_some()
     }
 }
 
@@ -159,6 +164,7 @@ impl SqlStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             SqlStatus::NotRead => "not_read",
+            SqlStatus::Read => "read",
             SqlStatus::Analysed => "analysed",
             SqlStatus::TooLarge => "too_large",
             SqlStatus::Unparseable => "unparseable",

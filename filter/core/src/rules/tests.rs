@@ -20,7 +20,7 @@ fn holds(c: &Condition, h: &RequestHead) -> bool {
 
 fn holds_sql(c: &Condition, sql: &str, headers: &[(&str, &str)]) -> bool {
     let h = head(headers);
-    let facts = SqlFacts::from_body(sql.as_bytes(), &h);
+    let facts = SqlFacts::from_body(sql.as_bytes(), &h, crate::inspect::SqlDepth::TableNames);
     c.matches(RuleInput { head: &h, sql: &facts })
 }
 
@@ -138,6 +138,38 @@ fn sql_conditions_make_the_rules_read_the_body() {
         group: GroupId(1),
     }]);
     assert!(rules.read_sql());
+}
+
+#[test]
+fn the_sql_is_worked_out_only_as_far_as_the_rules_need() {
+    use crate::inspect::{SqlDepth, SqlStatus};
+    let depth = |whens: Vec<Value>| {
+        Rules(whens.into_iter().map(|w| Rule { name: "r".into(), when: Some(cond(w)), group: GroupId(0) }).collect())
+            .sql_depth()
+    };
+    assert_eq!(depth(vec![json!({"user": {"exact": "etl"}})]), None);
+    assert_eq!(
+        depth(vec![json!({"sql": {"search": "(?i)join"}}), json!({"body_size": {"min": 1}})]),
+        Some(SqlDepth::Text)
+    );
+    assert_eq!(
+        depth(vec![json!({"sql": {"search": "x"}}), json!({"any": [{"query_type": {"exact": "SELECT"}}]})]),
+        Some(SqlDepth::Analysis)
+    );
+    assert_eq!(depth(vec![json!({"catalogs": {"any": {"exact": "hive"}}})]), Some(SqlDepth::Analysis));
+    assert_eq!(depth(vec![json!({"not": {"tables": {"any": {"exact": "x"}}}})]), Some(SqlDepth::TableNames));
+
+    // Text only: no analysis, yet `sql` searches see the text.
+    let h = head(&[]);
+    let text = SqlFacts::from_body(b"SELECT * FROM a CROSS JOIN b", &h, SqlDepth::Text);
+    assert_eq!((text.status, text.analysis.is_none()), (SqlStatus::Read, true));
+    assert!(cond(json!({"sql": {"search": "(?i)cross join"}})).matches(RuleInput { head: &h, sql: &text }));
+    // Analysis without table names: types match, the names are not made.
+    let typed = SqlFacts::from_body(b"SELECT * FROM hive.s.t", &h, SqlDepth::Analysis);
+    assert!(cond(json!({"query_type": {"exact": "SELECT"}})).matches(RuleInput { head: &h, sql: &typed }));
+    assert!(typed.tables.is_empty());
+    let named = SqlFacts::from_body(b"SELECT * FROM hive.s.t", &h, SqlDepth::TableNames);
+    assert_eq!(named.tables, ["hive.s.t"]);
 }
 
 #[test]

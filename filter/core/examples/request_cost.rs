@@ -1,0 +1,44 @@
+//! The work one request costs the filter, for counting instructions with callgrind:
+//! runs N requests of one kind through the in-memory Envoy of the scenario tests, so
+//! `(instructions at N=201 - instructions at N=1) / 200` is the cost of one request,
+//! host included (the fake host's share is the same before and after a change).
+//!
+//!   cargo build --release -p trino-router-core --example request_cost
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/request_cost CONFIG.json SQL.sql post|get|headers N
+//!
+//! `post` sends the SQL as a new query, `headers` a new query that header rules place
+//! (the same SQL, user `etl`), `get` a pinned follow-up of one query.
+// Example code: a panic here ends a measurement, not an Envoy worker.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::fake_envoy::{FakeEnvoy, Request};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, config, sql, kind, n] = &args[..] else {
+        eprintln!("usage: request_cost CONFIG.json SQL.sql post|get|headers N");
+        std::process::exit(2);
+    };
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(config).unwrap()).unwrap();
+    let sql = std::fs::read_to_string(sql).unwrap();
+    let n: usize = n.parse().unwrap();
+    let envoy = FakeEnvoy::new(&config);
+    let mut worker = envoy.worker();
+    envoy.tick(&mut worker);
+    let first = envoy.send(&worker, Request::query(&sql));
+    let next = first.next_path().expect("the first page names a nextUri");
+    for _ in 0..n {
+        let answer = match kind.as_str() {
+            "post" => envoy.send(&worker, Request::query(&sql)),
+            "headers" => envoy.send(&worker, Request::query(&sql).header("x-trino-user", "etl")),
+            "get" => envoy.send(&worker, Request::get(&next)),
+            other => panic!("unknown kind {other}"),
+        };
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+}
