@@ -13,7 +13,7 @@ pub(crate) struct Ident {
 /// Trino's reserved words, sorted: an unquoted one can never be a name, which is what
 /// tells `FROM t WHERE` apart from `FROM t w`.
 #[rustfmt::skip]
-pub(super) const RESERVED: &[&str] = &[
+const RESERVED: &[&str] = &[
     "alter", "and", "as", "between", "by", "case", "cast", "constraint", "create", "cross", "cube",
     "current_catalog", "current_date", "current_path", "current_role", "current_schema", "current_time",
     "current_timestamp", "current_user", "deallocate", "delete", "describe", "distinct", "drop", "else", "end",
@@ -33,7 +33,7 @@ pub(crate) fn is_reserved(word: &str) -> bool {
 pub(crate) fn ident_at(toks: &[Token], i: usize) -> Option<Ident> {
     let tok = toks.get(i)?;
     let value = match &tok.kind {
-        TokenKind::Word(w) if !is_reserved(w) => w.to_string(),
+        TokenKind::Word(w) if !is_reserved(w) => w.clone(),
         TokenKind::QuotedIdent(q) => q.clone(),
         _ => return None,
     };
@@ -45,7 +45,7 @@ pub(crate) fn ident_at(toks: &[Token], i: usize) -> Option<Ident> {
 fn part_at(toks: &[Token], i: usize) -> Option<Ident> {
     let tok = toks.get(i)?;
     match &tok.kind {
-        TokenKind::Word(w) => Some(Ident { value: w.to_string(), pos: tok.start }),
+        TokenKind::Word(w) => Some(Ident { value: w.clone(), pos: tok.start }),
         _ => ident_at(toks, i),
     }
 }

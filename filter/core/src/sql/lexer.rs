@@ -6,15 +6,12 @@
 //! Unicode letters are accepted in unquoted identifiers, which is more lenient than
 //! Trino (ASCII only): a query Trino rejects cannot be mis-routed by that.
 
-use super::cursor::RESERVED;
 use super::error::SqlError;
-use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
-    /// Unquoted identifier or keyword, lower-cased. Keywords and common function names
-    /// are static strings, so most words of a statement cost no allocation.
-    Word(Cow<'static, str>),
+    /// Unquoted identifier or keyword, lower-cased.
+    Word(String),
     /// `"..."` (or backquoted) identifier, escapes removed, case kept.
     QuotedIdent(String),
     /// `'...'` or `U&'...'` literal, escapes decoded.
@@ -66,30 +63,6 @@ struct Lexer<'a> {
     bytes: &'a [u8],
     pos: usize,
     out: Vec<Token>,
-}
-
-/// Frequent unreserved words of queries (keywords and function names), sorted: with
-/// `RESERVED` they are the words the lexer hands out without allocating.
-#[rustfmt::skip]
-pub(super) const COMMON: &[&str] = &[
-    "abs", "all", "any", "array", "asc", "at", "avg", "bigint", "boolean", "char", "coalesce", "count",
-    "current", "date", "day", "decimal", "desc", "double", "filter", "first", "following", "format", "hour",
-    "if", "integer", "interval", "last", "length", "limit", "lower", "map", "max", "min", "minute", "month",
-    "nullif", "nulls", "offset", "over", "partition", "preceding", "range", "rank", "real", "replace", "round",
-    "row", "row_number", "rows", "second", "show", "some", "substr", "substring", "sum", "time", "timestamp",
-    "try_cast", "unbounded", "upper", "varchar", "year", "zone",
-];
-
-/// The static lower-case form of `raw` when it is a reserved or common word.
-fn static_word(raw: &str) -> Option<&'static str> {
-    let mut buf = [0u8; 24];
-    let folded = buf.get_mut(..raw.len())?;
-    for (to, from) in folded.iter_mut().zip(raw.bytes()) {
-        *to = from.to_ascii_lowercase();
-    }
-    let folded = std::str::from_utf8(folded).ok()?;
-    let found = |list: &[&'static str]| list.binary_search(&folded).ok().and_then(|i| list.get(i).copied());
-    found(RESERVED).or_else(|| found(COMMON))
 }
 
 // Two-byte operators first so `<=` is not lexed as `<` `=`.
@@ -287,11 +260,7 @@ impl Lexer<'_> {
     fn word(&mut self, start: usize) {
         self.eat_ident_chars();
         let raw = self.src.get(start..self.pos).unwrap_or_default();
-        let folded = match static_word(raw) {
-            Some(word) => Cow::Borrowed(word),
-            None if raw.is_ascii() => Cow::Owned(raw.to_ascii_lowercase()),
-            None => Cow::Owned(raw.to_lowercase()),
-        };
+        let folded = if raw.is_ascii() { raw.to_ascii_lowercase() } else { raw.to_lowercase() };
         self.push(TokenKind::Word(folded), start);
     }
 

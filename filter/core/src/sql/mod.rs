@@ -94,7 +94,7 @@ fn statement_end(toks: &[Token]) -> Result<usize, SqlError> {
                     None => Ok(end),
                 };
             }
-            TokenKind::Word(w) if routine => match w.as_ref() {
+            TokenKind::Word(w) if routine => match w.as_str() {
                 "begin" | "case" => blocks = blocks.saturating_add(1),
                 "end" => {
                     // END IF / LOOP / WHILE / REPEAT close blocks that were not counted;
