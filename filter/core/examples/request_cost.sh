@@ -4,7 +4,7 @@
 set -euo pipefail
 cargo build --quiet --release -p trino-router-core --example request_cost
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-# config.json: the 30 rules; headers.json: only the ten that look at headers alone.
+# config.json: the 30 rules; headers.json: only the ones that look at headers alone.
 .venv/bin/python - "$dir" <<'PY'
 import json, sys, tests.bench.configs as c
 SQL = {"sql", "tables", "catalogs", "schemas", "statement_type", "query_type", "body_size", "sql_inspection"}
@@ -13,12 +13,14 @@ def reads_sql(when):
                for k, v in when.items())
 full = c.filter_json("forwarded_prefix")
 headers = dict(full, rules=[r for r in full["rules"] if not reads_sql(r["when"])])
-for name, config in [("config", full), ("headers", headers)]:
+# text.json: the header rules and the four `sql` searches (no rule needs the analysis).
+text = dict(full, rules=[r for r in full["rules"] if not reads_sql(r["when"]) or set(r["when"]) == {"sql"}])
+for name, config in [("config", full), ("headers", headers), ("text", text)]:
     open(f"{sys.argv[1]}/{name}.json", "w").write(json.dumps(config))
 PY
 ir() { valgrind --tool=callgrind --callgrind-out-file="$dir/out" target/release/examples/request_cost \
          "$dir/$1.json" tests/bench/statement.sql "$2" "$3" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
-for run in "config get" "headers headers" "config post"; do
+for run in "config get" "headers headers" "text post" "config post"; do
   set -- $run
   one=$(ir "$1" "$2" 1); many=$(ir "$1" "$2" 201)
   echo "$2 ($1.json): $(( (many - one) / 200 )) instructions per request"
