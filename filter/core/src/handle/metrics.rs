@@ -13,39 +13,50 @@ use std::collections::HashMap;
 /// without formatting their full names (only the first use of a name formats it).
 #[derive(Default)]
 pub struct Metrics {
-    ids: RefCell<HashMap<&'static str, HashMap<String, u32>>>,
+    /// Metrics named in full.
+    ids: RefCell<HashMap<String, u32>>,
+    /// Metrics of a family (`trino_router.queries.group` and so on), by the rest of the name.
+    families: RefCell<HashMap<&'static str, HashMap<String, u32>>>,
 }
-
-/// A counter named in full, not in a family.
-const WHOLE: &str = "";
 
 impl Metrics {
     pub fn count(&self, host: &impl Host, name: &str) {
-        self.count_in(host, WHOLE, name);
+        if let Some(id) = self.id(name, |full| host.define_counter(full)) {
+            let _ = host.increment_counter(id);
+        }
     }
 
     /// Counts `<family>.<name>`, e.g. family `trino_router.queries.group` and name `etl`.
     pub fn count_in(&self, host: &impl Host, family: &'static str, name: &str) {
-        if let Some(id) = self.id(family, name, |full| host.define_counter(full)) {
+        if let Some(id) = self.family_id(family, name, |full| host.define_counter(full)) {
             let _ = host.increment_counter(id);
         }
     }
 
     /// Moves a gauge by `delta` (Envoy keeps one value per name across its workers).
     pub fn add_to_gauge(&self, host: &impl Host, name: &str, delta: i64) {
-        if let Some(id) = self.id(WHOLE, name, |full| host.define_gauge(full)) {
+        if let Some(id) = self.id(name, |full| host.define_gauge(full)) {
             let _ = host.add_to_metric(id, delta);
         }
     }
 
     /// The id of a metric, defined on first use; None when the host cannot define it.
-    fn id(&self, family: &'static str, name: &str, define: impl FnOnce(&str) -> HostResult<u32>) -> Option<u32> {
-        if let Some(id) = self.ids.borrow().get(family).and_then(|names| names.get(name)) {
+    fn id(&self, name: &str, define: impl FnOnce(&str) -> HostResult<u32>) -> Option<u32> {
+        if let Some(id) = self.ids.borrow().get(name) {
             return Some(*id);
         }
-        let full = if family.is_empty() { name.to_string() } else { format!("{family}.{name}") };
-        let id = define(&full).ok()?;
-        self.ids.borrow_mut().entry(family).or_default().insert(name.to_string(), id);
+        let id = define(name).ok()?;
+        self.ids.borrow_mut().insert(name.to_string(), id);
+        Some(id)
+    }
+
+    /// As `id`, for `<family>.<name>`: the full name is formatted only to define it.
+    fn family_id(&self, family: &'static str, name: &str, define: impl FnOnce(&str) -> HostResult<u32>) -> Option<u32> {
+        if let Some(id) = self.families.borrow().get(family).and_then(|names| names.get(name)) {
+            return Some(*id);
+        }
+        let id = define(&format!("{family}.{name}")).ok()?;
+        self.families.borrow_mut().entry(family).or_default().insert(name.to_string(), id);
         Some(id)
     }
 
