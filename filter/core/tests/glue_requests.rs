@@ -358,3 +358,19 @@ fn a_strip_mark_sent_by_a_client_does_not_reach_a_forwarded_prefix_cluster() {
     assert_eq!(up.headers.get("x-trino-router-strip-forwarded"), None);
     assert!(up.headers.get("x-forwarded-prefix").is_some(), "the pin still reaches the coordinator");
 }
+
+#[test]
+fn with_only_sql_searches_the_text_is_searched_and_never_analysed() {
+    let envoy = envoy_with(|c| {
+        c["rules"] = json!([{"name": "joins", "when": {"sql": {"search": "(?i)\\bjoin\\b"}}, "route_to": "etl"}]);
+    });
+    let worker = envoy.worker();
+    let join = envoy.send(&worker, Request::query("SELECT * FROM a JOIN b ON a.x = b.x"));
+    let plain = envoy.send(&worker, Request::query("SELECT 1"));
+    assert_eq!(
+        (join.cluster(), plain.cluster().is_some_and(|c| c.starts_with("trino_adhoc"))),
+        (Some("trino_etl_1"), true)
+    );
+    assert_eq!(envoy.counter("trino_router.sql.read"), 2);
+    assert_eq!(envoy.counter("trino_router.sql.analysed"), 0, "no rule needs the analysis");
+}
