@@ -374,3 +374,15 @@ fn with_only_sql_searches_the_text_is_searched_and_never_analysed() {
     assert_eq!(envoy.counter("trino_router.sql.read"), 2);
     assert_eq!(envoy.counter("trino_router.sql.analysed"), 0, "no rule needs the analysis");
 }
+
+#[test]
+fn two_workers_started_in_the_same_millisecond_spread_queries_differently() {
+    let envoy = envoy_with(|_| {});
+    let (first, second) = (envoy.worker(), envoy.worker());
+    let picks = |worker| -> Vec<Option<String>> {
+        (0..32).map(|_| envoy.send(worker, Request::query("SELECT 1")).cluster().map(str::to_string)).collect()
+    };
+    let (a, b) = (picks(&first), picks(&second));
+    assert!(a.iter().chain(&b).all(|c| c.as_deref().is_some_and(|c| c.starts_with("trino_adhoc"))));
+    assert_ne!(a, b, "same clock, same sequence: the workers' randomness is not independent");
+}

@@ -8,6 +8,8 @@ use super::{Exchange, Metrics};
 use crate::config::Config;
 use crate::host::{log, Host, LogLevel};
 use std::cell::Cell;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -25,7 +27,10 @@ pub struct Plugin {
 
 impl Plugin {
     pub fn new(host: &impl Host) -> Self {
-        let seed = host.now_ms().unwrap_or(0x5eed) ^ 0x9E37_79B9_7F4A_7C15;
+        // Workers that start in the same millisecond must not share a sequence: the clock is
+        // mixed with std's per-VM random keys (WASI `random_get`, already used by every
+        // HashMap of the filter, so this adds no new way to fail).
+        let seed = RandomState::new().hash_one(host.now_ms().unwrap_or(0x5eed));
         Plugin {
             config: None,
             metrics: Rc::new(Metrics::default()),
