@@ -8,13 +8,15 @@ CARGO ?= cargo
 VENV := .venv
 PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/trino_router.wasm
+# The benchmark's floor: a proxy-wasm filter that does nothing (filter/noop).
+NOOP_WASM := target/wasm32-wasip1/release/noop_filter.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk chromium
+.PHONY: help venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk chromium
 
 help:
-	@echo "targets: venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
+	@echo "targets: venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
 
 # The stamp makes this idempotent: pip runs again only when the requirements change.
 venv: $(VENV)/.installed
@@ -30,6 +32,12 @@ wasm:
 	@size=$$(wc -c < $(WASM)); \
 	echo "$(WASM): $$size bytes (limit $(WASM_MAX_BYTES))"; \
 	if [ $$size -ge $(WASM_MAX_BYTES) ]; then echo "error: wasm module is $$size bytes, must be < 2 MiB" >&2; exit 1; fi
+
+# Same target, SDK and release profile as the filter, so `make bench` compares like with like.
+noop:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1 || true
+	$(CARGO) build --release --target wasm32-wasip1 -p trino-router-noop
+	@echo "$(NOOP_WASM): $$(wc -c < $(NOOP_WASM)) bytes"
 
 standin:
 	$(CARGO) build --release -p trino-standin
@@ -51,8 +59,8 @@ run: venv wasm standin
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -p trino-router-core -p trino-router-wasm -p trino-router-cli --all-targets -- -D warnings
-	$(CARGO) clippy -p trino-router-wasm --target wasm32-wasip1 -- -D warnings
+	$(CARGO) clippy -p trino-router-core -p trino-router-wasm -p trino-router-noop -p trino-router-cli --all-targets -- -D warnings
+	$(CARGO) clippy -p trino-router-wasm -p trino-router-noop --target wasm32-wasip1 -- -D warnings
 
 unit:
 	$(CARGO) test --workspace
