@@ -1,7 +1,8 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
 #   make run    three real Trino 476 servers (stand-ins without a JDK 24+) + Envoy with envoy/envoy.yaml
 #   make test   lint + unit + wasm + standin + offline + bench-quick + e2e + e2e-trino
-#   make bench  plain Envoy vs the filter under wrk; writes target/bench/report.md (minutes)
+#   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, plus real Trino;
+#               writes target/bench/report.md (~13 minutes)
 
 PYTHON ?= python3
 CARGO ?= cargo
@@ -77,13 +78,14 @@ e2e-trino: venv wasm standin cli trino clients chromium
 offline: venv wasm cli standin
 	$(PY) -m pytest tests/offline -q
 
-# Needs wrk (`apt-get install wrk`; .ci/run installs it). Timings are reported, never enforced.
-bench: venv wasm standin wrk
-	$(PY) -m tests.bench
+# Needs wrk (`apt-get install wrk`; .ci/run installs it) and, for the real-Trino row, Trino
+# (`make trino`). Timings and targets are reported, never enforced. Options: BENCH_ARGS="--help".
+bench: venv wasm noop standin wrk trino
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
-# Seconds: proves every scenario runs through every Envoy variant without errors. Needs wrk:
-# installed here with apt-get when missing (as root), else the step fails saying so.
-bench-quick: venv wasm standin wrk
+# ~30 s: proves every scenario runs through every Envoy variant without errors (no real
+# Trino). Needs wrk: installed here with apt-get when missing (as root), else the step fails saying so.
+bench-quick: venv wasm noop standin wrk
 	$(PY) -m tests.bench --quick
 
 wrk:
@@ -104,4 +106,4 @@ chromium:
 	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }; }; } || \
 	  { echo "error: the Web UI tests need chromium: install it (apt-get install chromium) and run make test again" >&2; exit 1; }; }
 
-test: lint unit wasm standin offline bench-quick e2e e2e-trino
+test: lint unit wasm noop standin offline bench-quick e2e e2e-trino

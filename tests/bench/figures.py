@@ -51,12 +51,12 @@ class Figures:
         """Throughput of `variant` / throughput of `base`, round by round, median."""
         return lower_median([v / b if b else 0.0 for v, b in zip(self._tput(key, variant), self._tput(key, base))])
 
-    def _cpu(self, key: str, variant: str) -> List[float]:
-        return self._values(THROUGHPUT, key, variant, lambda r: r.envoy_cpu_us_per_req)
+    def _cpu(self, key: str, variant: str, load: str = THROUGHPUT) -> List[float]:
+        return self._values(load, key, variant, lambda r: r.envoy_cpu_us_per_req)
 
-    def cpu(self, key: str, variant: str) -> float:
+    def cpu(self, key: str, variant: str, load: str = THROUGHPUT) -> float:
         """Envoy CPU per request, microseconds, median round."""
-        return lower_median(self._cpu(key, variant))
+        return lower_median(self._cpu(key, variant, load))
 
     def cpu_over(self, key: str, variant: str, base: str) -> float:
         """Envoy CPU per request of `variant` minus that of `base`, round by round, median (us)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
-from tests.harness import free_port
+from tests.harness import free_port, wait_until
 from tests.harness.trino_http import QueryRun, run_query
 from tests.harness.trino_server import JdkMissing, TrinoServer
 
@@ -60,7 +60,9 @@ class TrinoRows:
     def markdown(self) -> str:
         if self.skipped_because:
             return f"Not run ({self.skipped_because})."
-        lines = [f"{self.server}. Median of the runs per variant; `over plain` is the difference of the medians.",
+        lines = [f"{self.server}. Median of the runs per variant; `over plain` is the difference of the medians. "
+                 "Requests are separated by Trino's work, so compare Envoy CPU/req with the low-load table "
+                 "(scenario d at one connection), not with the loaded one.",
                  "", "| query | rows | requests | variant | wall ms | over plain | Envoy CPU/req | over plain "
                  "| over floor |", "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for query, by_variant in self.samples.items():
@@ -96,6 +98,10 @@ def real_trino_rows(log_dir: Path, layout: Layout, reps: int) -> TrinoRows:
         configs = {v: envoy_config(v, free_port(), free_port(), trino.port) for v in VARIANTS}
         envoys = launch_envoys(configs, log_dir)  # they compile while Trino boots
         trino.wait_ready()
+        # /v1/info and SELECT 1 pass before the node has announced itself to the
+        # coordinator; until then a query that reads tpch fails with "nodes is empty".
+        wait_until(lambda: not run_query([trino.url], "SELECT count(*) FROM tpch.tiny.nation", user=USER).error,
+                   120.0, f"a tpch query on {trino.url} to succeed", interval=1.0)
         wait_envoys(envoys, layout.envoy_cpus)
         pin_tree(trino.process.pid, layout.upstream_cpus)
         print(f"real Trino {trino.info().get('nodeVersion', {}).get('version')} ready on {trino.url}", flush=True)
