@@ -1,20 +1,23 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
 #   make run    three real Trino 476 servers (stand-ins without a JDK 24+) + Envoy with envoy/envoy.yaml
 #   make test   lint + unit + wasm + standin + offline + bench-quick + e2e + e2e-trino
-#   make bench  plain Envoy vs the filter under wrk; writes target/bench/report.md (minutes)
+#   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, plus real Trino;
+#               writes target/bench/report.md (~13 minutes)
 
 PYTHON ?= python3
 CARGO ?= cargo
 VENV := .venv
 PY := $(VENV)/bin/python
 WASM := target/wasm32-wasip1/release/trino_router.wasm
+# The benchmark's floor: a proxy-wasm filter that does nothing (filter/noop).
+NOOP_WASM := target/wasm32-wasip1/release/noop_filter.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk chromium
+.PHONY: help venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk chromium
 
 help:
-	@echo "targets: venv wasm standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
+	@echo "targets: venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
 
 # The stamp makes this idempotent: pip runs again only when the requirements change.
 venv: $(VENV)/.installed
@@ -30,6 +33,12 @@ wasm:
 	@size=$$(wc -c < $(WASM)); \
 	echo "$(WASM): $$size bytes (limit $(WASM_MAX_BYTES))"; \
 	if [ $$size -ge $(WASM_MAX_BYTES) ]; then echo "error: wasm module is $$size bytes, must be < 2 MiB" >&2; exit 1; fi
+
+# Same target, SDK and release profile as the filter, so `make bench` compares like with like.
+noop:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1 || true
+	$(CARGO) build --release --target wasm32-wasip1 -p trino-router-noop
+	@echo "$(NOOP_WASM): $$(wc -c < $(NOOP_WASM)) bytes"
 
 standin:
 	$(CARGO) build --release -p trino-standin
@@ -51,8 +60,8 @@ run: venv wasm standin
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -p trino-router-core -p trino-router-wasm -p trino-router-cli --all-targets -- -D warnings
-	$(CARGO) clippy -p trino-router-wasm --target wasm32-wasip1 -- -D warnings
+	$(CARGO) clippy -p trino-router-core -p trino-router-wasm -p trino-router-noop -p trino-router-cli --all-targets -- -D warnings
+	$(CARGO) clippy -p trino-router-wasm -p trino-router-noop --target wasm32-wasip1 -- -D warnings
 
 unit:
 	$(CARGO) test --workspace
@@ -69,13 +78,14 @@ e2e-trino: venv wasm standin cli trino clients chromium
 offline: venv wasm cli standin
 	$(PY) -m pytest tests/offline -q
 
-# Needs wrk (`apt-get install wrk`; .ci/run installs it). Timings are reported, never enforced.
-bench: venv wasm standin wrk
-	$(PY) -m tests.bench
+# Needs wrk (`apt-get install wrk`; .ci/run installs it) and, for the real-Trino row, Trino
+# (`make trino`). Timings and targets are reported, never enforced. Options: BENCH_ARGS="--help".
+bench: venv wasm noop standin wrk trino
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
-# Seconds: proves every scenario runs through every Envoy variant without errors. Needs wrk:
-# installed here with apt-get when missing (as root), else the step fails saying so.
-bench-quick: venv wasm standin wrk
+# ~30 s: proves every scenario runs through every Envoy variant without errors (no real
+# Trino). Needs wrk: installed here with apt-get when missing (as root), else the step fails saying so.
+bench-quick: venv wasm noop standin wrk
 	$(PY) -m tests.bench --quick
 
 wrk:
@@ -96,4 +106,4 @@ chromium:
 	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }; }; } || \
 	  { echo "error: the Web UI tests need chromium: install it (apt-get install chromium) and run make test again" >&2; exit 1; }; }
 
-test: lint unit wasm standin offline bench-quick e2e e2e-trino
+test: lint unit wasm noop standin offline bench-quick e2e e2e-trino

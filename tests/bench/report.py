@@ -1,17 +1,6 @@
-"""The benchmark's report: one row per scenario and mode, the median round, the budget verdict.
-
-Plain and filter runs of a scenario follow each other within every round, so drift on
-the machine hits both; `ratio` is the median over rounds of filter / plain throughput
-of the same round, and the other figures are those of the median round (the lower
-middle one for an even count). `spread` is (max - min) / median of the throughput over
-rounds: a large one means the machine was noisy and the figures are not to be trusted.
-
-`CPU/req` is the Envoy process's CPU time over a run divided by its requests, and
-`CPU ratio` the median over rounds of plain / filter CPU per request: the throughput
-ratio an Envoy with a core to itself would show. Other load on the machine slows a
-process down but barely changes the CPU time it needs per request, so on a shared
-machine this is the figure to read; on a quiet one both ratios agree when Envoy is the
-bottleneck.
+"""The benchmark's report (target/bench/report.md): machine and settings, then the tables:
+loaded throughput and Envoy CPU per request with ratios to plain and to the floor, latency
+at one connection, the targets, the real-Trino row, and every round's figures.
 """
 
 import hashlib
@@ -19,88 +8,88 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Dict
 
-from tests.harness.paths import REPO_ROOT, WASM_MODULE, envoy_binary
+from tests.harness.paths import NOOP_MODULE, REPO_ROOT, WASM_MODULE, envoy_binary
 
-from .configs import MODES, PLAIN, SCENARIOS, Scenario
-from .wrk import WrkResult
+from .configs import SCENARIOS
+from .figures import LATENCY, THROUGHPUT, Figures, Results
+from .targets import judge
+from .targets import table as targets_table
+from .trino_row import TrinoRows
+from .variants import FLOOR, PLAIN, VARIANTS
 
-Results = Dict[Tuple[str, str], List[WrkResult]]
-
-
-@dataclass
-class Row:
-    scenario: Scenario
-    mode: str
-    median: WrkResult
-    throughput: float
-    ratio: Optional[float]
-    cpu_us: float
-    cpu_ratio: Optional[float]
-    spread: float
-
-    @property
-    def verdict(self) -> str:
-        if self.mode == PLAIN:
-            return "baseline"
-        if self.mode not in self.scenario.budget_modes:
-            return "no budget"
-        assert self.ratio is not None
-        word = "PASS" if self.ratio >= self.scenario.budget else "short"
-        return f"{word} (>= {self.scenario.budget:.2f})"
+HOW_TO_READ = """\
+Throughput runs load one Envoy at a time with 16 connections. `vs plain` and `vs floor`
+are its throughput (queries/s for d) over that of plain Envoy or of the floor in the same
+round, median over rounds. `CPU/req` is the Envoy process's CPU time (schedstat of all its
+threads, less what it uses idle) per request, for d per request of the lifecycle; `over
+plain` and `over floor` are the differences in microseconds, per round, median. Floor minus
+plain is what any proxy-wasm filter costs in this chain; filter minus floor is ours to cut.
+CPU per request is the figure other load disturbs least; throughput ratios need a quiet
+machine. `busy` is Envoy's CPU time / wall time: well under 100% means wrk or the upstream,
+not Envoy, limited that run. `spread` is (max - min) / median throughput over rounds.
+The low-load runs send one request at a time (1 connection): p50 and p99 as wrk measures
+them, and the difference to plain and to the floor, per round, median. Their CPU/req is
+several times the loaded one: each request wakes an idle Envoy, with cold caches (and on
+a VM, any time the host takes the vCPU away counts as the task's). It is the regime of
+the real-Trino row, where Trino's milliseconds of work separate the requests of a query.
+"""
 
 
-def _lower_median(values: List[float]) -> float:
-    return sorted(values)[(len(values) - 1) // 2]
-
-
-def rows(results: Results) -> List[Row]:
-    out = []
-    for scenario in SCENARIOS:
-        plain = [r.throughput(scenario) for r in results[(scenario.key, PLAIN)]]
-        plain_cpu = [r.envoy_cpu_us_per_req for r in results[(scenario.key, PLAIN)]]
-        for mode in MODES:
-            runs = results[(scenario.key, mode)]
-            values = [r.throughput(scenario) for r in runs]
-            cpu = [r.envoy_cpu_us_per_req for r in runs]
-            middle = _lower_median(values)
-            median_run = runs[values.index(middle)]
-            ratio = cpu_ratio = None
-            if mode != PLAIN:
-                ratio = _lower_median([v / p if p else 0.0 for v, p in zip(values, plain)])
-                cpu_ratio = _lower_median([p / c if c else 0.0 for c, p in zip(cpu, plain_cpu)])
-            spread = (max(values) - min(values)) / middle if middle else 0.0
-            out.append(Row(scenario, mode, median_run, middle, ratio, _lower_median(cpu), cpu_ratio, spread))
-    return out
-
-
-def table(report_rows: List[Row]) -> str:
-    lines = ["| scenario | mode | req/s | lifecycles/s | p50 ms | p99 ms | ratio | spread | budget "
-             "| Envoy CPU/req | CPU ratio | Envoy busy |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
-    for row in report_rows:
-        r = row.median
-        lifecycles = f"{r.lifecycles_per_s:,.0f}" if row.scenario.wrk_mode == "lifecycle" else "-"
-        ratio = f"{row.ratio:.3f}" if row.ratio is not None else "1"
-        cpu_ratio = f"{row.cpu_ratio:.3f}" if row.cpu_ratio is not None else "1"
-        lines.append(f"| {row.scenario.key}. {row.scenario.title} | {row.mode} | {r.req_per_s:,.0f} | {lifecycles} "
-                     f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {row.spread * 100:.0f}% | {row.verdict} "
-                     f"| {row.cpu_us:.1f} us | {cpu_ratio} | {r.envoy_busy:.0%} |")
+def throughput_table(f: Figures) -> str:
+    lines = ["| scenario | variant | req/s | queries/s | vs plain | vs floor | CPU/req | over plain | over floor "
+             "| busy | spread |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in SCENARIOS:
+        for v in VARIANTS:
+            queries = f"{f.throughput(s.key, v):,.0f}" if s.wrk_mode == "lifecycle" else ""
+            lines.append(
+                f"| {s.key}. {s.title if v == PLAIN else ''} | {v} | {f.req_per_s(s.key, v):,.0f} | {queries} "
+                f"| {_ratio(f.ratio(s.key, v, PLAIN), v == PLAIN)} "
+                f"| {_ratio(f.ratio(s.key, v, FLOOR), v == FLOOR)} "
+                f"| {f.cpu(s.key, v):.1f} us | {_over(f.cpu_over(s.key, v, PLAIN), v == PLAIN)} "
+                f"| {_over(f.cpu_over(s.key, v, FLOOR), v == FLOOR)} "
+                f"| {f.busy(s.key, v):.0%} | {f.spread(s.key, v):.0%} |")
     return "\n".join(lines)
 
 
-def rounds_table(results: Results) -> str:
-    """Every round's throughput and Envoy CPU per request, so a reader sees the noise behind each median."""
-    count = max(len(v) for v in results.values())
-    head = "| scenario | mode | " + " | ".join(f"round {i + 1}" for i in range(count)) + " |"
-    lines = [head, "|---|---|" + "---:|" * count]
-    for scenario in SCENARIOS:
-        for mode in MODES:
-            values = [f"{r.throughput(scenario):,.0f} ({r.envoy_cpu_us_per_req:.1f} us)"
-                      for r in results[(scenario.key, mode)]]
-            lines.append(f"| {scenario.key} | {mode} | " + " | ".join(values) + " |")
+def latency_table(f: Figures) -> str:
+    lines = ["| scenario | variant | p50 | p99 | p50 over plain | p99 over plain | p50 over floor | p99 over floor "
+             "| CPU/req |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in SCENARIOS:
+        for v in VARIANTS:
+            lines.append(
+                f"| {s.key}. {s.title if v == PLAIN else ''} | {v} | {f.latency(s.key, v, 50):,.0f} us "
+                f"| {f.latency(s.key, v, 99):,.0f} us "
+                + " ".join(f"| {_over(f.latency_over(s.key, v, base, pct), v == base, '{:+.0f} us')}"
+                           for base in (PLAIN, FLOOR) for pct in (50, 99))
+                + f" | {f.cpu(s.key, v, LATENCY):.0f} us |")
+    return "\n".join(lines)
+
+
+def _ratio(value: float, is_base: bool) -> str:
+    return "1" if is_base else f"{value:.3f}"
+
+
+def _over(value: float, is_base: bool, shown: str = "{:+.1f} us") -> str:
+    return "" if is_base else shown.format(value)
+
+
+def rounds_table(f: Figures) -> str:
+    """Every round's figures, so a reader sees the noise behind each median."""
+    count = max(len(runs) for runs in f.results.values())
+    lines = ["| scenario | variant | " + " | ".join(f"round {i + 1}" for i in range(count)) + " |",
+             "|---|---|" + "---:|" * count]
+    for s in SCENARIOS:
+        for v in VARIANTS:
+            loaded = f.runs(THROUGHPUT, s.key, v)
+            low = f.runs(LATENCY, s.key, v)
+            cells = [f"{r.throughput(s):,.0f}/s, {r.envoy_cpu_us_per_req:.1f} us; p50 {q.p50_us:,.0f} us"
+                     for r, q in zip(loaded, low)]
+            lines.append(f"| {s.key} | {v} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -109,19 +98,23 @@ def machine() -> Dict[str, str]:
     model = (f"{cpu.get('model name', 'unknown')} (family {cpu.get('cpu family', '?')}, model {cpu.get('model', '?')}, "
              f"{float(cpu.get('cpu MHz', 0)):.0f} MHz)")
     envoy = subprocess.run([str(envoy_binary()), "--version"], capture_output=True, text=True).stdout.strip()
-    envoy = envoy.split("version:", 1)[-1].strip()
     commit = _git("rev-parse", "--short=12", "HEAD")
     if _git("status", "--porcelain", "--untracked-files=no"):
         commit += " + uncommitted changes"
-    wasm = WASM_MODULE.read_bytes()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpus": f"{os.cpu_count()} (nproc), {model}",
         "kernel": platform.release(),
-        "envoy": envoy,
+        "envoy": envoy.split("version:", 1)[-1].strip(),
         "commit": commit,
-        "wasm": f"{len(wasm):,} bytes, sha256 {hashlib.sha256(wasm).hexdigest()[:16]}",
+        "filter wasm": _module(WASM_MODULE),
+        "floor wasm": _module(NOOP_MODULE),
     }
+
+
+def _module(path: Path) -> str:
+    data = path.read_bytes()
+    return f"{path.name}, {len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}"
 
 
 def _cpuinfo() -> Dict[str, str]:
@@ -146,18 +139,18 @@ def _git(*args: str) -> str:
         return "?"
 
 
-def markdown(results: Results, settings: Dict[str, str]) -> str:
-    report_rows = rows(results)
+def markdown(results: Results, trino: TrinoRows, settings: Dict[str, str], quick: bool = False) -> str:
+    f = Figures(results)
     facts = {**machine(), **settings}
     out = ["# trino-router benchmark", ""]
+    if quick:
+        out += ["**Quick run: the variants of a scenario ran side by side for 1 s; it proves they all work, "
+                "and its figures mean nothing.**", ""]
     out += [f"- {name}: {value}" for name, value in facts.items()]
-    out += ["", table(report_rows), "",
-            "ratio: filter throughput / plain Envoy throughput (lifecycles/s for d, req/s otherwise), "
-            "median over rounds; the budget verdict is on it. Budgets are the issue's, for 2 cores and one "
-            "run; they are reported, not enforced. Envoy CPU/req: CPU time of the Envoy process per request "
-            "(for d, per request of the lifecycle); CPU ratio: plain / filter CPU per request, the ratio an "
-            "Envoy with a core to itself reaches, and the figure that other load on the machine disturbs least. "
-            "Envoy busy: its CPU time / wall time in the median round; well under 100% means wrk or the "
-            "stand-in limited that run, not Envoy.",
-            "", "## Throughput per round (Envoy CPU per request)", "", rounds_table(results), ""]
+    out += ["", "## Loaded: throughput and Envoy CPU per request", "", throughput_table(f),
+            "", "## Low load: latency at one connection", "", latency_table(f),
+            "", "## Targets (issue 16), judged on this run", "", targets_table(judge(f)),
+            "", "## Real Trino: tpch.tiny queries", "", trino.markdown(),
+            "", "## How to read", "", HOW_TO_READ,
+            "## Every round (loaded req/s or queries/s, CPU/req; low-load p50)", "", rounds_table(f), ""]
     return "\n".join(out)

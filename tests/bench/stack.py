@@ -1,26 +1,28 @@
-"""The processes of one benchmark run: a fast stand-in per forwarded mode and three Envoys.
+"""The processes of one benchmark run: a fast stand-in per forwarded mode and one Envoy per
+variant, where they run, and how much CPU each Envoy uses.
 
 Envoys run with `--concurrency 1` on free loopback ports. Where processes run is the
 `Layout` (`--placement`), recorded in the report:
-- `split` (default): the stand-ins on one CPU, wrk on another, Envoy wherever the
-  scheduler puts it. Everything shares the 2 cores the issue's budget speaks of, so
-  throughput is that of the whole box, and the stand-in and wrk cannot steal each
-  other's core.
-- `envoy-core`: Envoy alone on one CPU, stand-ins and wrk on another: throughput is
-  that of one Envoy worker with a core to itself, the strictest comparison.
+- `envoy-core` (default): every Envoy on the first CPU, the stand-ins and wrk on the
+  second. Only one Envoy is loaded at a time, so throughput is that of one Envoy worker
+  with a core to itself, and the load generator never steals its cycles.
+- `split`: the stand-ins on one CPU, wrk on another, Envoy wherever the scheduler puts it.
 - `none`: no pinning.
+Pinning is what `taskset -p` does (sched_setaffinity on every thread), applied once an
+Envoy is up, so the Envoys compile their wasm on both CPUs side by side at start.
 """
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set
 
 from tests.harness import Envoy, Standin, free_port
 
-from .configs import MODES, UPSTREAM_FORWARDED, envoy_config
+from .variants import FLOOR, FORWARDED, UPSTREAM_FORWARDED, VARIANTS, check_floor, envoy_config
 
-PLACEMENTS = ["split", "envoy-core", "none"]
+PLACEMENTS = ["envoy-core", "split", "none"]
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,10 @@ class Layout:
 
     def describe(self) -> str:
         def where(cpus: Optional[Set[int]]) -> str:
-            return f"CPU {_cpus(cpus)}" if cpus is not None else "any CPU"
+            return f"CPU {','.join(str(c) for c in sorted(cpus))}" if cpus is not None else "any CPU"
 
-        return (f"{self.name}: Envoy on {where(self.envoy_cpus)}, fast stand-ins on {where(self.upstream_cpus)}, "
+        return (f"{self.name}: Envoy on {where(self.envoy_cpus)}, upstreams on {where(self.upstream_cpus)}, "
                 f"wrk on {where(self.wrk_cpus)}")
-
-
-def _cpus(cpus: Set[int]) -> str:
-    return ",".join(str(c) for c in sorted(cpus))
 
 
 def pin_process(pid: int, cpus: Optional[Set[int]]) -> None:
@@ -66,21 +64,99 @@ def pin_process(pid: int, cpus: Optional[Set[int]]) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of stat(5); 11 and 12 after the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time the threads of a process have run, from /proc/<pid>/task/*/schedstat (nanoseconds,
+    where /proc/<pid>/stat counts clock ticks). A thread that ended takes its time with it; Envoy's
+    threads live as long as the process."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / 1e9
+
+
+def pin_tree(pid: int, cpus: Optional[Set[int]]) -> None:
+    """Pins a process and its descendants (a launcher and the JVM it started)."""
+    pin_process(pid, cpus)
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in children:
+            pin_tree(child, cpus)
+
+
+def launch_envoys(configs: Dict[str, dict], log_dir: Path) -> Dict[str, Envoy]:
+    """Starts one Envoy per config and returns at once: they compile the wasm side by side (slow
+    at start); `wait_envoys` waits for them. Stops those started if one fails to start."""
+    envoys: Dict[str, Envoy] = {}
+    try:
+        # Launched from this thread: the harness has a child killed when the thread that
+        # started it exits (PR_SET_PDEATHSIG), so no short-lived threads here.
+        for name, config in configs.items():
+            (log_dir / name).mkdir(parents=True, exist_ok=True)
+            envoys[name] = Envoy(config, log_dir=log_dir / name, concurrency=1, log_level="warning").launch()
+    except BaseException:
+        stop_envoys(envoys)
+        raise
+    return envoys
+
+
+def wait_envoys(envoys: Dict[str, Envoy], cpus: Optional[Set[int]], timeout: float = 120.0) -> None:
+    """Waits until every Envoy is live with healthy clusters, then pins it; stops all if one fails."""
+    try:
+        for envoy in envoys.values():
+            envoy.wait_started(timeout)
+            pin_process(envoy.process.pid, cpus)
+    except BaseException:
+        stop_envoys(envoys)
+        raise
+
+
+def stop_envoys(envoys: Dict[str, Envoy]) -> None:
+    for envoy in envoys.values():
+        envoy.stop()
+
+
+class CpuMeter:
+    """Envoy CPU over a stretch of wall time, less what the same Envoy uses idle (health
+    checks, the filter's polls and ticks) over as long."""
+
+    def __init__(self, envoys: Dict[str, Envoy]):
+        self.envoys = envoys
+        self.idle_per_s: Dict[str, float] = {name: 0.0 for name in envoys}
+
+    def measure_idle(self, seconds: float) -> Dict[str, float]:
+        """CPU seconds per second each Envoy uses with no traffic, measured all at once."""
+        before = {name: self.raw(name) for name in self.envoys}
+        began = time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - began
+        self.idle_per_s = {name: (self.raw(name) - before[name]) / wall for name in self.envoys}
+        return self.idle_per_s
+
+    def raw(self, name: str) -> float:
+        return cpu_seconds(self.envoys[name].process.pid)
+
+    def used(self, name: str, cpu_before: float, wall_seconds: float) -> float:
+        """CPU seconds `name` used since `cpu_before` (a `raw` reading), idle share taken off."""
+        return max(0.0, self.raw(name) - cpu_before - self.idle_per_s[name] * wall_seconds)
 
 
 class BenchStack:
-    """Upstreams and Envoys for all modes; a context manager that always stops them."""
+    """Upstreams and Envoys of the given variants; a context manager that always stops them."""
 
-    def __init__(self, log_dir: Path, layout: Layout):
+    def __init__(self, log_dir: Path, layout: Layout, variants: Iterable[str] = VARIANTS):
         self.log_dir = log_dir
         self.layout = layout
+        self.variants = list(variants)
         self.upstreams: Dict[str, Standin] = {}
         self.envoys: Dict[str, Envoy] = {}
+        self.cpu = CpuMeter({})
 
     def __enter__(self) -> "BenchStack":
         try:
@@ -94,33 +170,30 @@ class BenchStack:
         self.stop()
 
     def _start(self) -> None:
-        for forwarded in sorted(set(UPSTREAM_FORWARDED.values())):
+        for forwarded in sorted({UPSTREAM_FORWARDED[v] for v in self.variants}):
             upstream = Standin(f"fast-{forwarded}", forwarded=forwarded, extra_args=["--fast"],
                                log_dir=self.log_dir)
             self.upstreams[forwarded] = upstream.start()
             pin_process(upstream.process.pid, self.layout.upstream_cpus)
-        for mode in MODES:
-            upstream = self.upstreams[UPSTREAM_FORWARDED[mode]]
-            config = envoy_config(mode, free_port(), free_port(), upstream.port)
-            (self.log_dir / mode).mkdir(parents=True, exist_ok=True)
-            self.envoys[mode] = Envoy(config, log_dir=self.log_dir / mode, concurrency=1, log_level="warning")
-        # One after the other from this thread: the harness has a child killed when the
-        # thread that started it exits (PR_SET_PDEATHSIG), so no short-lived threads here.
-        for envoy in self.envoys.values():
-            envoy.start(timeout=90.0)
-            pin_process(envoy.process.pid, self.layout.envoy_cpus)
+        configs = {v: envoy_config(v, free_port(), free_port(), self.upstreams[UPSTREAM_FORWARDED[v]].port)
+                   for v in self.variants}
+        if FLOOR in configs:
+            # Against the filter's config as it would be built, whether or not it runs.
+            check_floor(configs[FLOOR], configs.get(FORWARDED) or envoy_config(FORWARDED, 0, 0, 0))
+        self.envoys = launch_envoys(configs, self.log_dir)
+        wait_envoys(self.envoys, self.layout.envoy_cpus)
+        self.cpu = CpuMeter(self.envoys)
 
     def stop(self) -> None:
-        for envoy in self.envoys.values():
-            envoy.stop()
+        stop_envoys(self.envoys)
         for upstream in self.upstreams.values():
             upstream.stop()
 
-    def url(self, mode: str) -> str:
-        return self.envoys[mode].url
+    def url(self, variant: str) -> str:
+        return self.envoys[variant].url
 
-    def envoy_cpu_seconds(self, mode: str) -> float:
-        return cpu_seconds(self.envoys[mode].process.pid)
+    def dead(self) -> List[str]:
+        return [v for v, envoy in self.envoys.items() if not envoy.is_running()]
 
     def envoy_logs(self) -> List[str]:
-        return [f"--- {mode} ---\n{e.process.log_tail(30)}" for mode, e in self.envoys.items() if e.process]
+        return [f"--- {v} ---\n{e.process.log_tail(30)}" for v, e in self.envoys.items() if e.process]

@@ -1,7 +1,8 @@
 """One wrk run with tests/bench/trino.lua, and what it measured.
 
-wrk runs one thread (the load generator gets one CPU) with a fixed number of keep-alive
-connections; latency percentiles are wrk's own (`--latency` histogram). The script's
+wrk runs one thread (the load generator gets one CPU) with a given number of keep-alive
+connections: 16 to load Envoy, 1 to see the latency a lone request meets. Latency
+percentiles are wrk's own (`--latency` histogram, microsecond resolution). The script's
 done() prints a JSON line with everything the report needs, counted across threads.
 """
 
@@ -34,8 +35,8 @@ class WrkResult:
     requests: int
     seconds: float
     errors: int
-    p50_ms: float
-    p99_ms: float
+    p50_us: float
+    p99_us: float
     lifecycles: int
     pinned: int
     unpinned: int
@@ -61,11 +62,11 @@ class WrkResult:
 
 
 def run_wrk(url: str, scenario: Scenario, seconds: float, marker: Optional[str],
-            cpus: Optional[Set[int]]) -> WrkResult:
+            cpus: Optional[Set[int]], connections: int) -> WrkResult:
     """Runs wrk against `url` (base + path) for `seconds`; raises if wrk reports nothing."""
     extra = {"get": [], "post": [str(STATEMENT_SQL)],
              "lifecycle": [str(STATEMENT_SQL), marker or "-"]}[scenario.wrk_mode]
-    argv = [wrk_binary(), "-t1", f"-c{scenario.connections}", f"-d{_duration(seconds)}", "--latency",
+    argv = [wrk_binary(), "-t1", f"-c{connections}", f"-d{_duration(seconds)}", "--latency",
             "--timeout", "10s", "-s", str(LUA_SCRIPT), url, "--", scenario.wrk_mode, *extra]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60,
                           preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
@@ -78,8 +79,8 @@ def run_wrk(url: str, scenario: Scenario, seconds: float, marker: Optional[str],
         requests=raw["requests"],
         seconds=raw["duration_us"] / 1e6,
         errors=errors,
-        p50_ms=raw["latency_us"]["p50"] / 1000,
-        p99_ms=raw["latency_us"]["p99"] / 1000,
+        p50_us=float(raw["latency_us"]["p50"]),
+        p99_us=float(raw["latency_us"]["p99"]),
         lifecycles=raw["lifecycles"],
         pinned=raw["pinned"],
         unpinned=raw["unpinned"],

@@ -73,17 +73,26 @@ class Envoy:
         return subprocess.run(self.argv("validate"), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
 
     def start(self, timeout: float = 30.0, wait_healthy: bool = True) -> "Envoy":
+        return self.launch().wait_started(timeout, wait_healthy)
+
+    def launch(self) -> "Envoy":
+        """Starts the process and returns at once: several Envoys compile their wasm side by side,
+        then `wait_started` each. Call it from a thread that outlives the process (see procs.py)."""
         require_file(WASM_MODULE, "wasm")
-        log = self.log_dir / f"envoy-{self.base_id}.log"
         # The shipped config names the wasm relative to the repository root.
-        self.process = ManagedProcess(self.argv(), log, cwd=REPO_ROOT).start()
+        self.process = ManagedProcess(self.argv(), self.log_dir / f"envoy-{self.base_id}.log", cwd=REPO_ROOT).start()
+        return self
+
+    def wait_started(self, timeout: float = 30.0, wait_healthy: bool = True) -> "Envoy":
+        """Waits until the admin API says LIVE and (by default) every cluster is healthy."""
         try:
             wait_until(self._live, timeout, f"Envoy admin {self.admin_url}/ready to say LIVE")
             if wait_healthy:
                 self.wait_clusters_healthy(timeout)
         except AssertionError as exc:
             self.stop()
-            raise AssertionError(f"{exc}\n--- Envoy log {log} (tail) ---\n{self.process.log_tail(60)}") from None
+            raise AssertionError(f"{exc}\n--- Envoy log {self.process.log_path} (tail) ---\n"
+                                 f"{self.process.log_tail(60)}") from None
         return self
 
     def _live(self) -> bool:

@@ -9,6 +9,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_ENVOY_YAML = REPO_ROOT / "envoy" / "envoy.yaml"
 STANDIN_BIN = REPO_ROOT / "target" / "release" / "trino-standin"
 WASM_MODULE = REPO_ROOT / "target" / "wasm32-wasip1" / "release" / "trino_router.wasm"
+# The benchmark's floor: a proxy-wasm filter that does nothing (filter/noop, `make noop`).
+NOOP_MODULE = REPO_ROOT / "target" / "wasm32-wasip1" / "release" / "noop_filter.wasm"
 
 
 def envoy_binary() -> Path:
