@@ -45,6 +45,19 @@ struct Waiter {
     authority: String,
     /// Headers of the poll that go with the submission (credentials, user agent).
     poll_headers: Vec<(String, String)>,
+    /// The poll's cookies and scheme: a group with session affinity reads its cookie there.
+    session: Headers,
+    /// The affinity `Set-Cookie` for the coordinator's first page, once a cluster is chosen.
+    set_cookie: Option<String>,
+}
+
+/// What of a request's headers session affinity reads (`route::affinity`).
+fn session_of(headers: &Headers) -> Headers {
+    let mut session = Headers::new();
+    for (name, value) in headers.iter().filter(|(n, _)| *n == "cookie" || *n == "x-forwarded-proto") {
+        session.push(name, value);
+    }
+    session
 }
 
 struct Submitted {
@@ -152,11 +165,13 @@ pub fn base_of(headers: &Headers) -> (String, String) {
     (scheme.to_string(), headers.get_str(":authority").unwrap_or("localhost").to_string())
 }
 
-/// Headers of a new query that travel in its ticket: the Trino session headers.
+/// Headers of a new query that travel in its ticket: the Trino session headers (not those for
+/// the router or Envoy's rate-limit filters).
 pub fn session_headers(headers: &Headers) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (name, value) in headers.iter() {
-        if name.starts_with("x-trino-") && name != "x-trino-routing-group" {
+        let for_envoy = name == "x-trino-routing-group" || crate::rate_limit::IDENTITY_HEADERS.contains(&name);
+        if name.starts_with("x-trino-") && !for_envoy {
             out.push((name.to_string(), String::from_utf8(value.to_vec()).ok()?));
         }
     }
@@ -228,7 +243,9 @@ pub fn on_ticket(
                 .filter_map(|n| Some((n.to_string(), headers.get_str(n)?.to_string())))
                 .collect();
             metrics.add_to_gauge(host, &waiting_gauge(&group), 1);
-            let waiter = Waiter { context, ticket, since_ms: now, scheme, authority, poll_headers };
+            let session = session_of(headers);
+            let waiter =
+                Waiter { context, ticket, since_ms: now, scheme, authority, poll_headers, session, set_cookie: None };
             queue.borrow_mut().waiting.push(waiter);
             Flow::Pause
         }
@@ -300,8 +317,8 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
             continue;
         }
         let view = SharedClusterView::new(host, config);
-        match pick_for_queue(config, &view, &group, random.wrapping_add(i as u64)) {
-            Some(cluster) => match submit(host, config, queue, w, cluster) {
+        match pick_for_queue(config, &view, &group, random.wrapping_add(i as u64), &w.session) {
+            Some((cluster, set_cookie)) => match submit(host, config, queue, Waiter { set_cookie, ..w }, cluster) {
                 Ok(()) => {}
                 Err(w) => kept.push(*w),
             },
@@ -346,6 +363,7 @@ pub fn submit_now(
     ticket: Ticket,
     headers: &Headers,
     cluster: crate::config::ClusterId,
+    set_cookie: Option<String>,
 ) -> bool {
     let (scheme, authority) = base_of(headers);
     let poll_headers = ["authorization", "user-agent"]
@@ -354,7 +372,8 @@ pub fn submit_now(
         .collect();
     let group = ticket.group.clone();
     let since_ms = ticket.queued_at_ms;
-    let w = Waiter { context, ticket, since_ms, scheme, authority, poll_headers };
+    let session = Headers::new();
+    let w = Waiter { context, ticket, since_ms, scheme, authority, poll_headers, session, set_cookie };
     let submitted = submit(host, config, queue, w, cluster).is_ok();
     if submitted {
         metrics.add_to_gauge(host, &waiting_gauge(&group), 1);
@@ -530,16 +549,20 @@ fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8])
 fn answer_held(host: &impl Host, metrics: &Metrics, w: &Waiter, status: u16, body: &str) {
     metrics.add_to_gauge(host, &waiting_gauge(&w.ticket.group), -1);
     let context = w.context;
-    let result = host
-        .set_effective_context(context)
-        .and_then(|()| host.send_reply(status, &headers_for(status, body), body.as_bytes()));
+    let mut headers = headers_for(status, body);
+    // As for a query routed at once: only the cluster's own answer pins the session to it.
+    if let (Some(cookie), 200..=399) = (&w.set_cookie, status) {
+        headers.push(("set-cookie", cookie.as_str()));
+    }
+    let result =
+        host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers, body.as_bytes()));
     if let Err(e) = result {
         log(host, LogLevel::Debug, &format!("trino-router: a held poll is gone ({e})"));
     }
 }
 
 /// Content type by the body's form; a 503 says when to retry, as every Trino client expects.
-fn headers_for(status: u16, body: &str) -> Vec<(&'static str, &'static str)> {
+fn headers_for<'a>(status: u16, body: &str) -> Vec<(&'static str, &'a str)> {
     let mut headers = vec![if body.starts_with('{') { JSON } else { ("content-type", "text/plain") }];
     if status == 503 {
         headers.push(("retry-after", "1"));
