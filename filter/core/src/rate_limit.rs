@@ -44,7 +44,9 @@ impl Stage {
         let mut errors = Vec::new();
         match object.get("stage").and_then(serde_json::Value::as_str) {
             Some("identify") => {}
-            Some(other) => errors.push(ConfigError::new("stage", format!("unknown stage `{other}`, expected `identify`"))),
+            Some(other) => {
+                errors.push(ConfigError::new("stage", format!("unknown stage `{other}`, expected `identify`")))
+            }
             None => errors.push(ConfigError::new("stage", "expected the string `identify`")),
         }
         for key in object.keys().filter(|k| *k != "stage") {
@@ -154,10 +156,10 @@ mod tests {
         assert_eq!(set(&edits, USER_HEADER).as_deref(), Some("bob"));
         assert_eq!(set(&edits, GROUP_HEADER).as_deref(), Some("adhoc"));
         let poll = incoming(&c, "GET", "/v1/statement/queued/20250101_000000_00001_abcde/x/1", &forged);
-        assert_eq!(identify(&c, &poll, &SqlFacts::not_read()), vec![
-            HeaderEdit::Remove(USER_HEADER),
-            HeaderEdit::Remove(GROUP_HEADER)
-        ]);
+        assert_eq!(
+            identify(&c, &poll, &SqlFacts::not_read()),
+            vec![HeaderEdit::Remove(USER_HEADER), HeaderEdit::Remove(GROUP_HEADER)]
+        );
     }
 
     #[test]

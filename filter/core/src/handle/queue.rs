@@ -554,8 +554,7 @@ fn answer_held(host: &impl Host, metrics: &Metrics, w: &Waiter, status: u16, bod
     if let (Some(cookie), 200..=399) = (&w.set_cookie, status) {
         headers.push(("set-cookie", cookie.as_str()));
     }
-    let result =
-        host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers, body.as_bytes()));
+    let result = host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers, body.as_bytes()));
     if let Err(e) = result {
         log(host, LogLevel::Debug, &format!("trino-router: a held poll is gone ({e})"));
     }
