@@ -1,0 +1,120 @@
+"""A query cancelled while it waits at the router never reaches Trino, on real Trino 476 with the real
+Python client and JDBC: group `adhoc` is adhoc-1 alone, limited to 1 running query, and a query held
+open straight on adhoc-1 keeps it full. A client's new query then waits at the router (QUEUED, id
+`router_queued_...`); the client cancels it (Python: `Cursor.cancel()`, JDBC: `Statement.cancel()`,
+each from another thread while `execute()` blocks), room is made, and the coordinators' own query
+lists (/v1/query) never show its SQL.
+"""
+
+import threading
+import time
+import uuid
+
+import pytest
+import trino
+
+from harness import wait_until
+from harness.clients import Session, client
+
+from .configs import on_real_trino
+from .held import HeldQuery
+from e2e.configs import ENVOY_CLUSTER, SIGNING_KEY, STANDIN_NAMES
+
+
+def limited() -> dict:
+    clusters = [{"name": n, "envoy_cluster": ENVOY_CLUSTER[n]} for n in STANDIN_NAMES]
+    clusters[0]["limits"] = {"max_running": 1}
+    return on_real_trino({
+        "clusters": clusters,
+        "groups": [{"name": "adhoc", "members": [{"cluster": "adhoc-1"}]},
+                   {"name": "other", "members": [{"cluster": "adhoc-2"}, {"cluster": "etl-1"}]}],
+        "default_group": "adhoc",
+        "stickiness": {"signing_key": SIGNING_KEY},
+        "health": {"poll_interval_seconds": 1},
+        "load": {"source": "metrics", "user": "router"},
+        "queue": {"enabled": True, "max_wait_seconds": 120},
+    })
+
+
+@pytest.fixture(scope="module")
+def filter_json():
+    return limited()
+
+
+def waiting(envoy) -> int:
+    return sum(v for k, v in envoy.stats("trino_router").items() if k.endswith("queue.group.adhoc.waiting"))
+
+
+@pytest.fixture
+def full(stack):
+    """adhoc-1 running one query (held open straight on the coordinator), seen full by the router."""
+    held = HeldQuery(stack.servers["adhoc-1"].port, user="filler")
+    stack.held = held
+    try:
+        wait_until(lambda: stack.servers["adhoc-1"].query_state(held.query_id) == "RUNNING", 30, "the filler to run")
+        # The filter polls /metrics every second: until then a new query would still be sent.
+        time.sleep(2.5)
+        yield stack
+    finally:
+        release(held)
+
+
+def release(held: HeldQuery) -> None:
+    held.cursor.cancel()
+    held.connection.close()
+
+
+def never_reached(stack, marker: str) -> None:
+    """Room again for a few ticks (a late poll of the cancelled ticket would be admitted now), then
+    the coordinators' own records: no query with the marker ever ran anywhere."""
+    release(stack.held)
+    wait_until(lambda: stack.servers["adhoc-1"].query_state(stack.held.query_id) != "RUNNING", 30,
+               "the filler to end")
+    time.sleep(3)
+    reached = {name: [q["queryId"] for q in s.queries_with(marker)] for name, s in stack.servers.items()}
+    assert reached == {name: [] for name in stack.servers}, reached
+
+
+def test_a_python_query_cancelled_while_it_waits_at_the_router_never_reaches_trino(full):
+    stack = full
+    marker = uuid.uuid4().hex
+    connection = trino.dbapi.connect(host="127.0.0.1", port=stack.envoy.port, user="py-cancel", encoding=None)
+    cursor = connection.cursor()
+    outcome = {}
+
+    def execute():
+        try:
+            cursor.execute(f"SELECT 42 /* {marker} */")
+            outcome["rows"] = cursor.fetchall()
+        except Exception as exc:  # noqa: BLE001 - what the application sees is the result
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=execute)
+    worker.start()
+    wait_until(lambda: waiting(stack.envoy) > 0, 20, "the query to wait at the router")
+    assert cursor.query_id and cursor.query_id.startswith("router_queued_"), cursor.query_id
+    cancelled_at = time.monotonic()
+    cursor.cancel()
+    worker.join(30)
+    assert not worker.is_alive(), "execute() still blocked after cancel()"
+    print(f"\nPython: cancel() -> execute() ended after {time.monotonic() - cancelled_at:.2f} s with {outcome}")
+    assert "rows" not in outcome or outcome["rows"] == [], outcome
+    connection.close()
+    never_reached(stack, marker)
+
+
+def test_a_jdbc_query_cancelled_while_it_waits_at_the_router_never_reaches_trino(full):
+    stack = full
+    marker = uuid.uuid4().hex
+    driver = client("jdbc")._driver(stack.url, Session(user="jdbc-cancel"))
+    try:
+        answer = driver.ask({"op": "cancel_when_queued", "sql": f"SELECT 42 /* {marker} */", "timeout_ms": 30000},
+                            timeout=90)
+    finally:
+        driver.close()
+    print(f"\nJDBC: {answer}")
+    assert answer["saw_queued_at_router"], answer
+    assert answer["query_id"].startswith("router_queued_"), answer
+    assert answer["outcome"] != "execute() still blocked", answer
+    assert answer["cancel_error"] is None, answer
+    never_reached(stack, marker)
