@@ -11,10 +11,12 @@ import time
 import uuid
 
 import pytest
+import requests
 import trino
 
 from harness import wait_until
 from harness.clients import Session, client
+from harness.trino_http import post_statement
 
 from .configs import on_real_trino
 from .held import HeldQuery
@@ -41,6 +43,17 @@ def filter_json():
     return limited()
 
 
+# More rows than Trino's output buffers hold: it stays RUNNING until its pages are read.
+FILLER_SQL = "SELECT orderkey, partkey, comment FROM tpch.sf1.lineitem /* {marker} */"
+
+
+def router_waits(url: str) -> bool:
+    """Whether a new query through the router now waits there (the probe is cancelled either way)."""
+    page = post_statement(url, "SELECT 0", user="probe").json()
+    requests.delete(page["nextUri"], headers={"X-Trino-User": "probe"}, timeout=10)
+    return "/queue/" in page["nextUri"]
+
+
 def waiting(envoy) -> int:
     return sum(v for k, v in envoy.stats("trino_router").items() if k.endswith("queue.group.adhoc.waiting"))
 
@@ -48,12 +61,10 @@ def waiting(envoy) -> int:
 @pytest.fixture
 def full(stack):
     """adhoc-1 running one query (held open straight on the coordinator), seen full by the router."""
-    held = HeldQuery(stack.servers["adhoc-1"].port, user="filler")
+    held = HeldQuery(stack.servers["adhoc-1"].port, user="filler", sql=FILLER_SQL)
     stack.held = held
     try:
-        wait_until(lambda: stack.servers["adhoc-1"].query_state(held.query_id) == "RUNNING", 30, "the filler to run")
-        # The filter polls /metrics every second: until then a new query would still be sent.
-        time.sleep(2.5)
+        wait_until(lambda: router_waits(stack.url), 30, "the router to see adhoc-1 full")
         yield stack
     finally:
         release(held)
@@ -68,9 +79,8 @@ def never_reached(stack, marker: str) -> None:
     """Room again for a few ticks (a late poll of the cancelled ticket would be admitted now), then
     the coordinators' own records: no query with the marker ever ran anywhere."""
     release(stack.held)
-    wait_until(lambda: stack.servers["adhoc-1"].query_state(stack.held.query_id) != "RUNNING", 30,
-               "the filler to end")
-    time.sleep(3)
+    wait_until(lambda: not router_waits(stack.url), 30, "room on adhoc-1 again")
+    time.sleep(2)
     reached = {name: [q["queryId"] for q in s.queries_with(marker)] for name, s in stack.servers.items()}
     assert reached == {name: [] for name in stack.servers}, reached
 

@@ -80,6 +80,8 @@ def test_jdbc_cli_and_node_fail_at_once_on_429(router, name):
     result, took = run_over_the_limit(router, name)
     print(f"\n{name}: {took:.1f} s, ok={result.ok}, error={result.error!r}")
     assert not result.ok, f"{name} succeeded over the limit: {result}"
+    # JDBC and the CLI: "Error starting query at <uri> returned an invalid response:
+    # JsonResponse{statusCode=429, ...}"; Node: "HTTP 429: Request failed with status code 429".
     assert "429" in str(result.error), result.error
     # No retry after Retry-After: 6 (a JVM or Node start is well under that here).
     assert took < REFILL_SECONDS + 4, f"{name} took {took:.1f} s"

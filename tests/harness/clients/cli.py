@@ -169,7 +169,9 @@ class _CliProcess:
             elif _UPDATE.match(line) and current.error is None and not current.rows:
                 count = _UPDATE.match(line).group(2)
                 current.update_count = int(count) if count else None
-            elif line.startswith(("Error running command:", "Query aborted", "java.", "io.trino.")):
+            # "Error starting query at ...": the POST got no Trino answer (a 429 of a rate limit).
+            elif line.startswith(("Error running command:", "Error starting query", "Query aborted", "java.",
+                                  "io.trino.")):
                 current.error = current.error or line
         if self.timed_out:
             for r in results:
