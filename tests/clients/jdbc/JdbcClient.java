@@ -116,7 +116,8 @@ public final class JdbcClient {
                 case "cancel":
                     return cancel();
                 case "cancel_when_queued":
-                    return cancelWhenQueued((String) command.get("sql"), ((Number) command.get("timeout_ms")).longValue());
+                    return cancelWhenQueued((String) command.get("sql"), (String) command.get("id_prefix"),
+                            ((Number) command.get("timeout_ms")).longValue());
                 default:
                     return Map.of("type", "fatal", "error", "unknown op " + op);
             }
@@ -219,11 +220,12 @@ public final class JdbcClient {
 
     /**
      * Executes `sql` on a second thread (execute() blocks while the query is QUEUED) and, once the
-     * driver's progress monitor reports it QUEUED with the id the router gives a query waiting at
-     * the router (router_queued_...), calls Statement.cancel() from this thread, as an application
-     * whose user gave up would. Replies the states seen and what execute() ended with.
+     * driver's progress monitor reports it QUEUED with an id starting `idPrefix` (router_queued_
+     * for a query waiting at the router, "" for one queued by Trino itself), calls
+     * Statement.cancel() from this thread, as an application whose user gave up would. Replies
+     * the states seen and what execute() ended with.
      */
-    private Map<String, Object> cancelWhenQueued(String sql, long timeoutMs) throws Exception {
+    private Map<String, Object> cancelWhenQueued(String sql, String idPrefix, long timeoutMs) throws Exception {
         Statement statement = connection.createStatement();
         List<String> states = java.util.Collections.synchronizedList(new ArrayList<>());
         AtomicReference<String> queryId = new AtomicReference<>();
@@ -231,7 +233,7 @@ public final class JdbcClient {
         statement.unwrap(TrinoStatement.class).setProgressMonitor(stats -> {
             queryId.set(stats.getQueryId());
             states.add(stats.getState());
-            if ("QUEUED".equals(stats.getState()) && stats.getQueryId().startsWith("router_queued_")) {
+            if ("QUEUED".equals(stats.getState()) && stats.getQueryId().startsWith(idPrefix)) {
                 queued.countDown();
             }
         });
@@ -257,7 +259,7 @@ public final class JdbcClient {
         executor.join(timeoutMs);
         Map<String, Object> reply = new LinkedHashMap<>();
         reply.put("type", "cancelled");
-        reply.put("saw_queued_at_router", sawQueued);
+        reply.put("saw_queued", sawQueued);
         reply.put("query_id", queryId.get());
         reply.put("states", new ArrayList<>(states));
         reply.put("outcome", executor.isAlive() ? "execute() still blocked" : outcome.get());

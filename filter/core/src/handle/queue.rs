@@ -230,14 +230,16 @@ pub fn on_ticket(
             reply(host, 204, &[], "")
         }
         "GET" => {
+            let (scheme, authority) = base_of(headers);
             match read_slot(host, ticket.id).0 {
-                Some(Slot::Cancelled) => return reply(host, 200, &[JSON], &cancelled_page(&ticket)),
+                Some(Slot::Cancelled) => {
+                    return reply(host, 200, &[JSON], &cancelled_page(&ticket, &scheme, &authority))
+                }
                 Some(Slot::Admitted { status, page }) => {
                     return reply(host, status, &headers_for(status, &page), &page)
                 }
                 Some(Slot::Submitting) | None => {}
             }
-            let (scheme, authority) = base_of(headers);
             let poll_headers = ["authorization", "user-agent"]
                 .iter()
                 .filter_map(|n| Some((n.to_string(), headers.get_str(n)?.to_string())))
@@ -285,7 +287,7 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
         let group = w.ticket.group.clone();
         match read_slot(host, w.ticket.id).0 {
             Some(Slot::Cancelled) => {
-                answer_held(host, metrics, &w, 200, &cancelled_page(&w.ticket));
+                answer_held(host, metrics, &w, 200, &cancelled_page(&w.ticket, &w.scheme, &w.authority));
                 continue;
             }
             Some(Slot::Admitted { status, page }) => {
@@ -312,7 +314,7 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
                 metrics,
                 &w,
                 200,
-                &failed_page(&waiting_query_id(&w.ticket), "TRINO_ROUTER_QUEUE_TIMEOUT", &message),
+                &failed_page(&waiting_query_id(&w.ticket), &info_uri(&w), "TRINO_ROUTER_QUEUE_TIMEOUT", &message),
             );
             continue;
         }
@@ -343,7 +345,7 @@ fn requeue(host: &impl Host, config: &Config, metrics: &Metrics, w: Waiter, now:
                 metrics,
                 &w,
                 200,
-                &failed_page(&waiting_query_id(&ticket), "TRINO_ROUTER_QUEUE", &e.to_string()),
+                &failed_page(&waiting_query_id(&ticket), &info_uri(&w), "TRINO_ROUTER_QUEUE", &e.to_string()),
             );
         }
     }
@@ -576,8 +578,15 @@ fn reply(host: &impl Host, status: u16, headers: &[(&str, &str)], body: &str) ->
     Flow::Pause
 }
 
-fn cancelled_page(ticket: &Ticket) -> String {
-    failed_page(&waiting_query_id(ticket), "USER_CANCELED", "the query was canceled while it waited at the router")
+fn cancelled_page(ticket: &Ticket, scheme: &str, authority: &str) -> String {
+    let id = waiting_query_id(ticket);
+    let info = format!("{scheme}://{authority}/ui/query.html?{id}");
+    failed_page(&id, &info, "USER_CANCELED", "the query was canceled while it waited at the router")
+}
+
+/// The infoUri of a waiting query's pages (the one its QUEUED pages gave).
+fn info_uri(w: &Waiter) -> String {
+    format!("{}://{}/ui/query.html?{}", w.scheme, w.authority, waiting_query_id(&w.ticket))
 }
 
 /// Frees a slot a failed submission left: it then names no ticket at all.
