@@ -68,11 +68,7 @@ impl Stage {
 /// limit is about is the one the query asked for, not where a full group sends it).
 pub fn identify(config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Vec<HeaderEdit> {
     let head = &incoming.head;
-    let mut edits: Vec<HeaderEdit> = IDENTITY_HEADERS
-        .iter()
-        .filter(|name| head.headers.get(name).is_some())
-        .map(|name| HeaderEdit::Remove(*name))
-        .collect();
+    let mut edits: Vec<HeaderEdit> = strip_for_upstream(head).collect();
     if !incoming.is_new_query() {
         return edits;
     }
