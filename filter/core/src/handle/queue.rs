@@ -594,3 +594,23 @@ fn write_slot_free(host: &impl Host, id: u64) {
     let (_, cas) = host.shared_get(&slot_key(id)).unwrap_or((None, None));
     let _ = host.shared_set(&slot_key(id), b"{}", cas);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ticket_carries_the_session_headers_but_not_those_for_envoy_or_the_router() {
+        let headers = Headers::from_pairs([
+            ("x-trino-user", "alice"),
+            ("x-trino-catalog", "tpch"),
+            ("x-trino-routing-group", "etl"),
+            ("x-trino-router-user", "alice"),
+            ("x-trino-router-group", "adhoc"),
+            ("x-trino-router-client-address", "127.0.0.1"),
+            ("authorization", "Basic YTpi"),
+        ]);
+        let names: Vec<String> = session_headers(&headers).unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["x-trino-user", "x-trino-catalog"]);
+    }
+}
