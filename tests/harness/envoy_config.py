@@ -75,7 +75,11 @@ def build_config(
             raise ValueError("an ECDS config gets its filter JSON from the watched file, not build_config")
     else:
         wasm = _wasm_filter(config)
-        wasm["vm_config"]["code"]["local"]["filename"] = str(Path(wasm_path).resolve())
+        # Every instance of the module (the identify stage of envoy/examples/rate-limits*.yaml too).
+        for f in _http_connection_manager(config)["http_filters"]:
+            code = f.get("typed_config", {}).get("config", {}).get("vm_config", {}).get("code", {})
+            if "local" in code:
+                code["local"]["filename"] = str(Path(wasm_path).resolve())
         if filter_json is not None:
             wasm["configuration"]["value"] = json.dumps(filter_json)
 
@@ -98,7 +102,7 @@ def build_config(
 
 
 def _set_endpoint_port(cluster: dict, port: int) -> None:
-    for group in cluster["load_assignment"]["endpoints"]:
+    for group in cluster["load_assignment"].get("endpoints", []):  # none: a cluster never sent to
         for ep in group["lb_endpoints"]:
             ep["endpoint"]["address"]["socket_address"]["port_value"] = port
 

@@ -19,12 +19,13 @@ RUNNING: List[Envoy] = []
 
 def launch_envoy(upstream_ports: Mapping[str, int], filter_json: dict, log_dir: Path, live: bool = False,
                  wait_healthy: bool = True, timeout: float = 30.0,
-                 adjust: Optional[Callable[[dict], None]] = None) -> Envoy:
+                 adjust: Optional[Callable[[dict], None]] = None, base: Optional[dict] = None) -> Envoy:
     """Starts an Envoy whose clusters {envoy cluster name: port} reach the coordinators.
 
     `live`: envoy-live.yaml, the filter config discovered from a file (LiveEnvoy.push_filter_config).
     `wait_healthy=False`: returns once Envoy is live, even if some coordinator is down.
     `adjust`: changes the built Envoy config dict in place (a circuit breaker, a timeout).
+    `base`: another Envoy config to start from than envoy/envoy.yaml (an example under envoy/examples).
     Otherwise it returns once Envoy's health checks passed and the filter has had a poll of
     every cluster answered since, so a test's first query finds every cluster usable.
     """
@@ -35,7 +36,7 @@ def launch_envoy(upstream_ports: Mapping[str, int], filter_json: dict, log_dir: 
         filter_file.write(filter_json)
         envoy = LiveEnvoy(build_live_config(free_port(), free_port(), upstream_ports, filter_file), filter_file, **args)
     else:
-        config = build_config(free_port(), free_port(), upstream_ports, filter_json=filter_json)
+        config = build_config(free_port(), free_port(), upstream_ports, filter_json=filter_json, base=base)
         if adjust:
             adjust(config)
         envoy = Envoy(config, **args)

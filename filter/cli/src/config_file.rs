@@ -14,6 +14,9 @@ pub struct Found {
     pub holds_headers: Option<bool>,
     /// The Envoy document around the filter, when it is a bootstrap with static resources.
     pub envoy: Option<EnvoyFacts>,
+    /// The `vm_config.vm_id` of a wasm filter: instances with the same one share a VM (the
+    /// identify stage reads the router configuration of its VM).
+    pub vm_id: Option<String>,
 }
 
 /// What an Envoy bootstrap says that the filter's config must agree with.
@@ -35,6 +38,7 @@ pub fn find_configs(text: &str) -> Result<Vec<Found>, String> {
             json: text.to_string(),
             holds_headers: None,
             envoy: None,
+            vm_id: None,
         }]);
     }
     let mut found = Vec::new();
@@ -65,11 +69,17 @@ fn walk(v: &Value, at: &str, found: &mut Vec<Found>) {
                     config.and_then(|c| c.get("configuration")).and_then(|c| c.get("value")).and_then(Value::as_str)
                 {
                     let location = format!("{at}: wasm filter");
+                    let vm_id = config
+                        .and_then(|c| c.get("vm_config"))
+                        .and_then(|v| v.get("vm_id"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
                     found.push(Found {
                         location,
                         json: s.to_string(),
                         holds_headers: Some(holds == Some(true)),
                         envoy: None,
+                        vm_id: Some(vm_id.unwrap_or_default()),
                     });
                 }
             }
@@ -78,7 +88,7 @@ fn walk(v: &Value, at: &str, found: &mut Vec<Found>) {
                     if let Ok(json) = serde_json::to_string(pc) {
                         // A WasmPlugin cannot set allow_on_headers_stop_iteration.
                         let location = format!("{at}: WasmPlugin pluginConfig");
-                        found.push(Found { location, json, holds_headers: Some(false), envoy: None });
+                        found.push(Found { location, json, holds_headers: Some(false), envoy: None, vm_id: None });
                     }
                 }
             }

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use trino_router_core::config::{Config, StickinessMode};
 use trino_router_core::explain::explain;
 use trino_router_core::inspect::SqlFacts;
+use trino_router_core::rate_limit::Stage;
 use trino_router_core::request::{Headers, RequestHead};
 
 const USAGE: &str = "usage:
   trino-router validate FILE
-      FILE is the filter's JSON config, or an Envoy/Istio YAML that embeds it.
+      FILE is the filter's JSON config, or an Envoy/Istio YAML that embeds it (an identify
+      stage, {\"stage\": \"identify\"}, is checked against the router filter of its vm_id).
       Exit 0 when every config found is valid; else print each error with its field, exit 1.
   trino-router explain [--config FILE] [--header 'Name: value']... (--sql TEXT | --sql-file PATH)
       Print, as one JSON object, what the SQL is and touches; with --config also the rule,
@@ -46,19 +48,22 @@ fn main() -> ExitCode {
 fn validate(path: &str) -> Result<bool, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let configs = config_file::find_configs(&text).map_err(|e| format!("{path}: {e}"))?;
+    let stages: Vec<_> = configs.iter().map(|found| Stage::from_json(found.json.as_bytes())).collect();
     let mut ok = true;
-    for found in configs {
-        let problems = match Config::from_json(found.json.as_bytes()) {
-            Ok(c) => {
-                let problems = surroundings_problems(&c, &found);
+    for (found, stage) in configs.iter().zip(&stages) {
+        let problems = match stage {
+            Ok(Stage::Route(c)) => {
+                let problems = surroundings_problems(c, found);
                 if problems.is_empty() {
-                    println!(
-                        "{path} ({}): valid: {} clusters, {} groups, {} rules",
-                        found.location,
-                        c.clusters.len(),
-                        c.groups.len(),
-                        c.rules.0.len()
-                    );
+                    let (clusters, groups, rules) = (c.clusters.len(), c.groups.len(), c.rules.0.len());
+                    println!("{path} ({}): valid: {clusters} clusters, {groups} groups, {rules} rules", found.location);
+                }
+                problems
+            }
+            Ok(Stage::Identify) => {
+                let problems = identify_problems(found, &configs, &stages);
+                if problems.is_empty() {
+                    println!("{path} ({}): valid: identify stage for the rate-limit filters", found.location);
                 }
                 problems
             }
@@ -71,6 +76,35 @@ fn validate(path: &str) -> Result<bool, String> {
     }
     Ok(ok)
 }
+
+/// An identify stage needs the router configuration of a trino-router filter in its VM (same
+/// vm_id), and may hold a new query for its body when that configuration reads the SQL.
+fn identify_problems(found: &config_file::Found, all: &[config_file::Found], stages: &[StageResult]) -> Vec<String> {
+    // A plain JSON file, or an Istio WasmPlugin: the VM is not described here.
+    let Some(vm_id) = &found.vm_id else { return Vec::new() };
+    let router = all.iter().zip(stages).find_map(|(f, s)| match s {
+        Ok(Stage::Route(c)) if f.vm_id.as_ref() == Some(vm_id) => Some(c),
+        _ => None,
+    });
+    let Some(router) = router else {
+        return vec![format!(
+            "config.vm_config.vm_id: no trino-router filter with vm_id `{vm_id}` in this file: the identify \
+             stage reads the router configuration of its VM, and without one answers every request 503"
+        )];
+    };
+    let mut problems = Vec::new();
+    if router.reads_sql && found.holds_headers == Some(false) {
+        problems.push(
+            "config.allow_on_headers_stop_iteration: the router configuration reads the SQL of new queries, \
+             so the identify stage holds them for their body: set it to true, or Envoy would hold every new \
+             query forever"
+                .to_string(),
+        );
+    }
+    problems
+}
+
+type StageResult = Result<Stage, trino_router_core::error::ConfigErrors>;
 
 /// What a valid config gets wrong about the Envoy it runs in, each naming the field or
 /// the Envoy setting to change.

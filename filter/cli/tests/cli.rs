@@ -136,3 +136,32 @@ fn validate_refuses_sql_rules_where_envoy_would_not_deliver_the_body() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not set allow_on_headers_stop_iteration: true"), "{out}");
 }
+
+#[test]
+fn validate_checks_the_identify_stage_of_the_rate_limit_examples() {
+    for example in ["envoy/examples/rate-limits.yaml", "envoy/examples/rate-limits-global.yaml"] {
+        let (code, out, _) = run(&["validate", &repo(example)]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("valid: identify stage for the rate-limit filters"), "{out}");
+        assert!(out.contains("valid: 3 clusters, 2 groups, 1 rules"), "{out}");
+    }
+    let shipped = std::fs::read_to_string(repo("envoy/examples/rate-limits.yaml")).unwrap();
+    // The identify stage comes first in the file: these change only its settings.
+    let own_vm = shipped.replacen("vm_id: trino_router\n", "vm_id: elsewhere\n", 1);
+    let (code, out, _) = run(&["validate", &temp_file("own-vm.yaml", &own_vm)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("config.vm_config.vm_id: no trino-router filter with vm_id `elsewhere` in this file"),
+        "{out}"
+    );
+    let no_hold =
+        shipped.replacen("allow_on_headers_stop_iteration: true", "allow_on_headers_stop_iteration: false", 1);
+    let (code, out, _) = run(&["validate", &temp_file("no-hold.yaml", &no_hold)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("config.allow_on_headers_stop_iteration: the router configuration reads the SQL"), "{out}");
+    let (code, out, _) = run(&["validate", &temp_file("stage.json", r#"{"stage": "count"}"#)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("stage: unknown stage `count`, expected `identify`"), "{out}");
+    let (code, out, _) = run(&["validate", &temp_file("identify.json", r#"{"stage": "identify"}"#)]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -18,6 +18,7 @@ pub mod lookup;
 pub mod observed;
 pub mod pin;
 pub mod protocol;
+pub mod rate_limit;
 pub mod request;
 pub mod rewrite;
 pub mod route;

@@ -202,15 +202,20 @@ pub fn parse_server_info(body: &[u8]) -> Option<ServerInfo> {
 }
 
 /// A statement page that ends a query with an error, shaped like Trino's own FAILED pages
-/// (no nextUri), so clients raise a query error with `message` instead of an HTTP error.
-pub fn failed_page(query_id: &str, error_name: &str, message: &str) -> String {
+/// (no nextUri), so clients raise a query error with `message` instead of an HTTP error. The
+/// Java clients (JDBC, CLI) refuse a page without `infoUri` as an invalid response, and read
+/// every stats field Trino writes.
+pub fn failed_page(query_id: &str, info_uri: &str, error_name: &str, message: &str) -> String {
     let page = serde_json::json!({
         "id": query_id,
+        "infoUri": info_uri,
         "stats": {
             "state": "FAILED", "queued": false, "scheduled": false, "nodes": 0, "totalSplits": 0,
-            "queuedSplits": 0, "runningSplits": 0, "completedSplits": 0, "cpuTimeMillis": 0,
-            "wallTimeMillis": 0, "queuedTimeMillis": 0, "elapsedTimeMillis": 0, "processedRows": 0,
-            "processedBytes": 0, "physicalInputBytes": 0, "peakMemoryBytes": 0, "spilledBytes": 0
+            "queuedSplits": 0, "runningSplits": 0, "completedSplits": 0, "planningTimeMillis": 0,
+            "analysisTimeMillis": 0, "cpuTimeMillis": 0, "wallTimeMillis": 0, "queuedTimeMillis": 0,
+            "elapsedTimeMillis": 0, "finishingTimeMillis": 0, "physicalInputTimeMillis": 0, "processedRows": 0,
+            "processedBytes": 0, "physicalInputBytes": 0, "physicalWrittenBytes": 0,
+            "internalNetworkInputBytes": 0, "peakMemoryBytes": 0, "spilledBytes": 0
         },
         "error": {
             "message": message,
@@ -435,8 +440,10 @@ mod tests {
 
     #[test]
     fn a_failed_page_reads_like_trinos() {
-        let page: serde_json::Value = serde_json::from_str(&failed_page(ID, "X_GONE", "gone \"now\"")).unwrap();
+        let page: serde_json::Value =
+            serde_json::from_str(&failed_page(ID, "/ui/query.html?x", "X_GONE", "gone \"now\"")).unwrap();
         assert_eq!(page["id"], ID);
+        assert_eq!(page["infoUri"], "/ui/query.html?x");
         assert_eq!(page["stats"]["state"], "FAILED");
         assert_eq!(page["error"]["message"], "gone \"now\"");
         assert!(page.get("nextUri").is_none());

@@ -115,6 +115,9 @@ public final class JdbcClient {
                     return finish();
                 case "cancel":
                     return cancel();
+                case "cancel_when_queued":
+                    return cancelWhenQueued((String) command.get("sql"), (String) command.get("id_prefix"),
+                            ((Number) command.get("timeout_ms")).longValue());
                 default:
                     return Map.of("type", "fatal", "error", "unknown op " + op);
             }
@@ -213,6 +216,57 @@ public final class JdbcClient {
         Map<String, Object> result = run.result();
         result.put("cancel_error", cancelError.get());
         return result;
+    }
+
+    /**
+     * Executes `sql` on a second thread (execute() blocks while the query is QUEUED) and, once the
+     * driver's progress monitor reports it QUEUED with an id starting `idPrefix` (router_queued_
+     * for a query waiting at the router, "" for one queued by Trino itself), calls
+     * Statement.cancel() from this thread, as an application whose user gave up would. Replies
+     * the states seen and what execute() ended with.
+     */
+    private Map<String, Object> cancelWhenQueued(String sql, String idPrefix, long timeoutMs) throws Exception {
+        Statement statement = connection.createStatement();
+        List<String> states = java.util.Collections.synchronizedList(new ArrayList<>());
+        AtomicReference<String> queryId = new AtomicReference<>();
+        java.util.concurrent.CountDownLatch queued = new java.util.concurrent.CountDownLatch(1);
+        statement.unwrap(TrinoStatement.class).setProgressMonitor(stats -> {
+            queryId.set(stats.getQueryId());
+            states.add(stats.getState());
+            if ("QUEUED".equals(stats.getState()) && stats.getQueryId().startsWith(idPrefix)) {
+                queued.countDown();
+            }
+        });
+        AtomicReference<String> outcome = new AtomicReference<>("execute() returned");
+        Thread executor = new Thread(() -> {
+            try {
+                statement.execute(sql);
+            }
+            catch (SQLException e) {
+                outcome.set(describe(e));
+            }
+        }, "jdbc-execute");
+        executor.start();
+        boolean sawQueued = queued.await(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        String cancelError = null;
+        long cancelledAt = System.nanoTime();
+        try {
+            statement.cancel();
+        }
+        catch (SQLException e) {
+            cancelError = describe(e);
+        }
+        executor.join(timeoutMs);
+        Map<String, Object> reply = new LinkedHashMap<>();
+        reply.put("type", "cancelled");
+        reply.put("saw_queued", sawQueued);
+        reply.put("query_id", queryId.get());
+        reply.put("states", new ArrayList<>(states));
+        reply.put("outcome", executor.isAlive() ? "execute() still blocked" : outcome.get());
+        reply.put("ended_after_cancel_ms", (System.nanoTime() - cancelledAt) / 1_000_000);
+        reply.put("cancel_error", cancelError);
+        statement.close();
+        return reply;
     }
 
     private Running requireRunning() {

@@ -84,7 +84,8 @@ class CliClient(Client):
 
 _POST = re.compile(r"^--> POST (\S+)/v1/statement ")
 _NEXT = re.compile(r"^--> (GET|DELETE|HEAD) \S+/v1/statement/\w+/(\d{8}_\d{6}_\d{5}_\w+)/")
-_FAILED = re.compile(r"^Query (\d{8}_\d{6}_\d{5}_\w+) failed: (.*)$")
+# Trino's query ids, and the router's for a query that waited at the router.
+_FAILED = re.compile(r"^Query (\d{8}_\d{6}_\d{5}_\w+|router_queued_[0-9a-f]+) failed: (.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _UPDATE = re.compile(r"^([A-Z][A-Z ]*[A-Z])(?:: (\d+) rows?)?$")
 
@@ -169,7 +170,9 @@ class _CliProcess:
             elif _UPDATE.match(line) and current.error is None and not current.rows:
                 count = _UPDATE.match(line).group(2)
                 current.update_count = int(count) if count else None
-            elif line.startswith(("Error running command:", "Query aborted", "java.", "io.trino.")):
+            # "Error starting query at ...": the POST got no Trino answer (a 429 of a rate limit).
+            elif line.startswith(("Error running command:", "Error starting query", "Query aborted", "java.",
+                                  "io.trino.")):
                 current.error = current.error or line
         if self.timed_out:
             for r in results:

@@ -1,13 +1,18 @@
 //! The filter on one Envoy worker: validates and holds the config (Envoy keeps the previous
 //! one when `configure` refuses a new one), drives the poller from the tick, and starts an
 //! `Exchange` for each request with the config, the counters and fresh randomness.
+//!
+//! An instance configured `{"stage": "identify"}` (`rate_limit.rs`) routes nothing: its
+//! exchanges set the identity headers for Envoy's rate-limit filters, with the configuration of
+//! the router instance that shares its VM (same `vm_id`), which it finds in `MAIN_CONFIG`.
 
 use super::poll::Poller;
 use super::queue::{self, SharedQueue};
 use super::{Exchange, Metrics};
 use crate::config::Config;
 use crate::host::{log, Host, LogLevel};
-use std::cell::Cell;
+use crate::rate_limit::Stage;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::rc::Rc;
@@ -15,8 +20,21 @@ use std::time::Duration;
 
 const TICK: Duration = Duration::from_secs(1);
 
+std::thread_local! {
+    /// The configuration the router instance of this VM accepted last, for identify stages.
+    /// (A VM is one thread per Envoy worker; each instance has its own root context in it.)
+    static MAIN_CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+/// The router configuration of this VM, if a router instance has accepted one.
+pub(super) fn main_config() -> Option<Rc<Config>> {
+    MAIN_CONFIG.with(|c| c.borrow().clone())
+}
+
 pub struct Plugin {
     config: Option<Rc<Config>>,
+    /// Configured as the identify stage.
+    identify: bool,
     metrics: Rc<Metrics>,
     poller: Poller,
     /// Queries waiting at the router on this worker.
@@ -33,6 +51,7 @@ impl Plugin {
         let seed = RandomState::new().hash_one(host.now_ms().unwrap_or(0x5eed));
         Plugin {
             config: None,
+            identify: false,
             metrics: Rc::new(Metrics::default()),
             poller: Poller::default(),
             queue: SharedQueue::default(),
@@ -54,13 +73,22 @@ impl Plugin {
                 return false;
             }
         };
-        match Config::from_json(&bytes) {
-            Ok(config) => {
+        match Stage::from_json(&bytes) {
+            Ok(Stage::Identify) => {
+                log(host, LogLevel::Info, "trino-router: identify stage accepted (for Envoy's rate-limit filters)");
+                self.identify = true;
+                self.config = None;
+                true
+            }
+            Ok(Stage::Route(config)) => {
                 let (clusters, groups, rules) = (config.clusters.len(), config.groups.len(), config.rules.0.len());
                 let line =
                     format!("trino-router: config accepted: {clusters} clusters, {groups} groups, {rules} rules");
                 log(host, LogLevel::Info, &line);
-                self.config = Some(Rc::new(config));
+                let config = Rc::new(*config);
+                MAIN_CONFIG.with(|c| *c.borrow_mut() = Some(Rc::clone(&config)));
+                self.identify = false;
+                self.config = Some(config);
                 if let Err(e) = host.set_tick_period(TICK) {
                     log(host, LogLevel::Warn, &format!("trino-router: no tick, so no polling: {e}"));
                 }
@@ -94,7 +122,12 @@ impl Plugin {
     /// The exchange of the stream Envoy numbers `context`.
     pub fn new_exchange(&self, context: u32) -> Exchange {
         let queue = Rc::clone(&self.queue);
-        Exchange::new(self.config.clone(), Rc::clone(&self.metrics), self.next_random(), queue, context)
+        let mut exchange =
+            Exchange::new(self.config.clone(), Rc::clone(&self.metrics), self.next_random(), queue, context);
+        if self.identify {
+            exchange.identify = Some(super::identify::Identify::default());
+        }
+        exchange
     }
 
     fn next_random(&self) -> u64 {

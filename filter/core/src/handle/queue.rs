@@ -45,6 +45,19 @@ struct Waiter {
     authority: String,
     /// Headers of the poll that go with the submission (credentials, user agent).
     poll_headers: Vec<(String, String)>,
+    /// The poll's cookies and scheme: a group with session affinity reads its cookie there.
+    session: Headers,
+    /// The affinity `Set-Cookie` for the coordinator's first page, once a cluster is chosen.
+    set_cookie: Option<String>,
+}
+
+/// What of a request's headers session affinity reads (`route::affinity`).
+fn session_of(headers: &Headers) -> Headers {
+    let mut session = Headers::new();
+    for (name, value) in headers.iter().filter(|(n, _)| *n == "cookie" || *n == "x-forwarded-proto") {
+        session.push(name, value);
+    }
+    session
 }
 
 struct Submitted {
@@ -152,11 +165,13 @@ pub fn base_of(headers: &Headers) -> (String, String) {
     (scheme.to_string(), headers.get_str(":authority").unwrap_or("localhost").to_string())
 }
 
-/// Headers of a new query that travel in its ticket: the Trino session headers.
+/// Headers of a new query that travel in its ticket: the Trino session headers (not those for
+/// the router or Envoy's rate-limit filters).
 pub fn session_headers(headers: &Headers) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (name, value) in headers.iter() {
-        if name.starts_with("x-trino-") && name != "x-trino-routing-group" {
+        let for_envoy = name == "x-trino-routing-group" || crate::rate_limit::IDENTITY_HEADERS.contains(&name);
+        if name.starts_with("x-trino-") && !for_envoy {
             out.push((name.to_string(), String::from_utf8(value.to_vec()).ok()?));
         }
     }
@@ -215,20 +230,24 @@ pub fn on_ticket(
             reply(host, 204, &[], "")
         }
         "GET" => {
+            let (scheme, authority) = base_of(headers);
             match read_slot(host, ticket.id).0 {
-                Some(Slot::Cancelled) => return reply(host, 200, &[JSON], &cancelled_page(&ticket)),
+                Some(Slot::Cancelled) => {
+                    return reply(host, 200, &[JSON], &cancelled_page(&ticket, &scheme, &authority))
+                }
                 Some(Slot::Admitted { status, page }) => {
                     return reply(host, status, &headers_for(status, &page), &page)
                 }
                 Some(Slot::Submitting) | None => {}
             }
-            let (scheme, authority) = base_of(headers);
             let poll_headers = ["authorization", "user-agent"]
                 .iter()
                 .filter_map(|n| Some((n.to_string(), headers.get_str(n)?.to_string())))
                 .collect();
             metrics.add_to_gauge(host, &waiting_gauge(&group), 1);
-            let waiter = Waiter { context, ticket, since_ms: now, scheme, authority, poll_headers };
+            let session = session_of(headers);
+            let waiter =
+                Waiter { context, ticket, since_ms: now, scheme, authority, poll_headers, session, set_cookie: None };
             queue.borrow_mut().waiting.push(waiter);
             Flow::Pause
         }
@@ -268,7 +287,7 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
         let group = w.ticket.group.clone();
         match read_slot(host, w.ticket.id).0 {
             Some(Slot::Cancelled) => {
-                answer_held(host, metrics, &w, 200, &cancelled_page(&w.ticket));
+                answer_held(host, metrics, &w, 200, &cancelled_page(&w.ticket, &w.scheme, &w.authority));
                 continue;
             }
             Some(Slot::Admitted { status, page }) => {
@@ -295,13 +314,13 @@ pub fn advance(host: &impl Host, config: &Config, queue: &SharedQueue, metrics: 
                 metrics,
                 &w,
                 200,
-                &failed_page(&waiting_query_id(&w.ticket), "TRINO_ROUTER_QUEUE_TIMEOUT", &message),
+                &failed_page(&waiting_query_id(&w.ticket), &info_uri(&w), "TRINO_ROUTER_QUEUE_TIMEOUT", &message),
             );
             continue;
         }
         let view = SharedClusterView::new(host, config);
-        match pick_for_queue(config, &view, &group, random.wrapping_add(i as u64)) {
-            Some(cluster) => match submit(host, config, queue, w, cluster) {
+        match pick_for_queue(config, &view, &group, random.wrapping_add(i as u64), &w.session) {
+            Some((cluster, set_cookie)) => match submit(host, config, queue, Waiter { set_cookie, ..w }, cluster) {
                 Ok(()) => {}
                 Err(w) => kept.push(*w),
             },
@@ -326,7 +345,7 @@ fn requeue(host: &impl Host, config: &Config, metrics: &Metrics, w: Waiter, now:
                 metrics,
                 &w,
                 200,
-                &failed_page(&waiting_query_id(&ticket), "TRINO_ROUTER_QUEUE", &e.to_string()),
+                &failed_page(&waiting_query_id(&ticket), &info_uri(&w), "TRINO_ROUTER_QUEUE", &e.to_string()),
             );
         }
     }
@@ -346,6 +365,7 @@ pub fn submit_now(
     ticket: Ticket,
     headers: &Headers,
     cluster: crate::config::ClusterId,
+    set_cookie: Option<String>,
 ) -> bool {
     let (scheme, authority) = base_of(headers);
     let poll_headers = ["authorization", "user-agent"]
@@ -354,7 +374,8 @@ pub fn submit_now(
         .collect();
     let group = ticket.group.clone();
     let since_ms = ticket.queued_at_ms;
-    let w = Waiter { context, ticket, since_ms, scheme, authority, poll_headers };
+    let session = Headers::new();
+    let w = Waiter { context, ticket, since_ms, scheme, authority, poll_headers, session, set_cookie };
     let submitted = submit(host, config, queue, w, cluster).is_ok();
     if submitted {
         metrics.add_to_gauge(host, &waiting_gauge(&group), 1);
@@ -530,16 +551,19 @@ fn register(host: &impl Host, queue: &SharedQueue, done: Submitted, page: &[u8])
 fn answer_held(host: &impl Host, metrics: &Metrics, w: &Waiter, status: u16, body: &str) {
     metrics.add_to_gauge(host, &waiting_gauge(&w.ticket.group), -1);
     let context = w.context;
-    let result = host
-        .set_effective_context(context)
-        .and_then(|()| host.send_reply(status, &headers_for(status, body), body.as_bytes()));
+    let mut headers = headers_for(status, body);
+    // As for a query routed at once: only the cluster's own answer pins the session to it.
+    if let (Some(cookie), 200..=399) = (&w.set_cookie, status) {
+        headers.push(("set-cookie", cookie.as_str()));
+    }
+    let result = host.set_effective_context(context).and_then(|()| host.send_reply(status, &headers, body.as_bytes()));
     if let Err(e) = result {
         log(host, LogLevel::Debug, &format!("trino-router: a held poll is gone ({e})"));
     }
 }
 
 /// Content type by the body's form; a 503 says when to retry, as every Trino client expects.
-fn headers_for(status: u16, body: &str) -> Vec<(&'static str, &'static str)> {
+fn headers_for<'a>(status: u16, body: &str) -> Vec<(&'static str, &'a str)> {
     let mut headers = vec![if body.starts_with('{') { JSON } else { ("content-type", "text/plain") }];
     if status == 503 {
         headers.push(("retry-after", "1"));
@@ -554,12 +578,39 @@ fn reply(host: &impl Host, status: u16, headers: &[(&str, &str)], body: &str) ->
     Flow::Pause
 }
 
-fn cancelled_page(ticket: &Ticket) -> String {
-    failed_page(&waiting_query_id(ticket), "USER_CANCELED", "the query was canceled while it waited at the router")
+fn cancelled_page(ticket: &Ticket, scheme: &str, authority: &str) -> String {
+    let id = waiting_query_id(ticket);
+    let info = format!("{scheme}://{authority}/ui/query.html?{id}");
+    failed_page(&id, &info, "USER_CANCELED", "the query was canceled while it waited at the router")
+}
+
+/// The infoUri of a waiting query's pages (the one its QUEUED pages gave).
+fn info_uri(w: &Waiter) -> String {
+    format!("{}://{}/ui/query.html?{}", w.scheme, w.authority, waiting_query_id(&w.ticket))
 }
 
 /// Frees a slot a failed submission left: it then names no ticket at all.
 fn write_slot_free(host: &impl Host, id: u64) {
     let (_, cas) = host.shared_get(&slot_key(id)).unwrap_or((None, None));
     let _ = host.shared_set(&slot_key(id), b"{}", cas);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ticket_carries_the_session_headers_but_not_those_for_envoy_or_the_router() {
+        let headers = Headers::from_pairs([
+            ("x-trino-user", "alice"),
+            ("x-trino-catalog", "tpch"),
+            ("x-trino-routing-group", "etl"),
+            ("x-trino-router-user", "alice"),
+            ("x-trino-router-group", "adhoc"),
+            ("x-trino-router-client-address", "127.0.0.1"),
+            ("authorization", "Basic YTpi"),
+        ]);
+        let names: Vec<String> = session_headers(&headers).unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["x-trino-user", "x-trino-catalog"]);
+    }
 }

@@ -39,21 +39,23 @@ pub struct Exchange {
     queue: SharedQueue,
     /// Envoy's number for this stream: a held poll of a queue ticket is answered by it.
     context: u32,
+    /// Set when this instance is the identify stage: the request is only named, not routed.
+    pub(super) identify: Option<super::identify::Identify>,
 }
 
 /// A new query whose headers are held until its body is in.
-struct Waiting {
-    incoming: Incoming,
+pub(super) struct Waiting {
+    pub incoming: Incoming,
     /// It declared its length (Content-Length, at most the limit), so buffering it whole
     /// stays within Envoy's buffer limit. A body of undeclared length (chunked) is read
     /// only when it comes whole in its first piece: buffering it could let Envoy answer
     /// 413 on its own once it outgrows the buffer limit.
-    length_declared: bool,
+    pub length_declared: bool,
 }
 
 /// What to do when more of a held body has arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyStep {
+pub(super) enum BodyStep {
     /// Keep holding: more of a body within the limit is on its way.
     Wait,
     /// Decide now with what has arrived (the whole body, or a declared body past the limit,
@@ -64,7 +66,7 @@ enum BodyStep {
 }
 
 impl Waiting {
-    fn step(&self, body_size: usize, end_of_stream: bool, max: usize) -> BodyStep {
+    pub(super) fn step(&self, body_size: usize, end_of_stream: bool, max: usize) -> BodyStep {
         match (end_of_stream && body_size <= max, self.length_declared) {
             (true, _) => BodyStep::Read,
             (false, true) if body_size <= max => BodyStep::Wait,
@@ -107,6 +109,7 @@ impl Exchange {
             failed_page: None,
             queue,
             context,
+            identify: None,
         }
     }
 
@@ -127,6 +130,9 @@ impl Exchange {
     }
 
     pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) -> Flow {
+        if let Some(identify) = &mut self.identify {
+            return identify.on_request_headers(host, super::plugin::main_config(), end_of_stream);
+        }
         let Some(config) = self.config.clone() else {
             let reply = Reply { retry_after_seconds: Some(1), ..internal(503, "router has no configuration") };
             return answer(host, &reply, DEFAULT_CLUSTER_HEADER);
@@ -166,6 +172,9 @@ impl Exchange {
     }
 
     pub fn on_request_body(&mut self, host: &impl Host, body_size: usize, end_of_stream: bool) -> Flow {
+        if let Some(identify) = &mut self.identify {
+            return identify.on_request_body(host, super::plugin::main_config(), body_size, end_of_stream);
+        }
         let (Some(config), Some(waiting)) = (self.config.clone(), &self.waiting_for_body) else {
             return Flow::Continue;
         };
@@ -274,7 +283,8 @@ impl Exchange {
         let ticket = self.ticket_of(host, config, incoming, sql, &group).ok()?;
         let (queue, metrics) = (Rc::clone(&self.queue), Rc::clone(&self.metrics));
         let headers = &incoming.head.headers;
-        queue::submit_now(host, config, &queue, &metrics, self.context, ticket, headers, f.cluster)
+        let set_cookie = f.answer.set_cookie.clone();
+        queue::submit_now(host, config, &queue, &metrics, self.context, ticket, headers, f.cluster, set_cookie)
             .then_some(Flow::Pause)
     }
 
@@ -352,19 +362,7 @@ impl Exchange {
 
     /// Carries out a forward's plan: its header edits, then what its answer will need.
     fn send_upstream(&mut self, host: &impl Host, f: Forward) -> Result<(), crate::host::HostError> {
-        for edit in &f.edits {
-            match edit {
-                HeaderEdit::Set(name, value) => host.set_request_header(name, value)?,
-                HeaderEdit::Remove(name) => host.remove_request_header(name)?,
-                HeaderEdit::SetClientAddress(name) => {
-                    let address = host.property(&["source", "address"]).ok().flatten();
-                    match address.as_deref().and_then(ip_of_socket_address) {
-                        Some(ip) => host.set_request_header(name, ip.as_bytes())?,
-                        None => host.remove_request_header(name)?,
-                    }
-                }
-            }
-        }
+        apply_edits(host, &f.edits)?;
         host.clear_route_cache()?;
         self.page = PageWork::of(&f);
         self.sent = Some(Sent {
@@ -390,7 +388,25 @@ impl Exchange {
     }
 }
 
-fn internal(status: u16, message: &str) -> Reply {
+/// Carries out request header edits, in order.
+pub(super) fn apply_edits(host: &impl Host, edits: &[HeaderEdit]) -> Result<(), crate::host::HostError> {
+    for edit in edits {
+        match edit {
+            HeaderEdit::Set(name, value) => host.set_request_header(name, value)?,
+            HeaderEdit::Remove(name) => host.remove_request_header(name)?,
+            HeaderEdit::SetClientAddress(name) => {
+                let address = host.property(&["source", "address"]).ok().flatten();
+                match address.as_deref().and_then(ip_of_socket_address) {
+                    Some(ip) => host.set_request_header(name, ip.as_bytes())?,
+                    None => host.remove_request_header(name)?,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn internal(status: u16, message: &str) -> Reply {
     Reply {
         status,
         body: trino_error(status, message),
@@ -404,7 +420,7 @@ fn internal(status: u16, message: &str) -> Reply {
 /// without a cluster header: the route then finds no cluster and Envoy answers (404), where
 /// holding the stream would leave the client hanging. If even the header cannot be removed,
 /// the stream is held: a cluster named by the client must never be used.
-fn answer(host: &impl Host, reply: &Reply, cluster_header: &str) -> Flow {
+pub(super) fn answer(host: &impl Host, reply: &Reply, cluster_header: &str) -> Flow {
     let retry_after = reply.retry_after_seconds.map(|s| s.to_string());
     let mut headers = vec![("content-type", "text/plain")];
     if let Some(r) = &retry_after {

@@ -181,5 +181,6 @@ fn report_lost_query(host: &impl Host, cluster: &str, query: &QueryId) -> String
         }
     }
     let _ = host.remove_response_header("content-length");
-    failed_page(id, "TRINO_ROUTER_COORDINATOR_LOST", &message)
+    // The client-facing host is not at hand here; a relative URI is still a URI to the clients.
+    failed_page(id, &format!("/ui/query.html?{id}"), "TRINO_ROUTER_COORDINATOR_LOST", &message)
 }

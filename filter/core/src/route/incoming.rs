@@ -50,6 +50,11 @@ impl Incoming {
         config.reads_sql && self.endpoint == Endpoint::SubmitStatement
     }
 
+    /// A new query (`POST /v1/statement`).
+    pub fn is_new_query(&self) -> bool {
+        self.endpoint == Endpoint::SubmitStatement
+    }
+
     /// The body length the client declared (Content-Length), when it is a plain number.
     pub fn declared_body_length(&self) -> Option<usize> {
         std::str::from_utf8(self.head.headers.get("content-length")?).ok()?.trim().parse().ok()

@@ -164,11 +164,22 @@ fn new_query(
     })
 }
 
-/// A cluster of `group` (or its fallbacks) with room for a query that waited at the router.
-pub fn pick_for_queue(config: &Config, view: &dyn ClusterView, group: &str, random: u64) -> Option<ClusterId> {
+/// A cluster of `group` (or its fallbacks) with room for a query that waited at the router,
+/// and the affinity cookie to give with its first page: the client's cookies (`session`, from
+/// its poll) count as they do for a query routed at once.
+pub fn pick_for_queue(
+    config: &Config,
+    view: &dyn ClusterView,
+    group: &str,
+    random: u64,
+    session: &crate::request::Headers,
+) -> Option<(ClusterId, Option<String>)> {
     let id = config.group_by_name(group)?;
     let why = Why::DefaultGroup { group: group.to_string() };
-    pick_with_fallback(config, view, id, random, why, true, None).ok().map(|picked| picked.cluster)
+    let now = || view.now_s();
+    let session = affinity::Session { headers: session, now: &now };
+    let picked = pick_with_fallback(config, view, id, random, why, true, Some(&session)).ok()?;
+    Some((picked.cluster, picked.set_cookie))
 }
 
 /// `/v1/info` and friends go to any usable cluster of the default group, unpinned.

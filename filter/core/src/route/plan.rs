@@ -175,6 +175,8 @@ fn edits(config: &Config, req: &Incoming, f: &Forward) -> Vec<HeaderEdit> {
         None if has("x-forwarded-prefix") => edits.push(HeaderEdit::Remove("x-forwarded-prefix")),
         None => {}
     }
+    // What the identify stage told Envoy's rate-limit filters is not for Trino.
+    edits.extend(crate::rate_limit::strip_for_upstream(&req.head));
     for name in CLIENT_FORWARDED_HEADERS {
         if has(name) {
             edits.push(HeaderEdit::Remove(name));

@@ -1,0 +1,94 @@
+//! One request through the identify stage (`{"stage": "identify"}`, placed before Envoy's
+//! rate-limit filters): removes client-sent identity headers and, on a new query, sets them to
+//! what the router knows (`rate_limit::identify`), reading the body first when the rules need
+//! the SQL to choose the group. It routes nothing: the main instance after it does.
+
+use super::request::{answer, apply_edits, internal, BodyStep, Waiting};
+use super::Flow;
+use crate::config::Config;
+use crate::host::{log, Body, Host, LogLevel};
+use crate::inspect::SqlFacts;
+use crate::rate_limit::identify;
+use crate::request::RequestHead;
+use crate::route::Incoming;
+use std::rc::Rc;
+
+/// What the 503 of an identify stage without a router configuration says.
+const NO_MAIN_CONFIG: &str = "the trino-router identify stage has no router configuration in its VM: give it the \
+                              same vm_config (vm_id and code) as the trino-router filter it runs before";
+/// A header the identify stage never reaches Trino with; removed from a request it cannot name.
+const DEFAULT_CLUSTER_HEADER: &str = "x-trino-router-cluster";
+
+#[derive(Default)]
+pub struct Identify {
+    /// A new query held while its body arrives, for SQL rules.
+    waiting: Option<Waiting>,
+}
+
+impl Identify {
+    pub fn on_request_headers(&mut self, host: &impl Host, main: Option<Rc<Config>>, end_of_stream: bool) -> Flow {
+        let Some(config) = main else {
+            log(host, LogLevel::Warn, &format!("trino-router: {NO_MAIN_CONFIG}"));
+            return answer(host, &internal(503, NO_MAIN_CONFIG), DEFAULT_CLUSTER_HEADER);
+        };
+        let incoming = match host.request_headers() {
+            Ok(h) => Incoming::read(&config, RequestHead::from_headers(h)),
+            Err(e) => {
+                log(host, LogLevel::Warn, &format!("trino-router: identify stage cannot read request headers: {e}"));
+                return answer(host, &internal(500, "cannot read request headers"), DEFAULT_CLUSTER_HEADER);
+            }
+        };
+        if !incoming.needs_body(&config) {
+            return set_identity(host, &config, &incoming, &SqlFacts::not_read());
+        }
+        if end_of_stream {
+            let facts = read_sql(host, &incoming, 0);
+            return set_identity(host, &config, &incoming, &facts);
+        }
+        let declared = incoming.declared_body_length();
+        if let Some(length) = declared.filter(|n| *n > config.max_body_bytes) {
+            let facts = SqlFacts::too_large(length, config.max_body_bytes);
+            return set_identity(host, &config, &incoming, &facts);
+        }
+        self.waiting = Some(Waiting { incoming, length_declared: declared.is_some() });
+        Flow::Pause
+    }
+
+    pub fn on_request_body(&mut self, host: &impl Host, main: Option<Rc<Config>>, size: usize, end: bool) -> Flow {
+        let (Some(config), Some(waiting)) = (main, &self.waiting) else { return Flow::Continue };
+        let step = waiting.step(size, end, config.max_body_bytes);
+        let Some(Waiting { incoming, .. }) = self.waiting.take_if(|_| step != BodyStep::Wait) else {
+            return Flow::Pause;
+        };
+        let facts = match step {
+            BodyStep::LeaveUnread => SqlFacts::length_not_declared(config.max_body_bytes),
+            BodyStep::Read | BodyStep::Wait if size > config.max_body_bytes => {
+                SqlFacts::too_large(size, config.max_body_bytes)
+            }
+            BodyStep::Read | BodyStep::Wait => read_sql(host, &incoming, size),
+        };
+        set_identity(host, &config, &incoming, &facts)
+    }
+}
+
+/// The SQL facts of a body of `size` bytes.
+fn read_sql(host: &impl Host, incoming: &Incoming, size: usize) -> SqlFacts {
+    let body = host.body(Body::Request, size).ok().flatten().unwrap_or_default();
+    SqlFacts::from_body(&body, &incoming.head)
+}
+
+/// Sets the identity headers. A request whose forged copies cannot be removed goes no further:
+/// it could spend another user's limit.
+fn set_identity(host: &impl Host, config: &Config, incoming: &Incoming, sql: &SqlFacts) -> Flow {
+    let edits = identify(config, incoming, sql);
+    // Envoy picks the route again: a route may match on these headers (the global rate-limit
+    // example's route for new queries).
+    let cleared = |()| if edits.is_empty() { Ok(()) } else { host.clear_route_cache() };
+    match apply_edits(host, &edits).and_then(cleared) {
+        Ok(()) => Flow::Continue,
+        Err(e) => {
+            log(host, LogLevel::Warn, &format!("trino-router: identify stage cannot set its headers: {e}"));
+            answer(host, &internal(500, "cannot set the identity headers"), &config.cluster_header)
+        }
+    }
+}
