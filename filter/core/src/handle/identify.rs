@@ -42,7 +42,7 @@ impl Identify {
             return set_identity(host, &config, &incoming, &SqlFacts::not_read());
         }
         if end_of_stream {
-            let facts = read_sql(host, &incoming, 0);
+            let facts = read_sql(host, &config, &incoming, 0);
             return set_identity(host, &config, &incoming, &facts);
         }
         let declared = incoming.declared_body_length();
@@ -65,16 +65,16 @@ impl Identify {
             BodyStep::Read | BodyStep::Wait if size > config.max_body_bytes => {
                 SqlFacts::too_large(size, config.max_body_bytes)
             }
-            BodyStep::Read | BodyStep::Wait => read_sql(host, &incoming, size),
+            BodyStep::Read | BodyStep::Wait => read_sql(host, &config, &incoming, size),
         };
         set_identity(host, &config, &incoming, &facts)
     }
 }
 
-/// The SQL facts of a body of `size` bytes.
-fn read_sql(host: &impl Host, incoming: &Incoming, size: usize) -> SqlFacts {
+/// The SQL facts of a body of `size` bytes, worked out as far as the rules need.
+fn read_sql(host: &impl Host, config: &Config, incoming: &Incoming, size: usize) -> SqlFacts {
     let body = host.body(Body::Request, size).ok().flatten().unwrap_or_default();
-    SqlFacts::from_body(&body, &incoming.head)
+    SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
 }
 
 /// Sets the identity headers. A request whose forged copies cannot be removed goes no further:
