@@ -1,6 +1,6 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
 #   make run    three real Trino 476 servers (stand-ins without a JDK 24+) + Envoy with envoy/envoy.yaml
-#   make test   lint + unit + wasm + standin + offline + bench-quick + e2e + e2e-trino
+#   make test   lint + unit + wasm + standin + offline + bench-quick, then e2e and e2e-trino side by side
 #   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, plus real Trino;
 #               writes target/bench/report.md (~13 minutes)
 
@@ -14,7 +14,7 @@ NOOP_WASM := target/wasm32-wasip1/release/noop_filter.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick wrk chromium
+.PHONY: help venv wasm noop standin cli trino clients run lint unit e2e e2e-trino suites offline test bench bench-quick wrk chromium
 
 help:
 	@echo "targets: venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
@@ -106,4 +106,10 @@ chromium:
 	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }; }; } || \
 	  { echo "error: the Web UI tests need chromium: install it (apt-get install chromium) and run make test again" >&2; exit 1; }; }
 
-test: lint unit wasm noop standin offline bench-quick e2e e2e-trino
+# The stand-in suite runs beside the real-Trino suite: the real-Trino suite spends most of its
+# time waiting on Trino (servers starting, a coordinator frozen for 10 s and 60 s, killed and
+# restarted), which the stand-in suite fills. Each suite's output is printed whole when it ends.
+suites: venv wasm standin cli trino clients chromium
+	$(MAKE) --no-print-directory -j2 --output-sync=target e2e e2e-trino
+
+test: lint unit wasm noop standin offline bench-quick suites

@@ -56,9 +56,15 @@ class PythonHeld:
 
 
 class JdbcHeld:
-    def __init__(self, url: str):
-        self.flight = JdbcClient().start(url, SQL.format(marker=uuid.uuid4().hex), Session(user="etl"))
+    def __init__(self, flight):
+        self.flight = flight
         self.flight.read_some(10)
+
+    @staticmethod
+    def many(url: str, count: int) -> list:
+        """`count` JDBC queries read 10 rows into; their JVMs start side by side."""
+        sqls = [SQL.format(marker=uuid.uuid4().hex) for _ in range(count)]
+        return [JdbcHeld(flight) for flight in JdbcClient().start_many(url, sqls, Session(user="etl"))]
 
     @property
     def query_id(self) -> str:
@@ -75,7 +81,7 @@ def hold(stack, python: int, jdbc: int) -> list:
     with ThreadPoolExecutor(8) as pool:
         held = list(pool.map(lambda _: PythonHeld(stack.envoy.port), range(python)))
     # Driver programs are started from this thread: they die with the thread that started them.
-    held += [JdbcHeld(stack.envoy.url) for _ in range(jdbc)]
+    held += JdbcHeld.many(stack.envoy.url, jdbc)
     owners = {stack.owner(h.query_id) for h in held}
     assert owners == {"etl-1"}, owners
     return held
@@ -126,7 +132,7 @@ def test_a_tcp_reset_between_envoy_and_the_coordinator_loses_no_query(stack, sta
     proxy = ResetProxy(etl.port).start()
     try:
         envoy = start_envoy(two_cluster_group(), ports={ENVOY_CLUSTER["etl-1"]: proxy.port})
-        held = [PythonHeld(envoy.port) for _ in range(4)] + [JdbcHeld(envoy.url) for _ in range(2)]
+        held = [PythonHeld(envoy.port) for _ in range(4)] + JdbcHeld.many(envoy.url, 2)
         # Every running query still has to follow at least one nextUri: reset five of them.
         proxy.arm(5)
         outcomes = finish_all(held)
@@ -153,7 +159,7 @@ def test_a_full_circuit_breaker_loses_no_query(stack, start_envoy):
     # The Python client's default is 3 attempts within about half a second: a breaker that
     # stays full longer (16 queries through max_requests 1 on a busy machine) outlasts it,
     # as README "Availability" says. JDBC retries a 503 for up to 2 minutes on its own.
-    held = [PythonHeld(envoy.port, max_attempts=10) for _ in range(12)] + [JdbcHeld(envoy.url) for _ in range(4)]
+    held = [PythonHeld(envoy.port, max_attempts=10) for _ in range(12)] + JdbcHeld.many(envoy.url, 4)
     outcomes = finish_all(held)
     asked = sum(envoy.stats(r"etl-1\.retries_asked").values())
     failed = sum(1 for o in outcomes if o != EXPECTED)

@@ -119,6 +119,14 @@ class _DriverClient(Client):
         self._check_start(sql, session)
         return _DriverInFlight(self._driver(server_url, session), sql, timeout)
 
+    def start_many(self, server_url, sqls, session=Session(), timeout=60):
+        """Starts one query per SQL, each in its own driver program: the programs (JVMs) are
+        launched together and start up side by side, then each query is started in turn."""
+        for sql in sqls:
+            self._check_start(sql, session)
+        drivers = [self._driver(server_url, session) for _ in sqls]
+        return [_DriverInFlight(driver, sql, timeout) for driver, sql in zip(drivers, sqls)]
+
 
 class _DriverInFlight(InFlight):
     def __init__(self, driver: _Driver, sql: str, timeout: float):
