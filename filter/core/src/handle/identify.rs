@@ -3,10 +3,10 @@
 //! what the router knows (`rate_limit::identify`), reading the body first when the rules need
 //! the SQL to choose the group. It routes nothing: the main instance after it does.
 
-use super::request::{answer, apply_edits, internal, BodyStep, Waiting};
+use super::request::{answer, apply_edits, internal, sql_facts, BodyStep, Waiting};
 use super::Flow;
 use crate::config::Config;
-use crate::host::{log, Body, Host, LogLevel};
+use crate::host::{log, Host, LogLevel};
 use crate::inspect::SqlFacts;
 use crate::rate_limit::identify;
 use crate::request::RequestHead;
@@ -42,13 +42,11 @@ impl Identify {
             return set_identity(host, &config, &incoming, &SqlFacts::not_read());
         }
         if end_of_stream {
-            let facts = read_sql(host, &config, &incoming, 0);
-            return set_identity(host, &config, &incoming, &facts);
+            return set_identity(host, &config, &incoming, &sql_facts(host, &config, &incoming, 0));
         }
         let declared = incoming.declared_body_length();
         if let Some(length) = declared.filter(|n| *n > config.max_body_bytes) {
-            let facts = SqlFacts::too_large(length, config.max_body_bytes);
-            return set_identity(host, &config, &incoming, &facts);
+            return set_identity(host, &config, &incoming, &sql_facts(host, &config, &incoming, length));
         }
         self.waiting = Some(Waiting { incoming, length_declared: declared.is_some() });
         Flow::Pause
@@ -62,19 +60,10 @@ impl Identify {
         };
         let facts = match step {
             BodyStep::LeaveUnread => SqlFacts::length_not_declared(config.max_body_bytes),
-            BodyStep::Read | BodyStep::Wait if size > config.max_body_bytes => {
-                SqlFacts::too_large(size, config.max_body_bytes)
-            }
-            BodyStep::Read | BodyStep::Wait => read_sql(host, &config, &incoming, size),
+            BodyStep::Read | BodyStep::Wait => sql_facts(host, &config, &incoming, size),
         };
         set_identity(host, &config, &incoming, &facts)
     }
-}
-
-/// The SQL facts of a body of `size` bytes, worked out as far as the rules need.
-fn read_sql(host: &impl Host, config: &Config, incoming: &Incoming, size: usize) -> SqlFacts {
-    let body = host.body(Body::Request, size).ok().flatten().unwrap_or_default();
-    SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
 }
 
 /// Sets the identity headers. A request whose forged copies cannot be removed goes no further:

@@ -377,15 +377,20 @@ impl Exchange {
     }
 
     fn inspect_body(&self, host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize) -> SqlFacts {
-        let facts = if body_size > config.max_body_bytes {
-            SqlFacts::too_large(body_size, config.max_body_bytes)
-        } else {
-            let body = host.body(Body::Request, body_size).ok().flatten().unwrap_or_default();
-            SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
-        };
+        let facts = sql_facts(host, config, incoming, body_size);
         self.metrics.count_sql(host, facts.status);
         facts
     }
+}
+
+/// What a new query's body of `body_size` bytes reveals: too large for the limit, or its SQL
+/// worked out as far as the rules need. Shared by the router and the identify stage.
+pub(super) fn sql_facts(host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize) -> SqlFacts {
+    if body_size > config.max_body_bytes {
+        return SqlFacts::too_large(body_size, config.max_body_bytes);
+    }
+    let body = host.body(Body::Request, body_size).ok().flatten().unwrap_or_default();
+    SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
 }
 
 /// Carries out request header edits, in order.
