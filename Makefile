@@ -1,6 +1,7 @@
 # Build, lint and test entry points. `make test` is THE test command (CI runs it via .ci/run).
 #   make run    three real Trino 476 servers (stand-ins without a JDK 24+) + Envoy with envoy/envoy.yaml
-#   make test   lint + unit + wasm + standin + offline + bench-quick, then e2e and e2e-trino side by side
+#   make test   builds, then the real-Trino suite beside everything else (lint, unit, offline,
+#               bench-quick, e2e, one after the other)
 #   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, plus real Trino;
 #               writes target/bench/report.md (~13 minutes)
 
@@ -14,7 +15,7 @@ NOOP_WASM := target/wasm32-wasip1/release/noop_filter.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm noop standin cli trino clients run lint unit e2e e2e-trino suites offline test bench bench-quick wrk chromium
+.PHONY: help venv wasm noop standin cli tools trino clients run lint unit e2e e2e-trino checks offline test bench bench-quick wrk chromium
 
 help:
 	@echo "targets: venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
@@ -46,6 +47,11 @@ standin:
 cli:
 	$(CARGO) build --release -p trino-router-cli
 
+# The stand-in and the CLI in one cargo run: built separately, each run unifies the shared
+# dependencies' features differently and rebuilds some of them (about 30 s on 2 cores).
+tools:
+	$(CARGO) build --release -p trino-standin -p trino-router-cli
+
 # Trino 476 server + tpch/memory plugins from Maven Central into ~/.cache/trino-router (once, ~250 MB).
 trino: venv
 	$(PY) -m tests.harness.fetch_trino
@@ -55,7 +61,7 @@ clients: venv
 	bash tests/clients/prepare.sh
 
 # Real Trino when a JDK 24+ is found (fetched on first use), else the stand-ins; see local_run.py.
-run: venv wasm standin
+run: venv wasm tools
 	$(PY) -m tests.harness.local_run
 
 lint:
@@ -66,26 +72,26 @@ lint:
 unit:
 	$(CARGO) test --workspace
 
-e2e: venv wasm standin cli
+e2e: venv wasm tools
 	$(PY) -m pytest tests/e2e -q
 
 # Real Trino servers (started once for the session, in parallel) with the four real clients,
 # and real Trino's Web UI in headless Chromium.
-e2e-trino: venv wasm standin cli trino clients chromium
+e2e-trino: venv wasm tools trino clients chromium
 	$(PY) -m pytest tests/real_trino -q -rxX
 
 # docker-compose.yml and envoy/istio/ checked without Docker or Kubernetes (seconds).
-offline: venv wasm cli standin
+offline: venv wasm tools
 	$(PY) -m pytest tests/offline -q
 
 # Needs wrk (`apt-get install wrk`; .ci/run installs it) and, for the real-Trino row, Trino
 # (`make trino`). Timings and targets are reported, never enforced. Options: BENCH_ARGS="--help".
-bench: venv wasm noop standin wrk trino
+bench: venv wasm noop tools wrk trino
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 # ~30 s: proves every scenario runs through every Envoy variant without errors (no real
 # Trino). Needs wrk: installed here with apt-get when missing (as root), else the step fails saying so.
-bench-quick: venv wasm noop standin wrk
+bench-quick: venv wasm noop tools wrk
 	$(PY) -m tests.bench --quick
 
 wrk:
@@ -106,10 +112,13 @@ chromium:
 	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }; }; } || \
 	  { echo "error: the Web UI tests need chromium: install it (apt-get install chromium) and run make test again" >&2; exit 1; }; }
 
-# The stand-in suite runs beside the real-Trino suite: the real-Trino suite spends most of its
-# time waiting on Trino (servers starting, a coordinator frozen for 10 s and 60 s, killed and
-# restarted), which the stand-in suite fills. Each suite's output is printed whole when it ends.
-suites: venv wasm standin cli trino clients chromium
-	$(MAKE) --no-print-directory -j2 --output-sync=target e2e e2e-trino
+# The real-Trino suite spends most of its time waiting on Trino (servers starting, a
+# coordinator frozen for 10 s and 60 s, killed and restarted), so everything else runs beside
+# it, one step after the other (`checks`). The builds come first, so the two never race for
+# them. Each side's output is printed whole when it ends.
+test: venv trino clients chromium wrk
+	$(MAKE) --no-print-directory wasm noop tools
+	$(MAKE) --no-print-directory -j2 --output-sync=target e2e-trino checks
 
-test: lint unit wasm noop standin offline bench-quick suites
+checks:
+	$(MAKE) --no-print-directory -j1 lint unit offline bench-quick e2e
