@@ -7,20 +7,17 @@ dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 # config.json: the 30 rules; headers.json: only the ones that look at headers alone.
 .venv/bin/python - "$dir" <<'PY'
 import json, sys, tests.bench.configs as c
-SQL = {"sql", "tables", "catalogs", "schemas", "statement_type", "query_type", "body_size", "sql_inspection"}
-def reads_sql(when):
-    return any(k in SQL or (isinstance(v, (dict, list)) and reads_sql(v if isinstance(v, dict) else {str(i): x for i, x in enumerate(v)}))
-               for k, v in when.items())
-full = c.filter_json("forwarded_prefix")
-headers = dict(full, rules=[r for r in full["rules"] if not reads_sql(r["when"])])
+full = c.filter_json("forwarded_prefix", c.bench_rules())
+headers = c.filter_json("forwarded_prefix", c.header_rules())
 # text.json: the header rules and the four `sql` searches (no rule needs the analysis).
-text = dict(full, rules=[r for r in full["rules"] if not reads_sql(r["when"]) or set(r["when"]) == {"sql"}])
+text = c.filter_json("forwarded_prefix", [r for r in c.bench_rules()
+                                          if not c.reads_sql(r["when"]) or set(r["when"]) == {"sql"}])
 for name, config in [("config", full), ("headers", headers), ("text", text)]:
     open(f"{sys.argv[1]}/{name}.json", "w").write(json.dumps(config))
 PY
 ir() { valgrind --tool=callgrind --callgrind-out-file="$dir/out" target/release/examples/request_cost \
          "$dir/$1.json" tests/bench/statement.sql "$2" "$3" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
-for run in "config get" "headers headers" "text post" "config post"; do
+for run in "config get" "headers headers" "text post" "config post" "config identify"; do
   set -- $run
   one=$(ir "$1" "$2" 1); many=$(ir "$1" "$2" 201)
   echo "$2 ($1.json): $(( (many - one) / 200 )) instructions per request"
