@@ -3,7 +3,8 @@
 //! what the router knows (`rate_limit::identify`), reading the body first when the rules need
 //! the SQL to choose the group. It routes nothing: the main instance after it does.
 
-use super::request::{answer, apply_edits, internal, sql_facts, BodyStep, Waiting};
+use super::held_body::{BodyOutcome, HeldBody};
+use super::request::{answer, apply_edits, internal};
 use super::Flow;
 use crate::config::Config;
 use crate::host::{log, Host, LogLevel};
@@ -22,7 +23,7 @@ const DEFAULT_CLUSTER_HEADER: &str = "x-trino-router-cluster";
 #[derive(Default)]
 pub struct Identify {
     /// A new query held while its body arrives, for SQL rules.
-    waiting: Option<Waiting>,
+    held: HeldBody,
 }
 
 impl Identify {
@@ -38,31 +39,23 @@ impl Identify {
                 return answer(host, &internal(500, "cannot read request headers"), DEFAULT_CLUSTER_HEADER);
             }
         };
-        if !incoming.needs_body(&config) {
-            return set_identity(host, &config, &incoming, &SqlFacts::not_read());
-        }
-        if end_of_stream {
-            return set_identity(host, &config, &incoming, &sql_facts(host, &config, &incoming, 0));
-        }
-        let declared = incoming.declared_body_length();
-        if let Some(length) = declared.filter(|n| *n > config.max_body_bytes) {
-            return set_identity(host, &config, &incoming, &sql_facts(host, &config, &incoming, length));
-        }
-        self.waiting = Some(Waiting { incoming, length_declared: declared.is_some() });
-        Flow::Pause
+        let outcome = self.held.at_headers(host, &config, incoming, end_of_stream);
+        decide_when_ready(host, &config, outcome)
     }
 
     pub fn on_request_body(&mut self, host: &impl Host, main: Option<Rc<Config>>, size: usize, end: bool) -> Flow {
-        let (Some(config), Some(waiting)) = (main, &self.waiting) else { return Flow::Continue };
-        let step = waiting.step(size, end, config.max_body_bytes);
-        let Some(Waiting { incoming, .. }) = self.waiting.take_if(|_| step != BodyStep::Wait) else {
-            return Flow::Pause;
-        };
-        let facts = match step {
-            BodyStep::LeaveUnread => SqlFacts::length_not_declared(config.max_body_bytes),
-            BodyStep::Read | BodyStep::Wait => sql_facts(host, &config, &incoming, size),
-        };
-        set_identity(host, &config, &incoming, &facts)
+        let Some(config) = main else { return Flow::Continue };
+        let outcome = self.held.at_body(host, &config, size, end);
+        decide_when_ready(host, &config, outcome)
+    }
+}
+
+/// Names the query once the body has decided; else holds the request or lets its body through.
+fn decide_when_ready(host: &impl Host, config: &Config, outcome: BodyOutcome) -> Flow {
+    match outcome {
+        BodyOutcome::Decide(incoming, facts) => set_identity(host, config, &incoming, &facts),
+        BodyOutcome::Hold => Flow::Pause,
+        BodyOutcome::NotHeld => Flow::Continue,
     }
 }
 

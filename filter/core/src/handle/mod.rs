@@ -1,11 +1,13 @@
 //! The filter's work on Envoy's events, generic over the `Host` trait so it runs natively
 //! under test: `plugin` (config, ticks, polls), `request` and `response` (one exchange),
-//! `lookup` (a request held while the owner of its query id is looked up), `identify` (the
-//! identify stage for Envoy's rate-limit filters).
+//! `held_body` (a new query held until its SQL is in), `lookup` (a request held while the
+//! owner of its query id is looked up), `identify` (the identify stage for Envoy's rate-limit
+//! filters).
 //!
 //! It carries out what `route::decide` planned and records what it observed in `state`;
 //! the proxy-wasm cdylib only forwards Envoy's callbacks here.
 
+mod held_body;
 mod identify;
 mod lookup;
 mod metrics;

@@ -1,6 +1,7 @@
 //! One request through the filter, its request side: read the headers once (and, when SQL
 //! rules need it, the bounded body of a new query), decide once, and carry out the plan.
 
+use super::held_body::{BodyOutcome, HeldBody};
 use super::lookup::Pending;
 use super::page::PageWork;
 use super::queue::{self, SharedQueue};
@@ -8,7 +9,7 @@ use super::state::{self, SharedClusterView};
 use super::{Flow, Metrics};
 use crate::config::Config;
 use crate::host::{log, Body, Host, LogLevel};
-use crate::inspect::SqlFacts;
+use crate::inspect::{SqlFacts, SqlStatus};
 use crate::request::{ip_of_socket_address, RequestHead};
 use crate::route::{
     decide, query_to_look_up, summary, trino_error, Decision, Forward, HeaderEdit, Incoming, OnUnreachable, Reply, Why,
@@ -26,7 +27,7 @@ pub struct Exchange {
     pub(super) metrics: Rc<Metrics>,
     random: u64,
     /// A new query held while its body arrives, for SQL rules.
-    waiting_for_body: Option<Waiting>,
+    held: HeldBody,
     /// A request held while the coordinators are asked who owns its query id.
     pub(super) lookup: Option<Pending>,
     /// Set once the request went upstream: where, and what its answer brings.
@@ -41,39 +42,6 @@ pub struct Exchange {
     context: u32,
     /// Set when this instance is the identify stage: the request is only named, not routed.
     pub(super) identify: Option<super::identify::Identify>,
-}
-
-/// A new query whose headers are held until its body is in.
-pub(super) struct Waiting {
-    pub incoming: Incoming,
-    /// It declared its length (Content-Length, at most the limit), so buffering it whole
-    /// stays within Envoy's buffer limit. A body of undeclared length (chunked) is read
-    /// only when it comes whole in its first piece: buffering it could let Envoy answer
-    /// 413 on its own once it outgrows the buffer limit.
-    pub length_declared: bool,
-}
-
-/// What to do when more of a held body has arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum BodyStep {
-    /// Keep holding: more of a body within the limit is on its way.
-    Wait,
-    /// Decide now with what has arrived (the whole body, or a declared body past the limit,
-    /// which `inspect_body` records as too large).
-    Read,
-    /// Decide now without the SQL: a body of undeclared length that did not come whole.
-    LeaveUnread,
-}
-
-impl Waiting {
-    pub(super) fn step(&self, body_size: usize, end_of_stream: bool, max: usize) -> BodyStep {
-        match (end_of_stream && body_size <= max, self.length_declared) {
-            (true, _) => BodyStep::Read,
-            (false, true) if body_size <= max => BodyStep::Wait,
-            (false, true) => BodyStep::Read,
-            (false, false) => BodyStep::LeaveUnread,
-        }
-    }
 }
 
 /// What the response side needs of a forwarded request's plan.
@@ -101,7 +69,7 @@ impl Exchange {
             config,
             metrics,
             random,
-            waiting_for_body: None,
+            held: HeldBody::default(),
             lookup: None,
             sent: None,
             page: PageWork::default(),
@@ -151,46 +119,32 @@ impl Exchange {
                 return answer(host, &internal(500, "cannot read request headers"), &config.cluster_header);
             }
         };
-        if !incoming.needs_body(&config) {
-            return self.route(host, &config, &incoming, &SqlFacts::not_read());
-        }
-        if end_of_stream {
-            let facts = self.inspect_body(host, &config, &incoming, 0);
-            return self.route(host, &config, &incoming, &facts);
-        }
-        // A body declared longer than the limit is never held: once a filter has buffered
-        // part of a request, Envoy answers 413 itself when the rest outgrows its buffer
-        // limit before the upstream connection takes it.
-        let declared = incoming.declared_body_length();
-        if let Some(length) = declared.filter(|n| *n > config.max_body_bytes) {
-            let facts = self.inspect_body(host, &config, &incoming, length);
-            return self.route(host, &config, &incoming, &facts);
-        }
-        // Held until the body is in (Envoy config: allow_on_headers_stop_iteration).
-        self.waiting_for_body = Some(Waiting { incoming, length_declared: declared.is_some() });
-        Flow::Pause
+        let outcome = self.held.at_headers(host, &config, incoming, end_of_stream);
+        self.decide_when_ready(host, &config, outcome)
     }
 
     pub fn on_request_body(&mut self, host: &impl Host, body_size: usize, end_of_stream: bool) -> Flow {
         if let Some(identify) = &mut self.identify {
             return identify.on_request_body(host, super::plugin::main_config(), body_size, end_of_stream);
         }
-        let (Some(config), Some(waiting)) = (self.config.clone(), &self.waiting_for_body) else {
-            return Flow::Continue;
-        };
-        let step = waiting.step(body_size, end_of_stream, config.max_body_bytes);
-        let Some(Waiting { incoming, .. }) = self.waiting_for_body.take_if(|_| step != BodyStep::Wait) else {
-            return Flow::Pause;
-        };
-        let facts = match step {
-            BodyStep::Read | BodyStep::Wait => self.inspect_body(host, &config, &incoming, body_size),
-            BodyStep::LeaveUnread => {
-                let facts = SqlFacts::length_not_declared(config.max_body_bytes);
-                self.metrics.count_sql(host, facts.status);
-                facts
+        let Some(config) = self.config.clone() else { return Flow::Continue };
+        let outcome = self.held.at_body(host, &config, body_size, end_of_stream);
+        self.decide_when_ready(host, &config, outcome)
+    }
+
+    /// Routes once the body has decided (counting how its SQL was read); else holds the
+    /// request or lets its body through.
+    fn decide_when_ready(&mut self, host: &impl Host, config: &Config, outcome: BodyOutcome) -> Flow {
+        match outcome {
+            BodyOutcome::Decide(incoming, facts) => {
+                if facts.status != SqlStatus::NotRead {
+                    self.metrics.count_sql(host, facts.status);
+                }
+                self.route(host, config, &incoming, &facts)
             }
-        };
-        self.route(host, &config, &incoming, &facts)
+            BodyOutcome::Hold => Flow::Pause,
+            BodyOutcome::NotHeld => Flow::Continue,
+        }
     }
 
     /// Decides and carries out the decision, or first holds the request while its query id is
@@ -375,22 +329,6 @@ impl Exchange {
         });
         Ok(())
     }
-
-    fn inspect_body(&self, host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize) -> SqlFacts {
-        let facts = sql_facts(host, config, incoming, body_size);
-        self.metrics.count_sql(host, facts.status);
-        facts
-    }
-}
-
-/// What a new query's body of `body_size` bytes reveals: too large for the limit, or its SQL
-/// worked out as far as the rules need. Shared by the router and the identify stage.
-pub(super) fn sql_facts(host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize) -> SqlFacts {
-    if body_size > config.max_body_bytes {
-        return SqlFacts::too_large(body_size, config.max_body_bytes);
-    }
-    let body = host.body(Body::Request, body_size).ok().flatten().unwrap_or_default();
-    SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
 }
 
 /// Carries out request header edits, in order.
