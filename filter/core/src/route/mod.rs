@@ -153,7 +153,7 @@ fn new_query(
     let (group, why) = choose_group(config, input);
     let now = || view.now_s();
     let session = affinity::Session { headers: &input.head.headers, now: &now };
-    let picked = pick_with_fallback(config, view, group, random, why, true, Some(&session))?;
+    let picked = pick_with_fallback(config, view, group, random, why, PickFor::NewQuery(&session))?;
     Ok(Target {
         cluster: picked.cluster,
         path,
@@ -178,7 +178,7 @@ pub fn pick_for_queue(
     let why = Why::DefaultGroup { group: group.to_string() };
     let now = || view.now_s();
     let session = affinity::Session { headers: session, now: &now };
-    let picked = pick_with_fallback(config, view, id, random, why, true, Some(&session)).ok()?;
+    let picked = pick_with_fallback(config, view, id, random, why, PickFor::NewQuery(&session)).ok()?;
     Some((picked.cluster, picked.set_cookie))
 }
 
@@ -186,7 +186,7 @@ pub fn pick_for_queue(
 fn server_info(config: &Config, view: &dyn ClusterView, random: u64, path: Option<String>) -> Result<Target, Reply> {
     let group = config.default_group;
     let why = Why::ServerInfo { group: group_name(config, group) };
-    let picked = pick_with_fallback(config, view, group, random, why, false, None)?;
+    let picked = pick_with_fallback(config, view, group, random, why, PickFor::ServerInfo)?;
     let (cluster, why) = (picked.cluster, picked.why);
     Ok(Target { cluster, path, why, kind: Kind::ServerInfo, transaction: None, set_cookie: None })
 }
@@ -240,19 +240,30 @@ struct Picked {
     set_cookie: Option<String>,
 }
 
+/// What a pick must honour.
+enum PickFor<'a> {
+    /// A new query (routed at once or admitted from the queue): only clusters with room under
+    /// their limits, and the session's affinity cookie in a group with affinity.
+    NewQuery(&'a affinity::Session<'a>),
+    /// `/v1/info` and friends: any cluster that is up.
+    ServerInfo,
+}
+
 /// Picks in `group`, else along its fallback chain (loop-free: the config checks). Only
-/// active clusters that the observed state says can take a query are candidates, and for a
-/// new query (`limited`) only those with room under their limits. In a group with affinity,
-/// a new query of a `session` whose cookie names a candidate goes there.
+/// active clusters that the observed state says can take a query are candidates, narrowed
+/// by what the pick is `for_`.
 fn pick_with_fallback(
     config: &Config,
     view: &dyn ClusterView,
     group: GroupId,
     random: u64,
     why: Why,
-    limited: bool,
-    session: Option<&affinity::Session<'_>>,
+    for_: PickFor<'_>,
 ) -> Result<Picked, Reply> {
+    let (limited, session) = match for_ {
+        PickFor::NewQuery(session) => (true, Some(session)),
+        PickFor::ServerInfo => (false, None),
+    };
     let full = std::cell::Cell::new(false);
     let usable = |c: ClusterId| {
         let up = config.cluster(c).is_some_and(|cl| cl.state == ClusterState::Active) && view.accepts_new_queries(c);
