@@ -13,7 +13,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use trino_router_core::sql::{analyze, decode_prepared_statements, tokenize, SessionContext, SqlError, MAX_TABLES};
+use trino_router_core::sql::{
+    analyze, decode_prepared_statements, tokenize, SessionContext, SqlError, SqlText, MAX_TABLES,
+};
 
 /// Iterations of the random tests; `SQL_FUZZ_SCALE=50` runs fifty times as many.
 fn rounds(base: usize) -> usize {
@@ -41,7 +43,7 @@ fn sessions() -> Vec<SessionContext> {
 /// Runs the analyser and the lexer, turning a panic into a described failure.
 fn survives(sql: &str, ctx: &SessionContext, failures: &mut Vec<String>) {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let _ = tokenize(sql);
+        let _ = tokenize(&SqlText::new(sql));
         let _ = analyze(sql, ctx);
     }));
     if outcome.is_err() && failures.len() < 20 {

@@ -20,8 +20,8 @@ use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
 use trino_router_core::route::{decide, Decision, Incoming, Why};
 use trino_router_core::sql::{
-    analyze, decode_prepared_statements, tokenize, SessionContext, MAX_PREPARED_SQL_BYTES, MAX_PREPARED_STATEMENTS,
-    MAX_PREPARED_TOTAL_BYTES, MAX_TABLES,
+    analyze, decode_prepared_statements, tokenize, SessionContext, SqlText, MAX_PREPARED_SQL_BYTES,
+    MAX_PREPARED_STATEMENTS, MAX_PREPARED_TOTAL_BYTES, MAX_TABLES,
 };
 
 /// The names of every target, as directories under `corpus/` and `artifacts/`.
@@ -77,7 +77,8 @@ pub fn sql_analyze(data: &[u8]) {
         assert_eq!(facts.status, SqlStatus::Unparseable, "a body that is not UTF-8 cannot be analysed");
         return;
     };
-    if let Ok(tokens) = tokenize(sql) {
+    let text = SqlText::new(sql);
+    if let Ok(tokens) = tokenize(&text) {
         let mut previous_end = 0;
         for t in &tokens {
             assert!(t.start <= t.end && t.end <= sql.len(), "token {t:?} outside the text");

@@ -107,9 +107,9 @@ impl<'c> Collector<'c> {
         match parts {
             [s] => {
                 let catalog = self.ctx.catalog.clone();
-                self.note_schema(catalog.as_deref(), Some(&s.value));
+                self.note_schema(catalog.as_deref(), Some(s.value));
             }
-            [c, s] => self.note_schema(Some(&c.value), Some(&s.value)),
+            [c, s] => self.note_schema(Some(c.value), Some(s.value)),
             [c, _, _, ..] => return Err(SqlError::NameTooLong { pos: c.pos }),
             [] => self.unresolved_name(),
         }
@@ -211,10 +211,10 @@ impl<'c> Collector<'c> {
 pub(crate) fn resolve_against(parts: &[Ident], base: &QualifiedName) -> Result<QualifiedName, SqlError> {
     let (catalog, schema, name) = match parts {
         [t] => (base.catalog.clone(), base.schema.clone(), t),
-        [s, t] => (base.catalog.clone(), Some(s.value.clone()), t),
-        [c, s, t] => (Some(c.value.clone()), Some(s.value.clone()), t),
+        [s, t] => (base.catalog.clone(), Some(s.value.to_string()), t),
+        [c, s, t] => (Some(c.value.to_string()), Some(s.value.to_string()), t),
         [first, ..] => return Err(SqlError::NameTooLong { pos: first.pos }),
         [] => return Err(SqlError::Syntax { pos: 0, expected: "a name" }),
     };
-    Ok(QualifiedName { catalog, schema, name: name.value.clone() })
+    Ok(QualifiedName { catalog, schema, name: name.value.to_string() })
 }

@@ -3,10 +3,11 @@
 use super::error::SqlError;
 use super::lexer::{Token, TokenKind};
 
-/// One part of a name: lower-cased if it was unquoted, exact if quoted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Ident {
-    pub value: String,
+/// One part of a name: lower-cased if it was unquoted, exact if quoted. Borrowed from
+/// its token: only names the analysis keeps are copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ident<'t> {
+    pub value: &'t str,
     pub pos: usize,
 }
 
@@ -30,11 +31,11 @@ pub(crate) fn is_reserved(word: &str) -> bool {
 }
 
 /// The identifier a token stands for, if it can start a name.
-pub(crate) fn ident_at(toks: &[Token], i: usize) -> Option<Ident> {
+pub(crate) fn ident_at<'t>(toks: &'t [Token<'_>], i: usize) -> Option<Ident<'t>> {
     let tok = toks.get(i)?;
     let value = match &tok.kind {
-        TokenKind::Word(w) if !is_reserved(w) => w.clone(),
-        TokenKind::QuotedIdent(q) => q.clone(),
+        TokenKind::Word(w) if !is_reserved(w) => w,
+        TokenKind::QuotedIdent(q) => q,
         _ => return None,
     };
     Some(Ident { value, pos: tok.start })
@@ -42,16 +43,16 @@ pub(crate) fn ident_at(toks: &[Token], i: usize) -> Option<Ident> {
 
 /// After a dot any word is a name part (`c.s.select` is not valid Trino, but it is
 /// unambiguous and rejecting it buys nothing).
-fn part_at(toks: &[Token], i: usize) -> Option<Ident> {
+fn part_at<'t>(toks: &'t [Token<'_>], i: usize) -> Option<Ident<'t>> {
     let tok = toks.get(i)?;
     match &tok.kind {
-        TokenKind::Word(w) => Some(Ident { value: w.clone(), pos: tok.start }),
+        TokenKind::Word(w) => Some(Ident { value: w, pos: tok.start }),
         _ => ident_at(toks, i),
     }
 }
 
 /// Parses `ident ('.' ident)*` at `i`; returns the parts and the index after them.
-pub(crate) fn qualified_name_at(toks: &[Token], i: usize) -> Option<(Vec<Ident>, usize)> {
+pub(crate) fn qualified_name_at<'t>(toks: &'t [Token<'_>], i: usize) -> Option<(Vec<Ident<'t>>, usize)> {
     let first = ident_at(toks, i)?;
     let mut parts = vec![first];
     let mut j = i.saturating_add(1);
@@ -67,20 +68,20 @@ pub(crate) fn qualified_name_at(toks: &[Token], i: usize) -> Option<(Vec<Ident>,
 
 /// A position in a statement's tokens.
 pub(crate) struct Cursor<'t> {
-    pub toks: &'t [Token],
+    pub toks: &'t [Token<'t>],
     pub pos: usize,
 }
 
 impl<'t> Cursor<'t> {
-    pub fn new(toks: &'t [Token]) -> Self {
+    pub fn new(toks: &'t [Token<'t>]) -> Self {
         Cursor { toks, pos: 0 }
     }
 
-    pub fn peek(&self) -> Option<&'t Token> {
+    pub fn peek(&self) -> Option<&'t Token<'t>> {
         self.toks.get(self.pos)
     }
 
-    pub fn peek_at(&self, ahead: usize) -> Option<&'t Token> {
+    pub fn peek_at(&self, ahead: usize) -> Option<&'t Token<'t>> {
         self.toks.get(self.pos.saturating_add(ahead))
     }
 
@@ -93,7 +94,7 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    pub fn rest(&self) -> &'t [Token] {
+    pub fn rest(&self) -> &'t [Token<'t>] {
         self.toks.get(self.pos..).unwrap_or_default()
     }
 
@@ -138,13 +139,13 @@ impl<'t> Cursor<'t> {
         SqlError::Syntax { pos: self.offset(), expected }
     }
 
-    pub fn ident(&mut self) -> Result<Ident, SqlError> {
+    pub fn ident(&mut self) -> Result<Ident<'t>, SqlError> {
         let id = ident_at(self.toks, self.pos).ok_or_else(|| self.syntax("an identifier"))?;
         self.bump();
         Ok(id)
     }
 
-    pub fn name(&mut self) -> Result<Vec<Ident>, SqlError> {
+    pub fn name(&mut self) -> Result<Vec<Ident<'t>>, SqlError> {
         let (parts, next) = qualified_name_at(self.toks, self.pos).ok_or_else(|| self.syntax("a name"))?;
         self.pos = next;
         Ok(parts)
@@ -157,7 +158,7 @@ impl<'t> Cursor<'t> {
             match &tok.kind {
                 TokenKind::Op("(" | "[") => depth = depth.saturating_add(1),
                 TokenKind::Op(")" | "]") => depth = depth.saturating_sub(1),
-                TokenKind::Word(w) if depth == 0 && w == kw => return Some(i),
+                TokenKind::Word(w) if depth == 0 && w.as_ref() == kw => return Some(i),
                 _ => {}
             }
         }
@@ -171,7 +172,7 @@ impl<'t> Cursor<'t> {
         if !kw.is_word("in") {
             return None;
         }
-        ident_at(self.toks, n.checked_sub(1)?).map(|id| id.value)
+        ident_at(self.toks, n.checked_sub(1)?).map(|id| id.value.to_string())
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) fn create(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
         }
         "catalog" => {
             c.eat_all(&["if", "not", "exists"]);
-            out.catalog(&c.ident()?.value);
+            out.catalog(c.ident()?.value);
             Ok(Outcome::of(S::CreateCatalog))
         }
         "function" => {
@@ -55,7 +55,7 @@ pub(crate) fn drop(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
     c.eat_all(&["if", "exists"]);
     match st {
         S::DropSchema => out.schema(&c.name()?)?,
-        S::DropCatalog => out.catalog(&c.ident()?.value),
+        S::DropCatalog => out.catalog(c.ident()?.value),
         S::DropFunction => function_schema(out, c)?,
         _ => {
             out.table(&c.name()?, Access::Write)?;
@@ -100,9 +100,9 @@ fn alter_schema(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
 }
 
 fn alter_catalog(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
-    out.catalog(&c.ident()?.value);
+    out.catalog(c.ident()?.value);
     if c.eat_all(&["rename", "to"]) {
-        out.catalog(&c.ident()?.value);
+        out.catalog(c.ident()?.value);
     }
     Ok(Outcome::of(S::AlterCatalog))
 }
@@ -168,7 +168,7 @@ fn create_view(out: &mut Collector<'_>, c: &mut Cursor<'_>, st: S) -> Res {
 fn function_schema(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<(), SqlError> {
     let parts = c.name()?;
     if let [catalog, schema, _] = parts.as_slice() {
-        out.schema(&[catalog.clone(), schema.clone()])?;
+        out.schema(&[*catalog, *schema])?;
     }
     Ok(())
 }

@@ -6,16 +6,40 @@
 //! Unicode letters are accepted in unquoted identifiers, which is more lenient than
 //! Trino (ASCII only): a query Trino rejects cannot be mis-routed by that.
 
+//!
+//! Tokens borrow their text: words from a lower-cased copy of the source made once per
+//! statement, literals and quoted identifiers from the source itself unless an escape
+//! has to be decoded. Allocating a string per token was most of the lexer's cost.
+
+use std::borrow::Cow;
+
 use super::error::SqlError;
 
+/// A statement's text with its ASCII-lower-cased copy, which unquoted words borrow.
+/// ASCII folding keeps every byte offset, so a word's range is the same in both.
+pub struct SqlText<'s> {
+    sql: &'s str,
+    lower: String,
+}
+
+impl<'s> SqlText<'s> {
+    pub fn new(sql: &'s str) -> Self {
+        SqlText { sql, lower: sql.to_ascii_lowercase() }
+    }
+
+    pub fn sql(&self) -> &'s str {
+        self.sql
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenKind {
+pub enum TokenKind<'a> {
     /// Unquoted identifier or keyword, lower-cased.
-    Word(String),
+    Word(Cow<'a, str>),
     /// `"..."` (or backquoted) identifier, escapes removed, case kept.
-    QuotedIdent(String),
+    QuotedIdent(Cow<'a, str>),
     /// `'...'` or `U&'...'` literal, escapes decoded.
-    Str(String),
+    Str(Cow<'a, str>),
     /// `X'...'`; its bytes never matter for routing.
     Binary,
     Number,
@@ -26,15 +50,31 @@ pub enum TokenKind {
     Other(char),
 }
 
+impl TokenKind<'_> {
+    /// The same token owning its text, for keeping it past the source.
+    pub fn into_owned(self) -> TokenKind<'static> {
+        match self {
+            TokenKind::Word(w) => TokenKind::Word(Cow::Owned(w.into_owned())),
+            TokenKind::QuotedIdent(q) => TokenKind::QuotedIdent(Cow::Owned(q.into_owned())),
+            TokenKind::Str(s) => TokenKind::Str(Cow::Owned(s.into_owned())),
+            TokenKind::Binary => TokenKind::Binary,
+            TokenKind::Number => TokenKind::Number,
+            TokenKind::Param => TokenKind::Param,
+            TokenKind::Op(op) => TokenKind::Op(op),
+            TokenKind::Other(c) => TokenKind::Other(c),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub kind: TokenKind,
+pub struct Token<'a> {
+    pub kind: TokenKind<'a>,
     /// Byte range in the source text.
     pub start: usize,
     pub end: usize,
 }
 
-impl Token {
+impl Token<'_> {
     pub fn word(&self) -> Option<&str> {
         match &self.kind {
             TokenKind::Word(w) => Some(w),
@@ -51,18 +91,21 @@ impl Token {
     }
 }
 
-/// Splits `sql` into tokens, dropping whitespace and comments.
-pub fn tokenize(sql: &str) -> Result<Vec<Token>, SqlError> {
-    let mut lx = Lexer { src: sql, bytes: sql.as_bytes(), pos: 0, out: Vec::with_capacity(sql.len() / 4) };
+/// Splits the text into tokens, dropping whitespace and comments.
+pub fn tokenize<'a>(text: &'a SqlText<'_>) -> Result<Vec<Token<'a>>, SqlError> {
+    let sql = text.sql;
+    let mut lx =
+        Lexer { src: sql, lower: &text.lower, bytes: sql.as_bytes(), pos: 0, out: Vec::with_capacity(sql.len() / 4) };
     lx.run()?;
     Ok(lx.out)
 }
 
 struct Lexer<'a> {
     src: &'a str,
+    lower: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    out: Vec<Token>,
+    out: Vec<Token<'a>>,
 }
 
 // Two-byte operators first so `<=` is not lexed as `<` `=`.
@@ -70,12 +113,12 @@ const OPS2: [&str; 9] = ["<>", "!=", "<=", ">=", "||", "->", "=>", "{-", "-}"];
 const OPS1: [&str; 21] =
     ["(", ")", "[", "]", "{", "}", ",", ".", ";", ":", "=", "<", ">", "+", "-", "*", "/", "%", "|", "^", "$"];
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
     fn at(&self, off: usize) -> Option<u8> {
         self.bytes.get(self.pos.saturating_add(off)).copied()
     }
 
-    fn push(&mut self, kind: TokenKind, start: usize) {
+    fn push(&mut self, kind: TokenKind<'a>, start: usize) {
         self.out.push(Token { kind, start, end: self.pos });
     }
 
@@ -127,22 +170,31 @@ impl Lexer<'_> {
 
     /// Reads a literal or identifier closed by `quote`, where a doubled quote stands for
     /// one. `open` is the position of the opening quote; returns the text and the end.
-    fn delimited(&self, open: usize, quote: u8) -> Result<(String, usize), SqlError> {
+    /// The text is borrowed from the source unless it holds a doubled quote.
+    fn delimited(&self, open: usize, quote: u8) -> Result<(Cow<'a, str>, usize), SqlError> {
+        let src: &'a str = self.src;
         let q = char::from(quote);
-        let mut text = String::new();
-        let mut i = open.saturating_add(1);
+        let body = open.saturating_add(1);
+        let mut text = Cow::Borrowed("");
+        let mut i = body;
         loop {
-            let Some(idx) = self.src.get(i..).and_then(|r| r.find(q)) else {
+            let Some(idx) = src.get(i..).and_then(|r| r.find(q)) else {
                 return Err(match quote {
                     b'\'' => SqlError::UnterminatedString { pos: open },
                     _ => SqlError::UnterminatedIdentifier { pos: open },
                 });
             };
             let close = i.saturating_add(idx);
-            text.push_str(self.src.get(i..close).unwrap_or_default());
+            let piece = src.get(i..close).unwrap_or_default();
             let after = close.saturating_add(1);
-            if self.bytes.get(after) == Some(&quote) {
-                text.push(q);
+            let doubled = self.bytes.get(after) == Some(&quote);
+            if !doubled && i == body {
+                return Ok((Cow::Borrowed(piece), after));
+            }
+            let owned = text.to_mut();
+            owned.push_str(piece);
+            if doubled {
+                owned.push(q);
                 i = after.saturating_add(1);
             } else {
                 return Ok((text, after));
@@ -183,7 +235,7 @@ impl Lexer<'_> {
             None => '\\',
         };
         let text = decode_unicode(&raw, escape, start)?;
-        self.push(TokenKind::Str(text), start);
+        self.push(TokenKind::Str(Cow::Owned(text)), start);
         Ok(())
     }
 
@@ -259,8 +311,18 @@ impl Lexer<'_> {
 
     fn word(&mut self, start: usize) {
         self.eat_ident_chars();
-        let raw = self.src.get(start..self.pos).unwrap_or_default();
-        let folded = if raw.is_ascii() { raw.to_ascii_lowercase() } else { raw.to_lowercase() };
+        let src: &'a str = self.src;
+        let raw = src.get(start..self.pos).unwrap_or_default();
+        let folded = if raw.is_ascii() {
+            // ASCII folding keeps byte offsets, so the lower-cased copy has the word at
+            // the same range.
+            let lower: &'a str = self.lower;
+            Cow::Borrowed(lower.get(start..self.pos).unwrap_or_default())
+        } else {
+            // Unicode folding can change lengths (and `K`, the Kelvin sign, folds to
+            // ASCII `k`), so non-ASCII words get their own lower-cased string.
+            Cow::Owned(raw.to_lowercase())
+        };
         self.push(TokenKind::Word(folded), start);
     }
 

@@ -1,14 +1,20 @@
 //! Lexer edge cases: literals, escapes, comments, identifiers and errors.
 
 use super::error::SqlError;
-use super::lexer::{tokenize, TokenKind as K};
+use super::lexer::{tokenize as tokenize_text, SqlText, Token, TokenKind as K};
 
-fn kinds(sql: &str) -> Vec<K> {
+fn tokenize(sql: &str) -> Result<Vec<Token<'static>>, SqlError> {
+    let text = SqlText::new(sql);
+    let toks = tokenize_text(&text)?;
+    Ok(toks.into_iter().map(|t| Token { kind: t.kind.into_owned(), start: t.start, end: t.end }).collect())
+}
+
+fn kinds(sql: &str) -> Vec<K<'static>> {
     tokenize(sql).unwrap().into_iter().map(|t| t.kind).collect()
 }
 
-fn word(w: &str) -> K {
-    K::Word(w.into())
+fn word(w: &str) -> K<'static> {
+    K::Word(w.to_string().into())
 }
 
 #[test]
@@ -37,7 +43,7 @@ fn unicode_identifiers() {
 #[test]
 fn string_literals_and_escapes() {
     assert_eq!(kinds("'it''s'"), vec![K::Str("it's".into())]);
-    assert_eq!(kinds("''"), vec![K::Str(String::new())]);
+    assert_eq!(kinds("''"), vec![K::Str("".into())]);
     assert_eq!(kinds("'a' 'b'"), vec![K::Str("a".into()), K::Str("b".into())]);
     assert_eq!(kinds("'-- not /* a comment'"), vec![K::Str("-- not /* a comment".into())]);
     assert_eq!(kinds("'multi\nline'"), vec![K::Str("multi\nline".into())]);
@@ -139,4 +145,11 @@ fn line_comment_at_end_and_crlf() {
     assert_eq!(kinds("a --x\r\nb"), vec![word("a"), word("b")]);
     assert_eq!(kinds("a --"), vec![word("a")]);
     assert_eq!(kinds(""), vec![]);
+}
+
+#[test]
+fn words_fold_like_unicode_lower_case() {
+    // Non-ASCII words are folded on their own: the Kelvin sign folds to ASCII `k`.
+    assert_eq!(kinds("\u{212A}EY Straße"), vec![word("key"), word("straße")]);
+    assert_eq!(kinds("MiXeD_1"), vec![word("mixed_1")]);
 }

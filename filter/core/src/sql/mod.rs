@@ -39,7 +39,7 @@ mod lexer_tests;
 
 pub use collector::MAX_TABLES;
 pub use error::SqlError;
-pub use lexer::{tokenize, Token, TokenKind};
+pub use lexer::{tokenize, SqlText, Token, TokenKind};
 pub use prepared::{
     decode_prepared_statements, MAX_PREPARED_SQL_BYTES, MAX_PREPARED_STATEMENTS, MAX_PREPARED_TOTAL_BYTES,
 };
@@ -67,7 +67,8 @@ pub(crate) fn analyze_text(sql: &str, out: &mut Collector<'_>, depth: usize) -> 
     if sql.len() > MAX_SQL_BYTES {
         return Err(SqlError::TooLarge { len: sql.len(), limit: MAX_SQL_BYTES });
     }
-    let toks = tokenize(sql)?;
+    let text = SqlText::new(sql);
+    let toks = tokenize(&text)?;
     let end = statement_end(&toks)?;
     let toks = toks.get(..end).unwrap_or_default();
     statement::statement(out, Src { sql, toks, depth })
@@ -94,7 +95,7 @@ fn statement_end(toks: &[Token]) -> Result<usize, SqlError> {
                     None => Ok(end),
                 };
             }
-            TokenKind::Word(w) if routine => match w.as_str() {
+            TokenKind::Word(w) if routine => match w.as_ref() {
                 "begin" | "case" => blocks = blocks.saturating_add(1),
                 "end" => {
                     // END IF / LOOP / WHILE / REPEAT close blocks that were not counted;

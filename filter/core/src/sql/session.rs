@@ -130,7 +130,7 @@ fn kill_query_id(toks: &[Token], open: usize) -> Option<String> {
                 return None;
             };
             let ends = toks.get(value_at.saturating_add(1)).is_some_and(|t| t.is_op(",") || t.is_op(")"));
-            return ends.then(|| id.clone());
+            return ends.then(|| id.to_string());
         }
         i = next_argument(toks, i)?;
         position = position.saturating_add(1);

@@ -21,7 +21,7 @@ pub(crate) fn show(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcom
         }
         "schemas" => {
             if from_or_in(c) {
-                out.catalog(&c.ident()?.value);
+                out.catalog(c.ident()?.value);
             } else {
                 out.default_catalog();
             }
@@ -76,7 +76,7 @@ fn show_create(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Result<Outcome, S
         "function" => {
             let parts = c.name()?;
             if let [catalog, schema, _] = parts.as_slice() {
-                out.schema(&[catalog.clone(), schema.clone()])?;
+                out.schema(&[*catalog, *schema])?;
             }
             return Ok(Outcome::of(S::ShowCreateFunction));
         }
@@ -115,7 +115,7 @@ fn from_or_in(c: &mut Cursor<'_>) -> bool {
 /// Role listings are system-wide unless `FROM|IN catalog` names a catalog.
 fn roles_catalog(out: &mut Collector<'_>, c: &mut Cursor<'_>, st: S) -> Result<S, SqlError> {
     if from_or_in(c) {
-        out.catalog(&c.ident()?.value);
+        out.catalog(c.ident()?.value);
     }
     Ok(st)
 }

@@ -17,12 +17,12 @@ pub const MAX_STATEMENT_DEPTH: usize = 8;
 #[derive(Clone, Copy)]
 pub(crate) struct Src<'a> {
     pub sql: &'a str,
-    pub toks: &'a [Token],
+    pub toks: &'a [Token<'a>],
     pub depth: usize,
 }
 
 impl<'a> Src<'a> {
-    fn nested(self, toks: &'a [Token]) -> Src<'a> {
+    fn nested(self, toks: &'a [Token<'a>]) -> Src<'a> {
         Src { sql: self.sql, toks, depth: self.depth.saturating_add(1) }
     }
 }
@@ -223,8 +223,8 @@ fn prepared_name(c: &mut Cursor<'_>, src: Src<'_>) -> Result<String, SqlError> {
     let tok = c.peek().ok_or_else(|| c.syntax("a prepared statement name"))?;
     let id = c.ident()?;
     Ok(match tok.kind {
-        TokenKind::Word(_) => src.sql.get(tok.start..tok.end).unwrap_or(&id.value).to_string(),
-        _ => id.value,
+        TokenKind::Word(_) => src.sql.get(tok.start..tok.end).unwrap_or(id.value).to_string(),
+        _ => id.value.to_string(),
     })
 }
 

@@ -6,6 +6,7 @@
 //! holds expressions, where `FROM` belongs to EXTRACT, SUBSTRING or TRIM. CTE names are
 //! kept on the frame that declares them, so they stop hiding tables when it closes.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::collector::Collector;
@@ -61,7 +62,7 @@ impl Frame {
 }
 
 struct Scan<'a, 'o, 'c> {
-    toks: &'a [Token],
+    toks: &'a [Token<'a>],
     out: &'o mut Collector<'c>,
     access: Access,
     stack: Vec<Frame>,
@@ -253,10 +254,14 @@ impl Scan<'_, '_, '_> {
     }
 
     fn table(&mut self, parts: &[Ident]) -> Result<(), SqlError> {
+        // Most queries declare no CTEs: then no lower-cased key need be made.
+        let any_ctes = self.stack.iter().any(|f| !f.ctes.is_empty());
         if let [only] = parts {
-            let key = only.value.to_lowercase();
-            if self.stack.iter().any(|f| f.ctes.contains(&key)) {
-                return Ok(());
+            if any_ctes {
+                let key = lower_case(only.value);
+                if self.stack.iter().any(|f| f.ctes.contains(key.as_ref())) {
+                    return Ok(());
+                }
             }
         }
         self.out.table(parts, self.access).map(|_| ())
@@ -264,14 +269,23 @@ impl Scan<'_, '_, '_> {
 
     fn function(&mut self, parts: &[Ident]) -> Result<(), SqlError> {
         let name = match parts {
-            [only] if BUILTIN_TABLE_FUNCTIONS.contains(&only.value.as_str()) => QualifiedName {
+            [only] if BUILTIN_TABLE_FUNCTIONS.contains(&only.value) => QualifiedName {
                 catalog: Some("system".into()),
                 schema: Some("builtin".into()),
-                name: only.value.clone(),
+                name: only.value.to_string(),
             },
             _ => self.out.resolve(parts)?,
         };
         self.out.record(name, self.access, TableKind::TableFunction)
+    }
+}
+
+/// `s` lower-cased, copied only when that changes it (a quoted name with capitals).
+fn lower_case(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
 }
 
