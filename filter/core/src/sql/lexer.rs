@@ -5,7 +5,6 @@
 //! resolution, but a case-sensitive connector would not, so we do not guess).
 //! Unicode letters are accepted in unquoted identifiers, which is more lenient than
 //! Trino (ASCII only): a query Trino rejects cannot be mis-routed by that.
-
 //!
 //! Tokens borrow their text: words from a lower-cased copy of the source made once per
 //! statement, literals and quoted identifiers from the source itself unless an escape
