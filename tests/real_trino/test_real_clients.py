@@ -168,6 +168,10 @@ def test_cancel_from_the_client_reaches_the_coordinator_that_runs_the_query(stac
     with client(name).start(stack.url, sql, Session(user=user)) as flight:
         if reads_slowly:
             assert len(flight.read_some(10)) == 10
+        else:
+            # Trino dispatches a query at the client's first poll: a cancel before that ends
+            # it before any coordinator lists it (seen with the CLI under load).
+            wait_until(lambda: stack.ran_on(m), 60, f"a coordinator to list the query {m}")
         outcome = flight.cancel()
     assert stack.ran_on(m) == [owner]
     server = stack.servers[owner]
