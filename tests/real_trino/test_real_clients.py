@@ -168,19 +168,23 @@ def test_cancel_from_the_client_reaches_the_coordinator_that_runs_the_query(stac
     with client(name).start(stack.url, sql, Session(user=user)) as flight:
         if reads_slowly:
             assert len(flight.read_some(10)) == 10
-        else:
-            # Trino dispatches a query at the client's first poll: a cancel before that ends
-            # it before any coordinator lists it (seen with the CLI under load).
-            wait_until(lambda: stack.ran_on(m), 60, f"a coordinator to list the query {m}")
         outcome = flight.cancel()
-    assert stack.ran_on(m) == [owner]
+        query_id = flight.query_id
+    assert query_id, outcome
     server = stack.servers[owner]
-    [query] = wait_until(lambda: [q for q in server.queries_with(m) if q["state"] not in ("QUEUED", "RUNNING")],
-                         30, f"the canceled query to end on {owner}")
-    assert (query["state"], query.get("errorCode", {}).get("name")) == ("FAILED", "USER_CANCELED"), (query, outcome)
-    query_id = query["queryId"]
+    # The client's DELETE reached the coordinator that runs the query, and no other saw it.
     wait_until(lambda: any(method == "DELETE" and query_id in path for method, path, _ in server.http_requests()),
                10, f"{owner} to log the client's DELETE of {query_id}")
     strays = [(s.name, p) for s in stack.servers.values() if s is not server
               for _, p, _ in s.http_requests() if query_id in p]
     assert not strays, strays
+    # Trino dispatches a query at the client's first poll. The CLI is interrupted as soon as it
+    # has the first nextUri, and under load its DELETE can come before that poll: Trino then
+    # drops the query without ever listing it. (Waiting until Trino lists it does not work
+    # either: the CLI's Ctrl-C was seen lost during a long poll, the query running on.)
+    listed = stack.ran_on(m)
+    if reads_slowly or listed:
+        assert listed == [owner]
+        [query] = wait_until(lambda: [q for q in server.queries_with(m) if q["state"] not in ("QUEUED", "RUNNING")],
+                             30, f"the canceled query to end on {owner}")
+        assert (query["state"], query.get("errorCode", {}).get("name")) == ("FAILED", "USER_CANCELED"), (query, outcome)
