@@ -90,6 +90,14 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _UPDATE = re.compile(r"^([A-Z][A-Z ]*[A-Z])(?:: (\d+) rows?)?$")
 
 
+def _as_from_a_terminal() -> None:
+    """In the CLI child: dies with the harness, and takes Ctrl-C as from a terminal. A harness
+    started in the background by a shell without job control inherits SIGINT ignored, and the
+    JVM keeps it ignored: the CLI's cancel handler never runs (seen: no DELETE, the query runs on)."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _CliProcess:
     """One CLI run, its merged output collected line by line as it arrives."""
 
@@ -97,7 +105,7 @@ class _CliProcess:
         self.popen = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             cwd=tempfile.gettempdir(), env=dict(os.environ, TERM="dumb"),
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=_as_from_a_terminal)
         self.lines: List[str] = []
         self.changed = threading.Condition()
         self.timed_out = False
