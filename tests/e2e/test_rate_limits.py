@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from harness import Envoy, envoys
-from harness.envoy_config import build_config, filter_config, shipped_config
+from harness.envoy_config import build_config, filter_config, http_filter, shipped_config
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
 from harness.trino_http import post_statement
@@ -45,15 +45,11 @@ def example_filter(base: dict) -> dict:
 
 
 def local_ratelimit(config: dict) -> dict:
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    [f] = [f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.local_ratelimit"]
-    return f["typed_config"]
+    return http_filter(config, "envoy.filters.http.local_ratelimit")["typed_config"]
 
 
 def identify_stage(config: dict) -> dict:
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    [f] = [f for f in hcm["http_filters"] if f["name"] == "trino_router_identify"]
-    return f["typed_config"]["config"]
+    return http_filter(config, "trino_router_identify")["typed_config"]["config"]
 
 
 def launch(standins, log_dir, path=LOCAL, adjust=None, wait_healthy=True) -> Envoy:

@@ -26,12 +26,17 @@ def _http_connection_manager(config: dict) -> dict:
     return listener["filter_chains"][0]["filters"][0]["typed_config"]
 
 
+def http_filter(config: dict, name: str) -> dict:
+    """The entry called `name` of the listener's http_filters."""
+    for f in _http_connection_manager(config)["http_filters"]:
+        if f["name"] == name:
+            return f
+    raise KeyError(f"no http filter named {name} in the Envoy config")
+
+
 def router_http_filter(config: dict) -> dict:
     """The `trino_router` entry of the listener's http_filters (inline or discovered config)."""
-    for f in _http_connection_manager(config)["http_filters"]:
-        if f["name"] == FILTER_NAME:
-            return f
-    raise KeyError(f"no http filter named {FILTER_NAME} in the Envoy config")
+    return http_filter(config, FILTER_NAME)
 
 
 def discovers_filter_config(config: dict) -> bool:

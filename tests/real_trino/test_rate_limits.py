@@ -21,7 +21,7 @@ import requests
 
 from harness import envoys
 from harness.clients import Session, client
-from harness.envoy_config import filter_config, shipped_config
+from harness.envoy_config import filter_config, http_filter, shipped_config
 from harness.paths import REPO_ROOT
 from harness.trino_http import post_statement
 
@@ -51,12 +51,9 @@ def router(trino_servers, module_logs):
 
 def slow_refill(config: dict) -> None:
     """The per-user bucket refilled every 10 minutes instead of 6 s (Retry-After unchanged)."""
-    for f in config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]:
-        if f["name"] == "envoy.filters.http.local_ratelimit":
-            [per_user] = [d for d in f["typed_config"]["descriptors"] if d["entries"][0]["key"] == "trino_user"]
-            per_user["token_bucket"]["fill_interval"] = "600s"
-            return
-    raise AssertionError("the example has no local_ratelimit filter")
+    limits = http_filter(config, "envoy.filters.http.local_ratelimit")["typed_config"]
+    [per_user] = [d for d in limits["descriptors"] if d["entries"][0]["key"] == "trino_user"]
+    per_user["token_bucket"]["fill_interval"] = "600s"
 
 
 @pytest.fixture(scope="module")

@@ -254,14 +254,10 @@ impl Scan<'_, '_, '_> {
     }
 
     fn table(&mut self, parts: &[Ident]) -> Result<(), SqlError> {
-        // Most queries declare no CTEs: then no lower-cased key need be made.
-        let any_ctes = self.stack.iter().any(|f| !f.ctes.is_empty());
         if let [only] = parts {
-            if any_ctes {
-                let key = lower_case(only.value);
-                if self.stack.iter().any(|f| f.ctes.contains(key.as_ref())) {
-                    return Ok(());
-                }
+            let key = lower_case(only.value);
+            if self.stack.iter().any(|f| f.ctes.contains(key.as_ref())) {
+                return Ok(());
             }
         }
         self.out.table(parts, self.access).map(|_| ())
