@@ -88,6 +88,9 @@ class TrinoServer:
             # Two cores for everything: keep each server's thread pools small.
             "task.concurrency": "2",
             "task.max-worker-threads": "4",
+            # Tests read the request log to see which coordinator a request reached; without
+            # this, Trino writes it in batches and every such check waits seconds for it.
+            "http-server.log.immediate-flush": "true",
             **self.config,
         }
         _write_properties(etc / "config.properties", config)

@@ -178,8 +178,14 @@ class JdbcClient(_DriverClient):
     features = FEATURES - {"extra_headers", "info_uri"}
 
     def _driver(self, server_url, session):
-        if not (JDBC_CLASSES / "JdbcClient.class").is_file():
-            raise ClientNotPrepared(f"{JDBC_CLASSES}/JdbcClient.class missing: run tests/clients/prepare.sh")
+        compiled = JDBC_CLASSES / "JdbcClient.class"
+        if not compiled.is_file():
+            raise ClientNotPrepared(f"{compiled} missing: run tests/clients/prepare.sh")
+        # pytest run by hand after an edit would otherwise drive the old program.
+        edited = [s.name for s in (CLIENTS_SRC / "jdbc").glob("*.java") if s.stat().st_mtime > compiled.stat().st_mtime]
+        if edited:
+            raise ClientNotPrepared(f"{', '.join(sorted(edited))} changed since {compiled} was compiled: "
+                                    "run tests/clients/prepare.sh (or make clients)")
         classpath = f"{JDBC_CLASSES}{os.pathsep}{maven_artifact(JDBC_COORDS)}"
         argv = java_argv(java_home()) + ["-cp", classpath, "JdbcClient"]
         return _Driver(argv, _config(server_url, session))
