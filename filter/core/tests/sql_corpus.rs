@@ -217,6 +217,12 @@ fn statement_facts_are_the_same_whether_names_are_kept_or_not() {
         ("over-max-tables", format!("INSERT INTO c.s.x SELECT * FROM {}", wide(MAX_TABLES))),
         ("over-max-tables-then-broken", format!("SELECT * FROM {} WHERE a = 'open", wide(MAX_TABLES + 1))),
         ("over-max-tables-long-name", format!("SELECT * FROM {}, a.b.c.d", wide(MAX_TABLES + 1))),
+        // Names too long to resolve are errors at both depths, wherever they stand.
+        ("long-name-in-from", "SELECT * FROM x JOIN a.b.c.d ON true".into()),
+        ("long-table-function", "SELECT * FROM TABLE(a.b.c.f(1))".into()),
+        ("long-procedure", "CALL a.b.c.kill_query('x')".into()),
+        ("long-rename-target", "ALTER TABLE t RENAME TO a.b.c.d".into()),
+        ("long-schema", "SHOW TABLES FROM a.b.c".into()),
     ] {
         let ctx = SessionContext::new(Some("c"), None);
         cases.push(("generated".into(), Case { name: name.into(), sql, ctx, expect: Map::new() }));
