@@ -88,6 +88,12 @@ pub fn explain_body(config: Option<&Config>, head: &RequestHead, body: &[u8]) ->
         }
         let routed = facts(c.sql_depth);
         let mut r = routing(c, head, &routed);
+        if let (None, Some(a)) = (&out.statement_type, &routed.analysis) {
+            // Over the table cap in full, typed without names: show the type routed on.
+            out.statement_type = Some(a.statement_type.to_string());
+            out.query_type = a.query_type.map(|q| q.to_string());
+            out.inner_statement_type = a.inner_statement_type.map(|s| s.to_string());
+        }
         if routed.status != shown.status {
             let (now, full) = (routed.status.as_str(), shown.status.as_str());
             r.reason
@@ -196,6 +202,7 @@ mod tests {
         let sql = format!("SELECT * FROM {}", wide.join(", "));
         let out = explain_body(Some(&c), &head(), sql.as_bytes());
         assert_eq!(out.sql_inspection, "unparseable");
+        assert_eq!(out.statement_type.as_deref(), Some("SELECT"));
         let reason = &out.routing.as_ref().unwrap().reason;
         assert!(
             reason.ends_with("routed on SQL inspection `analysed`: the config needs less than made it `unparseable`")
