@@ -308,7 +308,7 @@ fn compile_rules(
             None => errors.push(ConfigError::new(field(&at, "route_to"), format!("no group named `{}`", r.route_to))),
         }
     }
-    Rules::new(rules)
+    Rules(rules)
 }
 
 fn compile_routing_header(

@@ -5,7 +5,7 @@ use regex::Regex;
 use serde_json::Value;
 
 /// Compiled regexes are capped so a config cannot make Envoy allocate without bound.
-pub(super) const REGEX_SIZE_LIMIT: usize = 1 << 20;
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub enum Matcher {

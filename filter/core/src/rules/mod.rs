@@ -3,16 +3,13 @@
 
 mod matcher;
 mod parse;
-mod text_search;
 
 pub use matcher::{parse_matcher, Matcher};
 pub use parse::parse_condition;
-pub use text_search::TextSearch;
 
 use crate::ids::GroupId;
 use crate::inspect::{SqlDepth, SqlFacts, SqlStatus};
 use crate::request::{RequestHead, TrinoFacts};
-use text_search::TextHits;
 
 /// A header-borne text the rules can look at. An absent value matches nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +54,7 @@ pub enum Condition {
     StatementType(Matcher),
     QueryType(Matcher),
     Sql(SqlSet, Quantifier, Matcher),
-    /// The SQL text, and the condition's slot in `Rules`' one-pass `TextSearch` (None: not
-    /// pooled, the matcher runs on its own).
-    SqlText(Matcher, Option<usize>),
+    SqlText(Matcher),
     BodySize { min: Option<u64>, max: Option<u64> },
     SqlInspection(Matcher),
 }
@@ -73,17 +68,12 @@ pub struct RuleInput<'a> {
 
 impl Condition {
     pub fn matches(&self, input: RuleInput<'_>) -> bool {
-        self.eval(input, None)
-    }
-
-    /// `hits`: the request's one-pass search of the SQL text, for pooled `sql` conditions.
-    fn eval(&self, input: RuleInput<'_>, hits: Option<&TextHits<'_>>) -> bool {
         let facts = TrinoFacts::new(&input.head.headers);
         let analysis = input.sql.analysis.as_ref();
         match self {
-            Condition::All(cs) => cs.iter().all(|c| c.eval(input, hits)),
-            Condition::Any(cs) => cs.iter().any(|c| c.eval(input, hits)),
-            Condition::Not(c) => !c.eval(input, hits),
+            Condition::All(cs) => cs.iter().all(|c| c.matches(input)),
+            Condition::Any(cs) => cs.iter().any(|c| c.matches(input)),
+            Condition::Not(c) => !c.matches(input),
             Condition::Text(f, m) => match f {
                 Field::User => facts.user().is_some_and(|u| m.matches(&u)),
                 Field::Source => facts.source().is_some_and(|v| m.matches(v)),
@@ -118,9 +108,7 @@ impl Condition {
                     Quantifier::All => !members.is_empty() && members.iter().all(|v| m.matches(v)),
                 }
             }),
-            Condition::SqlText(m, slot) => input.sql.text.as_deref().is_some_and(|t| {
-                slot.zip(hits).and_then(|(s, h)| h.matched(s)).unwrap_or_else(|| m.matches(t))
-            }),
+            Condition::SqlText(m) => input.sql.text.as_deref().is_some_and(|t| m.matches(t)),
             Condition::BodySize { min, max } => input.sql.body_size.is_some_and(|size| {
                 let size = u64::try_from(size).unwrap_or(u64::MAX);
                 min.is_none_or(|lo| size >= lo) && max.is_none_or(|hi| size <= hi)
@@ -134,7 +122,7 @@ impl Condition {
         match self {
             Condition::All(cs) | Condition::Any(cs) => cs.iter().filter_map(Condition::sql_depth).max(),
             Condition::Not(c) => c.sql_depth(),
-            Condition::SqlText(..) | Condition::BodySize { .. } => Some(SqlDepth::Text),
+            Condition::SqlText(_) | Condition::BodySize { .. } => Some(SqlDepth::Text),
             Condition::StatementType(_) | Condition::QueryType(_) | Condition::SqlInspection(_) => {
                 Some(SqlDepth::Statement)
             }
@@ -153,20 +141,13 @@ pub struct Rule {
     pub group: GroupId,
 }
 
-/// Rules in config order; the first whose condition holds decides. The `TextSearch` holds
-/// the rules' `sql` regexes as one set, searched at most once per request.
+/// Rules in config order; the first whose condition holds decides.
 #[derive(Debug, Clone)]
-pub struct Rules(pub Vec<Rule>, TextSearch);
+pub struct Rules(pub Vec<Rule>);
 
 impl Rules {
-    pub fn new(mut rules: Vec<Rule>) -> Rules {
-        let search = TextSearch::pool(&mut rules);
-        Rules(rules, search)
-    }
-
     pub fn first_match(&self, input: RuleInput<'_>) -> Option<&Rule> {
-        let hits = input.sql.text.as_deref().map(|t| TextHits::new(&self.1, t));
-        self.0.iter().find(|r| r.when.as_ref().is_none_or(|c| c.eval(input, hits.as_ref())))
+        self.0.iter().find(|r| r.when.as_ref().is_none_or(|c| c.matches(input)))
     }
 
     /// How far the rules need the SQL worked out; None: no rule looks at it.

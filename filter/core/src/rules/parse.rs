@@ -53,7 +53,7 @@ pub fn parse_condition(v: &Value, path: &str) -> Result<Condition, ConfigError> 
         "tables" => set(SqlSet::Tables),
         "catalogs" => set(SqlSet::Catalogs),
         "schemas" => set(SqlSet::Schemas),
-        "sql" => parse_matcher(body, &here).map(|m| Condition::SqlText(m, None)),
+        "sql" => parse_matcher(body, &here).map(Condition::SqlText),
         "body_size" => parse_body_size(body, &here),
         "sql_inspection" => vocabulary(body, &here, ["analysed", "too_large", "unparseable", "not_read"].into_iter())
             .map(Condition::SqlInspection),

@@ -67,7 +67,7 @@ fn session_properties_and_any_header() {
 
 #[test]
 fn first_matching_rule_wins() {
-    let rules = Rules::new(vec![
+    let rules = Rules(vec![
         Rule { name: "a".into(), when: Some(cond(json!({"user": {"exact": "x"}}))), group: GroupId(1) },
         Rule { name: "b".into(), when: Some(cond(json!({"user": {"prefix": ""}}))), group: GroupId(2) },
         Rule { name: "c".into(), when: None, group: GroupId(3) },
@@ -132,7 +132,7 @@ fn sql_text_body_size_and_inspection_status() {
 
 #[test]
 fn sql_conditions_make_the_rules_read_the_body() {
-    let rules = Rules::new(vec![Rule {
+    let rules = Rules(vec![Rule {
         name: "a".into(),
         when: Some(cond(json!({"not": {"tables": {"any": {"exact": "x"}}}}))),
         group: GroupId(1),
@@ -144,7 +144,7 @@ fn sql_conditions_make_the_rules_read_the_body() {
 fn the_sql_is_worked_out_only_as_far_as_the_rules_need() {
     use crate::inspect::{SqlDepth, SqlStatus};
     let depth = |whens: Vec<Value>| {
-        Rules::new(whens.into_iter().map(|w| Rule { name: "r".into(), when: Some(cond(w)), group: GroupId(0) }).collect())
+        Rules(whens.into_iter().map(|w| Rule { name: "r".into(), when: Some(cond(w)), group: GroupId(0) }).collect())
             .sql_depth()
     };
     assert_eq!(depth(vec![json!({"user": {"exact": "etl"}})]), None);
