@@ -5,8 +5,7 @@ mod config_file;
 
 use std::process::ExitCode;
 use trino_router_core::config::{Config, StickinessMode};
-use trino_router_core::explain::explain;
-use trino_router_core::inspect::SqlFacts;
+use trino_router_core::explain::explain_body;
 use trino_router_core::rate_limit::Stage;
 use trino_router_core::request::{Headers, RequestHead};
 
@@ -190,13 +189,7 @@ fn explain_cmd(args: &[String]) -> Result<bool, String> {
         Some(path) => Some(load_one_config(path)?),
     };
     let head = RequestHead::from_headers(headers);
-    let limit = config.as_ref().map_or(usize::MAX, |c| c.max_body_bytes);
-    let facts = if sql.len() > limit {
-        SqlFacts::too_large(sql.len(), limit)
-    } else {
-        SqlFacts::from_body(sql.as_bytes(), &head, trino_router_core::inspect::SqlDepth::TableNames)
-    };
-    let out = explain(config.as_ref(), &head, &facts);
+    let out = explain_body(config.as_ref(), &head, sql.as_bytes());
     println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
     Ok(true)
 }

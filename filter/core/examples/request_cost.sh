@@ -12,12 +12,22 @@ headers = c.filter_json("forwarded_prefix", c.header_rules())
 # text.json: the header rules and the four `sql` searches (no rule needs the analysis).
 text = c.filter_json("forwarded_prefix", [r for r in c.bench_rules()
                                           if not c.reads_sql(r["when"]) or set(r["when"]) == {"sql"}])
-for name, config in [("config", full), ("headers", headers), ("text", text)]:
+# typed.json: the header rules and those that look only at statement and query types and
+# `sql_inspection` (no rule needs a catalog, schema or table name).
+def keys(when):
+    if isinstance(when, dict):
+        return set(when) | set().union(*map(keys, when.values()))
+    if isinstance(when, list):
+        return set().union(*map(keys, when))
+    return set()
+typed = c.filter_json("forwarded_prefix", [r for r in c.bench_rules() if keys(r["when"]) & c.SQL_CONDITIONS
+                                           <= {"statement_type", "query_type", "sql_inspection"}])
+for name, config in [("config", full), ("headers", headers), ("text", text), ("typed", typed)]:
     open(f"{sys.argv[1]}/{name}.json", "w").write(json.dumps(config))
 PY
 ir() { valgrind --tool=callgrind --callgrind-out-file="$dir/out" target/release/examples/request_cost \
          "$dir/$1.json" tests/bench/statement.sql "$2" "$3" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
-for run in "config get" "headers headers" "text post" "config post" "config identify"; do
+for run in "config get" "headers headers" "text post" "typed post" "config post" "config identify"; do
   set -- $run
   one=$(ir "$1" "$2" 1); many=$(ir "$1" "$2" 201)
   echo "$2 ($1.json): $(( (many - one) / 200 )) instructions per request"

@@ -3,7 +3,7 @@
 //! `trino-router explain`; it runs exactly the analysis and rule evaluation the filter runs.
 
 use crate::config::{ClusterState, Config, GroupId};
-use crate::inspect::SqlFacts;
+use crate::inspect::{SqlDepth, SqlFacts};
 use crate::request::RequestHead;
 use crate::route::choose_group;
 use crate::rules::RuleInput;
@@ -65,6 +65,43 @@ pub fn explain(config: Option<&Config>, head: &RequestHead, sql: &SqlFacts) -> E
         kill_query_id: a.and_then(|a| a.kill_query_id.clone()),
         routing: config.map(|c| routing(c, head, sql)),
     }
+}
+
+/// Explains a new query from its body. What the SQL is, is worked out in full for the
+/// reader; where it goes, from the SQL worked out only as far as the config needs, as the
+/// filter does: a statement naming more tables than the analyser keeps is unparseable in
+/// full, yet routed by its type when no rule needs a name.
+pub fn explain_body(config: Option<&Config>, head: &RequestHead, body: &[u8]) -> Explanation {
+    let limit = config.map_or(usize::MAX, |c| c.max_body_bytes);
+    let facts = |depth| {
+        if body.len() > limit {
+            SqlFacts::too_large(body.len(), limit)
+        } else {
+            SqlFacts::from_body(body, head, depth)
+        }
+    };
+    let shown = facts(SqlDepth::TableNames);
+    let mut out = explain(None, head, &shown);
+    out.routing = config.map(|c| {
+        if c.sql_depth == SqlDepth::TableNames {
+            return routing(c, head, &shown);
+        }
+        let routed = facts(c.sql_depth);
+        let mut r = routing(c, head, &routed);
+        if let (None, Some(a)) = (&out.statement_type, &routed.analysis) {
+            // Over the table cap in full, typed without names: show the type routed on.
+            out.statement_type = Some(a.statement_type.to_string());
+            out.query_type = a.query_type.map(|q| q.to_string());
+            out.inner_statement_type = a.inner_statement_type.map(|s| s.to_string());
+        }
+        if routed.status != shown.status {
+            let (now, full) = (routed.status.as_str(), shown.status.as_str());
+            r.reason
+                .push_str(&format!("; routed on SQL inspection `{now}`: the config needs less than made it `{full}`"));
+        }
+        r
+    });
+    out
 }
 
 fn routing(config: &Config, head: &RequestHead, sql: &SqlFacts) -> Routing {
@@ -156,5 +193,19 @@ mod tests {
         );
         let r = routing(&c, &head(), &sql);
         assert!(r.reason.starts_with("kill_query -> "), "{}", r.reason);
+    }
+
+    #[test]
+    fn a_statement_over_the_table_cap_is_explained_as_the_filter_routes_it() {
+        let c = config();
+        let wide: Vec<String> = (0..=crate::sql::MAX_TABLES).map(|i| format!("c.s.t{i}")).collect();
+        let sql = format!("SELECT * FROM {}", wide.join(", "));
+        let out = explain_body(Some(&c), &head(), sql.as_bytes());
+        assert_eq!(out.sql_inspection, "unparseable");
+        assert_eq!(out.statement_type.as_deref(), Some("SELECT"));
+        let reason = &out.routing.as_ref().unwrap().reason;
+        assert!(
+            reason.ends_with("routed on SQL inspection `analysed`: the config needs less than made it `unparseable`")
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! as a status, and then only header rules can match.
 
 use crate::request::{RequestHead, TrinoFacts};
-use crate::sql::{analyze, decode_prepared_statements, Analysis, SessionContext};
+use crate::sql::{analyze_with, decode_prepared_statements, Analysis, Names, SessionContext};
 
 /// How far a new query's SQL is worked out: no further than the config needs, since
 /// analysing a statement costs far more than reading its text.
@@ -11,7 +11,12 @@ use crate::sql::{analyze, decode_prepared_statements, Analysis, SessionContext};
 pub enum SqlDepth {
     /// The text only: `sql` searches, `body_size`, the queue's tickets.
     Text,
-    /// The analyser runs: statement and query type, catalogs, schemas, `kill_query`'s id.
+    /// The analyser runs without names (`Names::Skip`): statement and query type,
+    /// `kill_query`'s id, `sql_inspection`. No name is resolved or kept, so no statement is
+    /// unparseable for naming too many tables.
+    Statement,
+    /// As `Statement`, plus the catalogs and schemas touched (every table is resolved and
+    /// kept, up to `sql::MAX_TABLES`).
     Analysis,
     /// As `Analysis`, plus the `catalog.schema.table` names `tables` rules match.
     TableNames,
@@ -111,7 +116,8 @@ impl SqlFacts {
             Ok(ctx) => ctx,
             Err(problem) => return unparseable(Some(text.to_string()), problem),
         };
-        match analyze(text, &ctx) {
+        let names = if depth >= SqlDepth::Analysis { Names::Keep } else { Names::Skip };
+        match analyze_with(text, &ctx, names) {
             Ok(analysis) => SqlFacts {
                 status: SqlStatus::Analysed,
                 tables: if depth == SqlDepth::TableNames {

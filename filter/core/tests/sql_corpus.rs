@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use trino_router_core::sql::{analyze, Access, Analysis, SessionContext, SqlError};
+use trino_router_core::sql::{analyze, analyze_with, Access, Analysis, Names, SessionContext, SqlError, MAX_TABLES};
 
 struct Case {
     name: String,
@@ -202,4 +202,70 @@ fn sql_corpus_checker_reports_wrong_expectations() {
         e[key] = bad;
         assert!(!check(&wrong(e)).is_empty(), "a wrong {key} went unnoticed");
     }
+}
+
+/// What a statement is must not depend on whether its names are kept (`Names::Skip` is the
+/// analysis of configs whose rules read no catalog, schema or table): same statement, query
+/// and inner type, `kill_query` id and `prepared_missing`, same errors, except that only
+/// kept names can be too many. Runs the whole corpus, plus statements over the table cap.
+#[test]
+fn statement_facts_are_the_same_whether_names_are_kept_or_not() {
+    let mut cases = corpus();
+    let wide = |n: usize| (1..=n).map(|i| format!("s.t{i}")).collect::<Vec<_>>().join(", ");
+    for (name, sql) in [
+        ("max-tables", format!("SELECT * FROM {}", wide(MAX_TABLES))),
+        ("over-max-tables", format!("INSERT INTO c.s.x SELECT * FROM {}", wide(MAX_TABLES))),
+        ("over-max-tables-then-broken", format!("SELECT * FROM {} WHERE a = 'open", wide(MAX_TABLES + 1))),
+        ("over-max-tables-long-name", format!("SELECT * FROM {}, a.b.c.d", wide(MAX_TABLES + 1))),
+        // Names too long to resolve are errors at both depths, wherever they stand.
+        ("long-name-in-from", "SELECT * FROM x JOIN a.b.c.d ON true".into()),
+        ("long-table-function", "SELECT * FROM TABLE(a.b.c.f(1))".into()),
+        ("long-procedure", "CALL a.b.c.kill_query('x')".into()),
+        ("long-rename-target", "ALTER TABLE t RENAME TO a.b.c.d".into()),
+        ("long-schema", "SHOW TABLES FROM a.b.c".into()),
+    ] {
+        let ctx = SessionContext::new(Some("c"), None);
+        cases.push(("generated".into(), Case { name: name.into(), sql, ctx, expect: Map::new() }));
+    }
+    let mut failures = Vec::new();
+    let mut over_cap = 0;
+    for (file, case) in &cases {
+        let kept = analyze(&case.sql, &case.ctx);
+        let skipped = analyze_with(&case.sql, &case.ctx, Names::Skip);
+        let facts = |a: &Analysis| {
+            format!(
+                "{} {:?} {:?} kill={:?} missing={}",
+                a.statement_type, a.query_type, a.inner_statement_type, a.kill_query_id, a.prepared_missing
+            )
+        };
+        let (kept, skipped) = match (kept, skipped) {
+            // Kept names stop at the cap; without them the statement is read to its end,
+            // where it may still fail for another reason.
+            (Err(SqlError::TooManyTables { .. }), s) => {
+                over_cap += 1;
+                assert!(!matches!(s, Err(SqlError::TooManyTables { .. })), "{}: capped without names", case.name);
+                continue;
+            }
+            (Ok(k), Ok(s)) => {
+                let no_names = s.tables.is_empty() && s.catalogs.is_empty() && s.schemas.is_empty();
+                let no_names = no_names && !s.unresolved && s.procedure.is_none() && s.prepared_name.is_none();
+                if !no_names {
+                    failures.push(format!("{file}/{}: names kept with Names::Skip: {s:?}", case.name));
+                }
+                (facts(&k), facts(&s))
+            }
+            (k, s) => (format!("{:?}", k.map(|a| facts(&a))), format!("{:?}", s.map(|a| facts(&a)))),
+        };
+        if kept != skipped {
+            failures.push(format!("{file}/{}:\n    names kept: {kept}\n    names skipped: {skipped}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} statements differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert_eq!(over_cap, 2, "two generated statements are over the cap when names are kept");
+    let ctx = SessionContext::new(Some("c"), None);
+    let wide = format!("INSERT INTO c.s.x SELECT * FROM {}", wide(MAX_TABLES));
+    let a = analyze_with(&wide, &ctx, Names::Skip).unwrap();
+    assert_eq!((a.statement_type.as_str(), a.query_type.map(|q| q.as_str())), ("INSERT", Some("INSERT")));
+    assert!(a.tables.is_empty());
+    assert!(cases.len() >= 150, "corpus has only {} statements", cases.len());
 }

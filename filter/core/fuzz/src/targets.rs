@@ -4,6 +4,7 @@
 //! Each function takes the raw fuzz input and must return without panicking. Besides
 //! "no panic", they check a few properties the core documents, cheaply: token ranges
 //! lie on character boundaries in order, `SqlFacts::from_body` agrees with `analyze`,
+//! an analysis without names (`Names::Skip`) says the same of the statement as one with,
 //! decoded prepared statements respect the limits, and every pin token `decide` mints
 //! verifies back to the cluster it forwards to.
 //!
@@ -20,8 +21,8 @@ use trino_router_core::protocol::CoordinatorId;
 use trino_router_core::request::{Headers, RequestHead};
 use trino_router_core::route::{decide, Decision, Incoming, Why};
 use trino_router_core::sql::{
-    analyze, decode_prepared_statements, tokenize, SessionContext, SqlText, MAX_PREPARED_SQL_BYTES,
-    MAX_PREPARED_STATEMENTS, MAX_PREPARED_TOTAL_BYTES, MAX_TABLES,
+    analyze, analyze_with, decode_prepared_statements, tokenize, Analysis, Names, SessionContext, SqlError, SqlText,
+    MAX_PREPARED_SQL_BYTES, MAX_PREPARED_STATEMENTS, MAX_PREPARED_TOTAL_BYTES, MAX_TABLES,
 };
 
 /// The names of every target, as directories under `corpus/` and `artifacts/`.
@@ -87,7 +88,9 @@ pub fn sql_analyze(data: &[u8]) {
             previous_end = t.end;
         }
     }
-    match analyze(sql, &ctx) {
+    let kept = analyze(sql, &ctx);
+    same_without_names(&kept, &analyze_with(sql, &ctx, Names::Skip));
+    match kept {
         Ok(analysis) => {
             assert!(analysis.tables.len() <= MAX_TABLES, "more than MAX_TABLES tables");
             assert_eq!(facts.status, SqlStatus::Analysed, "from_body disagrees with analyze: {:?}", facts.problem);
@@ -99,6 +102,24 @@ pub fn sql_analyze(data: &[u8]) {
             assert_eq!(facts.status, SqlStatus::Unparseable, "analyze failed ({e}) but from_body did not");
             let _ = (e.to_string(), e.kind());
         }
+    }
+}
+
+/// The statement's facts and errors do not depend on whether names are kept; only kept
+/// names can be too many.
+fn same_without_names(kept: &Result<Analysis, SqlError>, skipped: &Result<Analysis, SqlError>) {
+    let facts = |a: &Analysis| {
+        (a.statement_type, a.query_type, a.inner_statement_type, a.kill_query_id.clone(), a.prepared_missing)
+    };
+    match (kept, skipped) {
+        (Err(SqlError::TooManyTables { .. }), s) => {
+            assert!(!matches!(s, Err(SqlError::TooManyTables { .. })), "capped without names")
+        }
+        (Ok(k), Ok(s)) => {
+            assert_eq!(facts(k), facts(s), "the statement's facts depend on the names kept");
+            assert!(s.tables.is_empty() && s.catalogs.is_empty() && s.schemas.is_empty(), "names kept: {s:?}");
+        }
+        (k, s) => assert_eq!(k.as_ref().err(), s.as_ref().err(), "the error depends on the names kept"),
     }
 }
 

@@ -36,8 +36,9 @@ pub fn compile(raw: RawConfig, errors: &mut Vec<ConfigError>) -> Option<Config> 
     let queue = compile_queue(&raw.queue, &raw.stickiness, errors);
     // A query that waits travels with its SQL: the body of every new query is read.
     let reads_sql = rules.read_sql() || raw.sql_inspection.route_kill_query || queue.enabled;
-    // Analysis only when a rule or kill_query routing needs it: the queue needs the text.
-    let kill_query = raw.sql_inspection.route_kill_query.then_some(SqlDepth::Analysis);
+    // Analysis only when a rule or kill_query routing needs it: the queue needs the text,
+    // kill_query routing the statement's facts (its id), no name.
+    let kill_query = raw.sql_inspection.route_kill_query.then_some(SqlDepth::Statement);
     let sql_depth = rules.sql_depth().max(kill_query).unwrap_or(SqlDepth::Text);
     let routing_group_header = compile_routing_header(&raw.routing_group_header, &find_group, errors);
     let pin_keys = compile_keys(&raw.stickiness, errors);

@@ -123,10 +123,10 @@ impl Condition {
             Condition::All(cs) | Condition::Any(cs) => cs.iter().filter_map(Condition::sql_depth).max(),
             Condition::Not(c) => c.sql_depth(),
             Condition::SqlText(_) | Condition::BodySize { .. } => Some(SqlDepth::Text),
-            Condition::StatementType(_)
-            | Condition::QueryType(_)
-            | Condition::Sql(SqlSet::Catalogs | SqlSet::Schemas, ..)
-            | Condition::SqlInspection(_) => Some(SqlDepth::Analysis),
+            Condition::StatementType(_) | Condition::QueryType(_) | Condition::SqlInspection(_) => {
+                Some(SqlDepth::Statement)
+            }
+            Condition::Sql(SqlSet::Catalogs | SqlSet::Schemas, ..) => Some(SqlDepth::Analysis),
             Condition::Sql(SqlSet::Tables, ..) => Some(SqlDepth::TableNames),
             _ => None,
         }

@@ -154,7 +154,11 @@ fn the_sql_is_worked_out_only_as_far_as_the_rules_need() {
     );
     assert_eq!(
         depth(vec![json!({"sql": {"search": "x"}}), json!({"any": [{"query_type": {"exact": "SELECT"}}]})]),
-        Some(SqlDepth::Analysis)
+        Some(SqlDepth::Statement)
+    );
+    assert_eq!(
+        depth(vec![json!({"statement_type": {"exact": "INSERT"}}), json!({"sql_inspection": {"exact": "analysed"}})]),
+        Some(SqlDepth::Statement)
     );
     assert_eq!(depth(vec![json!({"catalogs": {"any": {"exact": "hive"}}})]), Some(SqlDepth::Analysis));
     assert_eq!(depth(vec![json!({"not": {"tables": {"any": {"exact": "x"}}}})]), Some(SqlDepth::TableNames));
@@ -164,10 +168,15 @@ fn the_sql_is_worked_out_only_as_far_as_the_rules_need() {
     let text = SqlFacts::from_body(b"SELECT * FROM a CROSS JOIN b", &h, SqlDepth::Text);
     assert_eq!((text.status, text.analysis.is_none()), (SqlStatus::Read, true));
     assert!(cond(json!({"sql": {"search": "(?i)cross join"}})).matches(RuleInput { head: &h, sql: &text }));
-    // Analysis without table names: types match, the names are not made.
-    let typed = SqlFacts::from_body(b"SELECT * FROM hive.s.t", &h, SqlDepth::Analysis);
+    // Statement facts only: types match, no name is resolved or kept.
+    let typed = SqlFacts::from_body(b"SELECT * FROM hive.s.t", &h, SqlDepth::Statement);
     assert!(cond(json!({"query_type": {"exact": "SELECT"}})).matches(RuleInput { head: &h, sql: &typed }));
-    assert!(typed.tables.is_empty());
+    let a = typed.analysis.as_ref().unwrap();
+    assert!(typed.tables.is_empty() && a.tables.is_empty() && a.catalogs.is_empty() && a.schemas.is_empty());
+    // Analysis: catalogs and schemas for their rules, still no `catalog.schema.table` strings.
+    let analysed = SqlFacts::from_body(b"SELECT * FROM hive.s.t", &h, SqlDepth::Analysis);
+    assert!(cond(json!({"schemas": {"any": {"exact": "hive.s"}}})).matches(RuleInput { head: &h, sql: &analysed }));
+    assert!(analysed.tables.is_empty());
     let named = SqlFacts::from_body(b"SELECT * FROM hive.s.t", &h, SqlDepth::TableNames);
     assert_eq!(named.tables, ["hive.s.t"]);
 }

@@ -77,7 +77,8 @@ pub(crate) fn alter(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
         _ => return Ok(Outcome::of(S::Unknown)),
     };
     c.eat_all(&["if", "exists"]);
-    let source = out.table(&c.name()?, Access::Write)?;
+    let source = c.name()?;
+    out.table(&source, Access::Write)?;
     if c.eat_all(&["rename", "to"]) {
         out.rename_target(&c.name()?, &source)?;
     } else if st == S::AlterTable && c.is("execute") {

@@ -3,7 +3,7 @@
 //!
 //! This is a tokenizer plus statement-aware extraction, not a parser: it never panics,
 //! works in time and memory linear in the input, and bounds nesting, recursion through
-//! prepared statements and the number of tables. Choices worth knowing:
+//! prepared statements and the number of tables kept. Choices worth knowing:
 //!
 //! - Names: unquoted identifiers are lower-cased, quoted ones kept exactly (CTE names
 //!   match either way, case-insensitively). Missing catalog or schema parts come from
@@ -19,6 +19,11 @@
 //! - What runs is what counts: EXECUTE and EXECUTE IMMEDIATE report the tables of the
 //!   statement run; plain EXPLAIN and DESCRIBE INPUT/OUTPUT report theirs as metadata
 //!   use; PREPARE reports none, since nothing is touched until EXECUTE.
+//! - Names are kept only when asked (`Names`): with `Names::Skip` the analysis gives the
+//!   statement-level facts alone (statement, query and inner type, `kill_query`'s id,
+//!   `prepared_missing`) and resolves, copies and keeps no name, so the `MAX_TABLES` cap
+//!   (1000 distinct tables, which bounds what is kept) does not apply there. Everything
+//!   else, errors included, is the same at both: names are still checked for shape.
 //! - Prepared statements come url-encoded or in Trino's compressed `$zstd:` form (base64
 //!   of a zstd frame, base64url); `prepared.rs` decodes both, bounded in size and count.
 
@@ -54,9 +59,27 @@ use statement::Src;
 /// Trino's default `query.max-length`.
 pub const MAX_SQL_BYTES: usize = 4_000_000;
 
-/// Analyses one statement in the context of the session it will run in.
+/// How much of what a statement names an analysis keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// Tables, catalogs, schemas, the procedure and the prepared statement's name are
+    /// resolved and kept (at most `MAX_TABLES` distinct tables).
+    Keep,
+    /// Only the statement-level facts: statement, query and inner type, `kill_query`'s
+    /// id, whether a prepared statement is missing. Names are checked for shape and
+    /// never copied or kept, so there is no table cap.
+    Skip,
+}
+
+/// Analyses one statement in the context of the session it will run in, keeping names.
 pub fn analyze(sql: &str, ctx: &SessionContext) -> Result<Analysis, SqlError> {
-    let mut out = Collector::new(ctx);
+    analyze_with(sql, ctx, Names::Keep)
+}
+
+/// Analyses one statement, keeping names or not. The statement's facts and every error
+/// other than `SqlError::TooManyTables` are the same either way.
+pub fn analyze_with(sql: &str, ctx: &SessionContext, names: Names) -> Result<Analysis, SqlError> {
+    let mut out = Collector::new(ctx, names);
     let outcome = analyze_text(sql, &mut out, 0)?;
     Ok(out.finish(outcome))
 }

@@ -1,11 +1,11 @@
 //! Session and access statements: USE, SET/RESET, GRANT/REVOKE/DENY and CALL
 //! (including the `system.runtime.kill_query` id a router needs to find the query).
 
-use super::collector::{Collector, Outcome};
+use super::collector::{Collector, NameRef, Outcome};
 use super::cursor::{ident_at, Cursor};
 use super::error::SqlError;
 use super::lexer::{Token, TokenKind};
-use super::types::{Access, QualifiedName, StatementType as S};
+use super::types::{Access, StatementType as S};
 
 type Res = Result<Outcome, SqlError>;
 
@@ -101,13 +101,13 @@ fn name_follows(c: &Cursor<'_>, ahead: usize) -> bool {
 pub(crate) fn call(out: &mut Collector<'_>, c: &mut Cursor<'_>) -> Res {
     let parts = c.name()?;
     let name = out.resolve(&parts)?;
-    let kill = if is_kill_query(&name) { kill_query_id(c.toks, c.pos) } else { None };
+    let kill = if is_kill_query(name) { kill_query_id(c.toks, c.pos) } else { None };
     out.set_procedure(name, kill);
     Ok(Outcome::of(S::Call))
 }
 
-fn is_kill_query(name: &QualifiedName) -> bool {
-    name.catalog.as_deref() == Some("system") && name.schema.as_deref() == Some("runtime") && name.name == "kill_query"
+fn is_kill_query(name: NameRef<'_>) -> bool {
+    name.catalog == Some("system") && name.schema == Some("runtime") && name.name == "kill_query"
 }
 
 /// The `query_id` argument, by name or first position, when it is a string literal.

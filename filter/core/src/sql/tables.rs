@@ -9,11 +9,11 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use super::collector::Collector;
+use super::collector::{Collector, NameRef};
 use super::cursor::{ident_at, qualified_name_at, Ident};
 use super::error::SqlError;
 use super::lexer::{Token, TokenKind};
-use super::types::{Access, QualifiedName, TableKind};
+use super::types::{Access, TableKind};
 
 /// Bracket nesting Trino itself would struggle with; beyond it we stop, not recurse.
 pub const MAX_NESTING: usize = 256;
@@ -226,14 +226,18 @@ impl Scan<'_, '_, '_> {
         Ok((next, false))
     }
 
-    fn open_cte(&mut self, name: String, open: usize, recursive: bool) -> Result<(), SqlError> {
+    /// CTE names are kept only to hide tables, so only when table names are kept.
+    fn open_cte(&mut self, name: &str, open: usize, recursive: bool) -> Result<(), SqlError> {
+        let name = self.out.keeps_names().then(|| name.to_lowercase());
         let pending = if recursive {
-            self.top()?.ctes.insert(name);
+            if let Some(name) = name {
+                self.top()?.ctes.insert(name);
+            }
             None
         } else {
             // A plain CTE is not visible in its own body: `WITH t AS (SELECT * FROM t)`
             // reads the real table t.
-            Some(name)
+            name
         };
         let pos = self.toks.get(open).map_or(0, |t| t.start);
         let mut frame = Frame::new(true, false, ")", pos);
@@ -254,22 +258,25 @@ impl Scan<'_, '_, '_> {
     }
 
     fn table(&mut self, parts: &[Ident]) -> Result<(), SqlError> {
+        if !self.out.keeps_names() {
+            // Nothing is recorded, so whether a CTE hides the name does not matter; its
+            // shape is still checked, as when names are kept.
+            return self.out.resolve(parts).map(|_| ());
+        }
         if let [only] = parts {
             let key = lower_case(only.value);
             if self.stack.iter().any(|f| f.ctes.contains(key.as_ref())) {
                 return Ok(());
             }
         }
-        self.out.table(parts, self.access).map(|_| ())
+        self.out.table(parts, self.access)
     }
 
     fn function(&mut self, parts: &[Ident]) -> Result<(), SqlError> {
         let name = match parts {
-            [only] if BUILTIN_TABLE_FUNCTIONS.contains(&only.value) => QualifiedName {
-                catalog: Some("system".into()),
-                schema: Some("builtin".into()),
-                name: only.value.to_string(),
-            },
+            [only] if BUILTIN_TABLE_FUNCTIONS.contains(&only.value) => {
+                NameRef { catalog: Some("system"), schema: Some("builtin"), name: only.value }
+            }
             _ => self.out.resolve(parts)?,
         };
         self.out.record(name, self.access, TableKind::TableFunction)
@@ -292,7 +299,7 @@ fn starts_query(toks: &[Token], i: usize) -> bool {
 /// `WITH [RECURSIVE] name [(cols)] AS (`: the name, the index of `(` and RECURSIVE.
 /// Other uses of WITH (properties, ORDINALITY, TIES, NO DATA, FUNCTION, SESSION)
 /// do not match.
-fn cte_header(toks: &[Token], with: usize) -> Option<(String, usize, bool)> {
+fn cte_header<'t>(toks: &'t [Token<'_>], with: usize) -> Option<(&'t str, usize, bool)> {
     let mut j = with.saturating_add(1);
     let recursive = toks.get(j).is_some_and(|t| t.is_word("recursive"));
     if recursive {
@@ -302,8 +309,8 @@ fn cte_header(toks: &[Token], with: usize) -> Option<(String, usize, bool)> {
     Some((name, open, recursive))
 }
 
-fn cte_item(toks: &[Token], at: usize) -> Option<(String, usize)> {
-    let name = ident_at(toks, at)?.value.to_lowercase();
+fn cte_item<'t>(toks: &'t [Token<'_>], at: usize) -> Option<(&'t str, usize)> {
+    let name = ident_at(toks, at)?.value;
     let mut j = at.saturating_add(1);
     if toks.get(j).is_some_and(|t| t.is_op("(")) {
         // Column aliases are plain identifiers; anything else means this is not a CTE.

@@ -262,7 +262,9 @@ impl SessionContext {
     }
 }
 
-/// The result of analysing one statement.
+/// The result of analysing one statement. With `Names::Skip` only the statement-level
+/// facts are filled in: `tables`, `catalogs`, `schemas` are empty, `unresolved` is false,
+/// `procedure` and `prepared_name` are none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Analysis {
     pub statement_type: StatementType,
