@@ -1,6 +1,7 @@
 """Blips on real Trino: a running query survives what passes. A coordinator frozen (SIGSTOP) for
-10 s and for 60 s, a TCP reset between Envoy and the coordinator, a full circuit breaker: every
-running query of the Python client and of JDBC finishes with all its rows, none is declared lost.
+10 s and for 60 s, a TCP reset between Envoy and the coordinator, a full circuit breaker (filled
+during a short freeze, so that it fills on an idle machine too): every running query of the
+Python client and of JDBC finishes with all its rows, none is declared lost.
 
 Both clients run in the same freeze (10 Python + 10 JDBC queries, 20 in all), so each freeze is
 paid once. Queries go to etl-1 (user `etl`, rewrite mode); adhoc-1/-2 take new queries meanwhile.
@@ -160,7 +161,20 @@ def test_a_full_circuit_breaker_loses_no_query(stack, start_envoy):
     # stays full longer (16 queries through max_requests 1 on a busy machine) outlasts it,
     # as README "Availability" says. JDBC retries a 503 for up to 2 minutes on its own.
     held = [PythonHeld(envoy.port, max_attempts=10) for _ in range(12)] + JdbcHeld.many(envoy.url, 4)
-    outcomes = finish_all(held)
+    # On an idle machine the 16 clients' polls can pass one by one and never fill the breaker.
+    # While etl-1 is frozen, the first poll holds the one connection, the next one waits as the
+    # one pending request and every other overflows: thaw once Envoy counts an overflow.
+    etl = stack.servers["etl-1"]
+    overflow = rf"cluster\.{ENVOY_CLUSTER['etl-1']}\.upstream_rq_pending_overflow$"
+    etl.freeze()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            outcomes = pool.submit(finish_all, held)
+            wait_until(lambda: sum(envoy.stats(overflow).values()) >= 1, 60, "Envoy to count a breaker overflow")
+            etl.thaw()
+            outcomes = outcomes.result(timeout=300)
+    finally:
+        etl.thaw()
     asked = sum(envoy.stats(r"etl-1\.retries_asked").values())
     failed = sum(1 for o in outcomes if o != EXPECTED)
     print(f"\ncircuit breaker max_requests 1, 16 queries: {asked} overflows answered 503 + Retry-After, "
