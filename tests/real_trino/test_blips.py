@@ -10,7 +10,7 @@ paid once. Queries go to etl-1 (user `etl`, rewrite mode); adhoc-1/-2 take new q
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import List
+from typing import Callable, List
 
 import pytest
 import trino
@@ -93,6 +93,20 @@ def finish_all(held: list) -> List[object]:
         return list(pool.map(lambda h: h.finish(), held))
 
 
+def finish_while_frozen(server, held: list, thaw_when: Callable[[], None]) -> List[object]:
+    """Freezes `server`, lets every held query read on (their polls wait on it), thaws it once
+    `thaw_when` returns, and gives each query's outcome."""
+    server.freeze()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            outcomes = pool.submit(finish_all, held)
+            thaw_when()
+            server.thaw()
+            return outcomes.result(timeout=300)
+    finally:
+        server.thaw()
+
+
 def check(outcomes: list, held: list) -> None:
     failed = {h.query_id: o for h, o in zip(held, outcomes) if o != EXPECTED}
     assert not failed, f"{len(failed)} of {len(held)} queries failed or lost rows: " + \
@@ -108,17 +122,9 @@ def test_a_coordinator_frozen_mid_query_loses_no_query(stack, seconds):
     etl = stack.servers["etl-1"]
     held = hold(stack, python=10, jdbc=10)
     lost_before = lost_count(stack.envoy)
-    etl.freeze()
     frozen_at = time.monotonic()
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            # The clients poll the frozen coordinator: their GETs wait (or time out and are retried).
-            outcomes = pool.submit(finish_all, held)
-            time.sleep(seconds)
-            etl.thaw()
-            outcomes = outcomes.result(timeout=300)
-    finally:
-        etl.thaw()
+    # The clients poll the frozen coordinator: their GETs wait (or time out and are retried).
+    outcomes = finish_while_frozen(etl, held, lambda: time.sleep(seconds))
     took = time.monotonic() - frozen_at
     print(f"\nfrozen {seconds}s: {len(held)} queries (10 Python, 10 JDBC) finished {took:.0f}s after the freeze")
     check(outcomes, held)
@@ -166,15 +172,8 @@ def test_a_full_circuit_breaker_loses_no_query(stack, start_envoy):
     # one pending request and every other overflows: thaw once Envoy counts an overflow.
     etl = stack.servers["etl-1"]
     overflow = rf"cluster\.{ENVOY_CLUSTER['etl-1']}\.upstream_rq_pending_overflow$"
-    etl.freeze()
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            outcomes = pool.submit(finish_all, held)
-            wait_until(lambda: sum(envoy.stats(overflow).values()) >= 1, 60, "Envoy to count a breaker overflow")
-            etl.thaw()
-            outcomes = outcomes.result(timeout=300)
-    finally:
-        etl.thaw()
+    outcomes = finish_while_frozen(etl, held, lambda: wait_until(
+        lambda: sum(envoy.stats(overflow).values()) >= 1, 60, "Envoy to count a breaker overflow"))
     asked = sum(envoy.stats(r"etl-1\.retries_asked").values())
     failed = sum(1 for o in outcomes if o != EXPECTED)
     print(f"\ncircuit breaker max_requests 1, 16 queries: {asked} overflows answered 503 + Retry-After, "
