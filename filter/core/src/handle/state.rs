@@ -3,10 +3,10 @@
 //! bounded by the config (shared data has no delete in ABI 0.2.1). Each stored version is
 //! decoded once per worker (`state_cache`); writers change a copy.
 
+use super::state_cache;
 use crate::config::{ClusterId, Config, LoadSource};
 use crate::host::{log, Host, HostError, LogLevel};
 use crate::observed::{ClusterView, LoadFigure, Observed};
-use super::state_cache;
 use crate::protocol::CoordinatorId;
 use std::cell::OnceCell;
 use std::rc::Rc;
