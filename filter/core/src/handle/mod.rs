@@ -18,6 +18,7 @@ mod queue;
 mod request;
 mod response;
 mod state;
+mod state_cache;
 
 pub use metrics::Metrics;
 pub use plugin::Plugin;

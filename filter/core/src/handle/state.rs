@@ -1,12 +1,15 @@
 //! What the filter has observed about each cluster, in the host's shared data, so every
 //! worker sees what any one learned. One key per configured cluster: the key space is
-//! bounded by the config (shared data has no delete in ABI 0.2.1).
+//! bounded by the config (shared data has no delete in ABI 0.2.1). Each stored version is
+//! decoded once per worker (`state_cache`); writers change a copy.
 
+use super::state_cache;
 use crate::config::{ClusterId, Config, LoadSource};
 use crate::host::{log, Host, HostError, LogLevel};
 use crate::observed::{ClusterView, LoadFigure, Observed};
 use crate::protocol::CoordinatorId;
 use std::cell::OnceCell;
+use std::rc::Rc;
 
 /// Compare-and-swap attempts before a write is given up (other workers keep winning).
 const CAS_ATTEMPTS: usize = 8;
@@ -18,10 +21,11 @@ fn key(cluster: &str) -> String {
 }
 
 /// What is known about a cluster; nothing when the host cannot tell.
-pub fn load(host: &impl Host, cluster: &str) -> Observed {
-    match host.shared_get(&key(cluster)) {
-        Ok((Some(value), _)) => Observed::decode(&value),
-        _ => Observed::default(),
+pub fn load(host: &impl Host, cluster: &str) -> Rc<Observed> {
+    let key = key(cluster);
+    match host.shared_get(&key) {
+        Ok((value, cas)) => state_cache::observed(&key, value.as_deref(), cas),
+        Err(_) => Rc::default(),
     }
 }
 
@@ -46,7 +50,7 @@ pub fn update(host: &impl Host, cluster: &str, mut change: impl FnMut(&mut Obser
             }
             continue;
         };
-        let mut state = value.map(|v| Observed::decode(&v)).unwrap_or_default();
+        let mut state = Rc::unwrap_or_clone(state_cache::observed(&key, value.as_deref(), Some(cas)));
         if !change(&mut state) {
             return;
         }
@@ -87,10 +91,11 @@ pub fn reserve(host: &impl Host, config: &Config, cluster: ClusterId) -> bool {
     let (key, load) = (key(&c.name), &config.load);
     for _ in 0..CAS_ATTEMPTS {
         let Ok((value, cas)) = host.shared_get(&key) else { return false };
-        let mut state = value.map(|v| Observed::decode(&v)).unwrap_or_default();
+        let state = state_cache::observed(&key, value.as_deref(), cas);
         if !state.has_room(&limits, now_ms / 1000, load.stale_after_seconds, load.replicas) {
             return false;
         }
+        let mut state = Rc::unwrap_or_clone(state);
         state.note_sent(now_ms);
         match host.shared_set(&key, &state.encode(), cas) {
             Err(HostError::CasMismatch) => continue,
@@ -107,7 +112,7 @@ pub struct SharedClusterView<'a, H: Host> {
     host: &'a H,
     config: &'a Config,
     now_s: OnceCell<u64>,
-    states: Vec<OnceCell<Observed>>,
+    states: Vec<OnceCell<Rc<Observed>>>,
 }
 
 impl<'a, H: Host> SharedClusterView<'a, H> {
@@ -118,7 +123,7 @@ impl<'a, H: Host> SharedClusterView<'a, H> {
 
     fn state(&self, cluster: ClusterId) -> Option<&Observed> {
         let name = &self.config.cluster(cluster)?.name;
-        Some(self.states.get(cluster.0)?.get_or_init(|| load(self.host, name)))
+        Some(self.states.get(cluster.0)?.get_or_init(|| load(self.host, name)).as_ref())
     }
 }
 

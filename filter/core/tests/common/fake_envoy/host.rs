@@ -1,9 +1,15 @@
 //! The in-memory Envoy as the filter sees it: the `Host` trait over the fake's state.
 
 use super::{Call, FakeEnvoy, HeaderList, Health, Response};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use trino_router_core::host::{Body, Callout, Host, HostError, HostResult, LogLevel};
 use trino_router_core::request::Headers;
+
+/// Every shared-data write draws the next number of one process-wide counter, as Envoy's
+/// `nextCas()` does: a version never comes back for a key, even across the in-memory Envoys
+/// one test thread runs (the filter keeps decoded states per thread, by key and version).
+static NEXT_CAS: AtomicU32 = AtomicU32::new(1);
 
 fn set(list: &mut HeaderList, name: &str, value: &[u8]) {
     list.retain(|(n, _)| n != name);
@@ -133,7 +139,7 @@ impl Host for FakeEnvoy {
         if cas.is_some_and(|c| Some(c) != current || self.cas_conflicts.get()) {
             return Err(HostError::CasMismatch);
         }
-        shared.insert(key.to_string(), (value.to_vec(), current.unwrap_or(0) + 1));
+        shared.insert(key.to_string(), (value.to_vec(), NEXT_CAS.fetch_add(1, Ordering::Relaxed)));
         Ok(())
     }
     fn dispatch_call(&self, call: &Callout<'_>) -> HostResult<u32> {
