@@ -117,7 +117,10 @@ fn operators() {
     );
     assert_eq!(kinds("a - -1"), vec![word("a"), K::Op("-"), K::Op("-"), K::Number]);
     // Every operator Trino's grammar has, each lexed as itself (row-pattern `{-` `-}` too).
-    let all = ["(", ")", "[", "]", "{", "}", ",", ".", ";", ":", "=", "<", ">", "+", "-", "*", "/", "%", "|", "^", "$", "{-", "-}"];
+    let all = [
+        "(", ")", "[", "]", "{", "}", ",", ".", ";", ":", "=", "<", ">", "+", "-", "*", "/", "%", "|", "^", "$", "{-",
+        "-}",
+    ];
     assert_eq!(kinds(&all.join(" ")), all.iter().map(|op| K::Op(op)).collect::<Vec<_>>());
     assert_eq!(kinds("{--}"), vec![K::Op("{-"), K::Op("-}")]);
     assert_eq!(kinds("@ ¿"), vec![K::Other('@'), K::Other('¿')]);
