@@ -339,15 +339,15 @@ impl<'a> Lexer<'a> {
             }
         }
         // `123abc` is one (invalid) DIGIT_IDENTIFIER token in Trino, never a name here.
-        self.eat_ident_chars();
+        let _ = self.eat_ident_chars();
         self.push(TokenKind::Number, start);
     }
 
     fn word(&mut self, start: usize) {
-        self.eat_ident_chars();
+        let ascii = self.eat_ident_chars();
         let src: &'a str = self.src;
         let raw = src.get(start..self.pos).unwrap_or_default();
-        let folded = if raw.is_ascii() {
+        let folded = if ascii {
             // ASCII folding keeps byte offsets, so the lower-cased copy has the word at
             // the same range.
             let lower: &'a str = self.lower;
@@ -391,7 +391,9 @@ impl<'a> Lexer<'a> {
         self.pos = self.pos.saturating_add(n);
     }
 
-    fn eat_ident_chars(&mut self) {
+    /// Moves past identifier characters; says whether they were all ASCII.
+    fn eat_ident_chars(&mut self) -> bool {
+        let mut ascii_only = true;
         loop {
             // ASCII identifier bytes in one tight scan; only a non-ASCII byte needs a char.
             let rest = self.bytes.get(self.pos..).unwrap_or_default();
@@ -404,10 +406,12 @@ impl<'a> Lexer<'a> {
             match self.src.get(self.pos..).and_then(|r| r.chars().next()) {
                 Some(c) if c.is_alphanumeric() => {
                     self.pos = self.pos.saturating_add(c.len_utf8());
+                    ascii_only = false;
                 }
                 _ => break,
             }
         }
+        ascii_only
     }
 }
 
@@ -416,8 +420,24 @@ fn is_space(b: u8) -> bool {
 }
 
 fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    IDENT_BYTES.get(usize::from(b)).copied().unwrap_or(false)
 }
+
+/// `is_ident_byte` as a table: one load per byte in the identifier scan, which runs over
+/// most of a statement's bytes. Built at compile time, where an out-of-range index or an
+/// overflow is a build error, never a panic at run time.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const IDENT_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b: u8 = 0;
+    loop {
+        table[b as usize] = b.is_ascii_alphanumeric() || b == b'_';
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};
 
 fn valid_escape_char(c: char) -> bool {
     !(c.is_ascii_hexdigit() || c == '+' || c == '\'' || c == '"' || c.is_whitespace())
