@@ -62,8 +62,12 @@ class InstructionRun:
                 f"measured): {plans}; Envoy ready under callgrind after {ready}; {self.seconds / 60:.0f} min")
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 def measure_instructions(log_dir: Path, variants: List[str] = VARIANTS,
-                         progress: Callable[[str], None] = print) -> InstructionRun:
+                         progress: Callable[[str], None] = _print) -> InstructionRun:
     """Counts every scenario through every variant; InstructionsFailed on any error."""
     began = time.monotonic()
     check_floor(envoy_config(FLOOR, 0, 0, 0), envoy_config(FORWARDED, 0, 0, 0))

@@ -51,7 +51,8 @@ seconds) / N. `rounds` are the two rounds' figures, `spread` (max - min) / mean;
 figure is their mean. `x plain` and `x floor` are cost ratios (the inverse of the
 throughput ratio a CPU-bound Envoy would reach). Other load on the machine does not
 change these counts. What they leave out: the kernel's share (system calls, loopback
-TCP), which the CPU/req column includes; and instructions are not time: Envoy's C++ and
+TCP), which the CPU/req column includes, so ratios of counts exceed ratios of CPU where
+the kernel does much of the work (1 MB pages); and instructions are not time: Envoy's C++ and
 our wasm code run at different instructions per cycle, and V8's code is the code V8
 generates under valgrind. The targets judged on counts convert each microsecond limit to
 instructions at plain Envoy's pace in this run (its instructions per request over its
@@ -212,7 +213,7 @@ def markdown(results: Results, trino: TrinoRows, settings: Dict[str, str], quick
             "", "## Targets (issue 16), judged on this run", "", targets_table(judge(f)), ""]
     out += counts_section(counts, f, counts_facts)
     out += ["## Real Trino: tpch.tiny queries", "", trino.markdown(),
-            "", "## How to read", "", HOW_TO_READ, HOW_TO_READ_COUNTS,
+            "", "## How to read", "", HOW_TO_READ, HOW_TO_READ_COUNTS if counts else "",
             "## Every round (loaded req/s or queries/s, CPU/req; low-load p50)", "", rounds_table(f), ""]
     return "\n".join(out)
 
