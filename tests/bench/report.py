@@ -43,18 +43,18 @@ the real-Trino row, where Trino's milliseconds of work separate the requests of 
 HOW_TO_READ_COUNTS = """\
 Instructions per request are counted, not timed: each Envoy runs alone under valgrind's
 callgrind (`--concurrency 1`), one request at a time on one connection, and callgrind
-counts every instruction the process executes in user space (Envoy, its libraries and
-the machine code V8 generates for the wasm module, all threads). Per scenario: warm-up,
-then two rounds of an idle window and a window of N requests, each between two dumps;
-per request = (window's count - Envoy's idle instructions per second x the window's
+counts every instruction the process executes in user space (Envoy, its libraries and the
+machine code V8 generates for the wasm module, all threads). Per scenario: warm-up, then
+two rounds of an idle window and a window of N requests (at least 6 s), each between two
+dumps; per request = (window's count - Envoy's idle instructions per second x the window's
 seconds) / N. `rounds` are the two rounds' figures, `spread` (max - min) / mean; the
 figure is their mean. `x plain` and `x floor` are cost ratios (the inverse of the
-throughput ratio a CPU-bound Envoy would reach). Other load on the machine does not
-change these counts. What they leave out: the kernel's share (system calls, loopback
-TCP), which the CPU/req column includes, so ratios of counts exceed ratios of CPU where
-the kernel does much of the work (1 MB pages); and instructions are not time: Envoy's C++ and
-our wasm code run at different instructions per cycle, and V8's code is the code V8
-generates under valgrind. The targets judged on counts convert each microsecond limit to
+throughput ratio a CPU-bound Envoy would reach). Other load on the machine does not change
+these counts. What they leave out: the kernel's share (system calls, loopback TCP), which
+the CPU/req column includes, so ratios of counts exceed ratios of CPU where the kernel
+does much of the work (1 MB pages); and instructions are not time: Envoy's C++ and our
+wasm code run at different instructions per cycle, and V8's code is the code V8 generates
+under valgrind. The targets judged on counts convert each microsecond limit to
 instructions at plain Envoy's pace in this run (its instructions per request over its
 CPU/req, same scenario, loaded table), so those verdicts are estimates that move with the
 wall-clock figure; the ratio targets compare counts only.
