@@ -3,7 +3,7 @@
 #   make test   builds and bench-quick, then the real-Trino suite beside everything else (lint,
 #               unit, offline, e2e, one after the other)
 #   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, then under valgrind
-#               (instructions per request), plus real Trino; writes target/bench/report.md (~30 minutes)
+#               (instructions per request), plus real Trino; writes target/bench/report.md (~35 minutes)
 
 PYTHON ?= python3
 CARGO ?= cargo

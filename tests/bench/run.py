@@ -64,7 +64,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--no-trino", action="store_true", help="skip the real-Trino row (quick never runs it)")
     p.add_argument("--trino-reps", type=int, default=5, help="times each real-Trino query runs per variant")
     p.add_argument("--no-instructions", action="store_true",
-                   help="skip the instruction table (each variant under valgrind's callgrind, ~15 minutes; "
+                   help="skip the instruction table (each variant under valgrind's callgrind, ~20 minutes; "
                         "quick never runs it)")
     p.add_argument("--instructions-only", action="store_true",
                    help="only the instruction table: no wrk, no real Trino, so no wall-clock CPU to convert the "
