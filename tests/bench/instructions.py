@@ -11,6 +11,7 @@ as a measured window) and a measured window (at least N requests and 6 s), each 
 deleted whatever happens.
 """
 
+import http.client
 import tempfile
 import time
 from contextlib import ExitStack
@@ -27,7 +28,8 @@ from .configs import SCENARIOS
 from .counts import Counts, Measurement, Window
 from .probe import probe
 from .sender import Sender
-from .variants import FLOOR, FORWARDED, UPSTREAM_FORWARDED, VARIANTS, check_floor, envoy_config, marker_prefix
+from .variants import (FLOOR, FORWARDED, UPSTREAM_FORWARDED, VARIANTS, FloorMismatch, check_floor, envoy_config,
+                       marker_prefix)
 
 READY_TIMEOUT_S = 600.0
 ROUNDS = 2
@@ -76,13 +78,17 @@ def measure_instructions(log_dir: Path, variants: List[str] = VARIANTS,
                          progress: Callable[[str], None] = _print) -> InstructionRun:
     """Counts every scenario through every variant; InstructionsFailed on any error."""
     began = time.monotonic()
-    check_floor(envoy_config(FLOOR, 0, 0, 0), envoy_config(FORWARDED, 0, 0, 0))
+    try:
+        check_floor(envoy_config(FLOOR, 0, 0, 0), envoy_config(FORWARDED, 0, 0, 0))
+    except FloorMismatch as exc:
+        raise InstructionsFailed(str(exc)) from exc
     measured: Dict[Tuple[str, str], Measurement] = {}
     started: Dict[str, float] = {}
     for variant in variants:
         try:
             started[variant] = _measure_variant(variant, log_dir, measured, progress)
-        except (AssertionError, RuntimeError, OSError, requests.RequestException) as exc:
+        except (AssertionError, RuntimeError, OSError, ValueError, http.client.HTTPException,
+                requests.RequestException) as exc:
             raise InstructionsFailed(f"{variant} under callgrind (logs in {log_dir / variant}): {exc}") from exc
     return InstructionRun(Counts(measured), started, time.monotonic() - began)
 
