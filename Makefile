@@ -2,8 +2,8 @@
 #   make run    three real Trino 476 servers (stand-ins without a JDK 24+) + Envoy with envoy/envoy.yaml
 #   make test   builds and bench-quick, then the real-Trino suite beside everything else (lint,
 #               unit, offline, e2e, one after the other)
-#   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, plus real Trino;
-#               writes target/bench/report.md (~13 minutes)
+#   make bench  plain Envoy, the no-op wasm floor and the filter under wrk, then under valgrind
+#               (instructions per request), plus real Trino; writes target/bench/report.md (~35 minutes)
 
 PYTHON ?= python3
 CARGO ?= cargo
@@ -15,7 +15,7 @@ NOOP_WASM := target/wasm32-wasip1/release/noop_filter.wasm
 # Envoy compiles the module on every worker at start and on every config push: keep it small.
 WASM_MAX_BYTES := 2097152
 
-.PHONY: help venv wasm noop standin cli tools trino clients run lint unit e2e e2e-trino checks offline test bench bench-quick wrk chromium
+.PHONY: help venv wasm noop standin cli tools trino clients run lint unit e2e e2e-trino checks offline test bench bench-quick wrk valgrind chromium
 
 help:
 	@echo "targets: venv wasm noop standin cli trino clients run lint unit e2e e2e-trino offline test bench bench-quick"
@@ -84,9 +84,10 @@ e2e-trino: venv wasm tools trino clients chromium
 offline: venv wasm tools
 	$(PY) -m pytest tests/offline -q
 
-# Needs wrk (`apt-get install wrk`; .ci/run installs it) and, for the real-Trino row, Trino
-# (`make trino`). Timings and targets are reported, never enforced. Options: BENCH_ARGS="--help".
-bench: venv wasm noop tools wrk trino
+# Needs wrk (`apt-get install wrk`; .ci/run installs it), valgrind for the instruction table
+# (`apt-get install valgrind`) and, for the real-Trino row, Trino (`make trino`). Timings, counts
+# and targets are reported, never enforced. Options: BENCH_ARGS="--help".
+bench: venv wasm noop tools wrk valgrind trino
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 # ~30 s: proves every scenario runs through every Envoy variant without errors (no real
@@ -101,6 +102,14 @@ wrk:
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null 2>&1 || \
 	      { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null; }; }; } || \
 	  { echo "error: bench-quick needs wrk: install it (apt-get install wrk, brew install wrk) and run make test again" >&2; exit 1; }; }
+
+# The instruction table of `make bench` runs Envoy under valgrind's callgrind. Not installed
+# here: only `make bench` needs it, and BENCH_ARGS=--no-instructions runs without it.
+valgrind:
+	@case " $(BENCH_ARGS) " in *" --no-instructions "*) exit 0;; esac; \
+	command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || { \
+	  echo "error: make bench needs valgrind (callgrind, callgrind_control) for its instruction table:" \
+	       "install it (apt-get install valgrind) or run make bench BENCH_ARGS=--no-instructions" >&2; exit 1; }
 
 # Debian's headless chromium for the Web UI tests: installed with apt-get when missing (as root),
 # else the step fails saying so.

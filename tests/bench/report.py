@@ -1,6 +1,7 @@
 """The benchmark's report (target/bench/report.md): machine and settings, then the tables:
 loaded throughput and Envoy CPU per request with ratios to plain and to the floor, latency
-at one connection, the targets, the real-Trino row, and every round's figures.
+at one connection, the targets, instructions per request under callgrind and the targets
+judged on them, the real-Trino row, and every round's figures.
 """
 
 import hashlib
@@ -9,13 +10,14 @@ import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Optional
 
 from tests.harness.paths import NOOP_MODULE, REPO_ROOT, WASM_MODULE, envoy_binary
 
 from .configs import SCENARIOS
+from .counts import Counts
 from .figures import LATENCY, THROUGHPUT, Figures, Results
-from .targets import judge
+from .targets import count_table, judge, judge_counts, plain_pace
 from .targets import table as targets_table
 from .trino_row import TrinoRows
 from .variants import FLOOR, PLAIN, VARIANTS
@@ -36,6 +38,63 @@ several times the loaded one: each request wakes an idle Envoy, with cold caches
 a VM, any time the host takes the vCPU away counts as the task's). It is the regime of
 the real-Trino row, where Trino's milliseconds of work separate the requests of a query.
 """
+
+
+HOW_TO_READ_COUNTS = """\
+Instructions per request are counted, not timed: each Envoy runs alone under valgrind's
+callgrind (`--concurrency 1`), one request at a time on one connection, and callgrind
+counts every instruction the process executes in user space (Envoy, its libraries and the
+machine code V8 generates for the wasm module, all threads). Per scenario: warm-up, then
+two rounds of an idle window and a window of N requests (at least 6 s), each between two
+dumps; per request = (window's count - Envoy's idle instructions per second x the window's
+seconds) / N. `rounds` are the two rounds' figures, `spread` (max - min) / mean; the
+figure is their mean. `x plain` and `x floor` are cost ratios (the inverse of the
+throughput ratio a CPU-bound Envoy would reach). Other load on the machine does not change
+these counts. What they leave out: the kernel's share (system calls, loopback TCP), which
+the CPU/req column includes, so ratios of counts exceed ratios of CPU where the kernel
+does much of the work (1 MB pages); and instructions are not time: Envoy's C++ and our
+wasm code run at different instructions per cycle, and V8's code is the code V8 generates
+under valgrind. The targets judged on counts convert each microsecond limit to
+instructions at plain Envoy's pace in this run (its instructions per request over its
+CPU/req, same scenario, loaded table), so those verdicts are estimates that move with the
+wall-clock figure; the ratio targets compare counts only.
+"""
+
+
+def counts_table(c: Counts) -> str:
+    lines = ["| scenario | variant | instructions/req | over plain | over floor | x plain | x floor | rounds "
+             "| spread |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in SCENARIOS:
+        for v in VARIANTS:
+            if not c.has(s.key, v):
+                continue
+            over = [_over(c.over(s.key, v, base), v == base, "{:+,.0f}") if c.has(s.key, base) else ""
+                    for base in (PLAIN, FLOOR)]
+            ratio = [_ratio(c.ratio(s.key, v, base), v == base) if c.has(s.key, base) else ""
+                     for base in (PLAIN, FLOOR)]
+            lines.append(
+                f"| {s.key}. {s.title if v == PLAIN else ''} | {v} | {c.per_request(s.key, v):,.0f} "
+                f"| {over[0]} | {over[1]} | {ratio[0]} | {ratio[1]} "
+                f"| {' / '.join(f'{x:,.0f}' for x in c.rounds(s.key, v))} | {c.spread(s.key, v):.1%} |")
+    return "\n".join(lines)
+
+
+def counts_section(counts: Optional[Counts], figures: Optional[Figures], facts: str) -> List[str]:
+    """The instruction table and the targets judged on it, or why there is none."""
+    out = ["## Instructions per request (callgrind)", ""]
+    if counts is None:
+        return out + [facts, ""]
+    out += [facts, "", counts_table(counts), ""]
+    if all(counts.has(s.key, v) for s in SCENARIOS for v in VARIANTS):
+        paces = {s.key: plain_pace(counts, figures, s.key) for s in SCENARIOS}
+        pace = ", ".join(f"{k} {p:,.0f}" for k, p in paces.items() if p)
+        out += ["### Targets (issue 16), judged on instruction counts", "",
+                f"Microsecond limits in instructions at plain Envoy's pace in this run (instructions per "
+                f"microsecond of CPU: {pace})." if pace else
+                "No wall-clock table in this run: the microsecond limits cannot be converted to instructions.",
+                "", count_table(judge_counts(counts, figures)), ""]
+    return out
 
 
 def throughput_table(f: Figures) -> str:
@@ -139,7 +198,9 @@ def _git(*args: str) -> str:
         return "?"
 
 
-def markdown(results: Results, trino: TrinoRows, settings: Dict[str, str], quick: bool = False) -> str:
+def markdown(results: Results, trino: TrinoRows, settings: Dict[str, str], quick: bool = False,
+             counts: Optional[Counts] = None, counts_facts: str = "") -> str:
+    """The whole report; `counts_facts` says how the instruction table was made, or why there is none."""
     f = Figures(results)
     facts = {**machine(), **settings}
     out = ["# trino-router benchmark", ""]
@@ -149,8 +210,17 @@ def markdown(results: Results, trino: TrinoRows, settings: Dict[str, str], quick
     out += [f"- {name}: {value}" for name, value in facts.items()]
     out += ["", "## Loaded: throughput and Envoy CPU per request", "", throughput_table(f),
             "", "## Low load: latency at one connection", "", latency_table(f),
-            "", "## Targets (issue 16), judged on this run", "", targets_table(judge(f)),
-            "", "## Real Trino: tpch.tiny queries", "", trino.markdown(),
-            "", "## How to read", "", HOW_TO_READ,
+            "", "## Targets (issue 16), judged on this run", "", targets_table(judge(f)), ""]
+    out += counts_section(counts, f, counts_facts)
+    out += ["## Real Trino: tpch.tiny queries", "", trino.markdown(),
+            "", "## How to read", "", HOW_TO_READ, HOW_TO_READ_COUNTS if counts else "",
             "## Every round (loaded req/s or queries/s, CPU/req; low-load p50)", "", rounds_table(f), ""]
+    return "\n".join(out)
+
+
+def counts_markdown(counts: Counts, settings: Dict[str, str], counts_facts: str) -> str:
+    """The report of a run that counted instructions only (no wall-clock table)."""
+    out = ["# trino-router benchmark: instructions only", ""]
+    out += [f"- {name}: {value}" for name, value in {**machine(), **settings}.items()]
+    out += [""] + counts_section(counts, None, counts_facts) + ["## How to read", "", HOW_TO_READ_COUNTS]
     return "\n".join(out)

@@ -5,13 +5,17 @@ forwarded-prefix, rewrite; see variants.py), checks one query through each, meas
 each Envoy idle, then in every round runs every scenario against every variant twice
 with wrk: loaded (16 connections: throughput and Envoy CPU per request) and at low load
 (1 connection: latency). Variants follow each other within a round, in an order rotated
-per round. Then a few real tpch.tiny queries through plain, floor and the filter in front
-of a real Trino (trino_row.py; --no-trino skips it). Writes target/bench/report.md and
-results.json (quick: target/bench/quick/) and prints the report.
+per round. Then the instruction table: each variant alone under valgrind's callgrind,
+instructions per request counted (instructions.py; --no-instructions skips it, quick never
+runs it, --instructions-only runs nothing else). Then a few real tpch.tiny queries through
+plain, floor and the filter in front of a real Trino (trino_row.py; --no-trino skips it).
+Writes target/bench/report.md and results.json (quick: target/bench/quick/,
+instructions only: target/bench/instructions/) and prints the report.
 
 Exit status: 1 when a run failed or produced errors (non-2xx answers, socket errors,
 unpinned nextUris through the filter, no throughput, an Envoy that died, a floor whose
-wasm settings differ from the filter's); never because of a timing or a missed target.
+wasm settings differ from the filter's, an Envoy under callgrind that did not serve);
+never because of a timing, a count or a missed target.
 """
 
 import argparse
@@ -22,16 +26,18 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import requests
 
 from tests.harness.paths import NOOP_MODULE, REPO_ROOT, WASM_MODULE, require_file
 
+from .callgrind import CallgrindMissing, callgrind_tools
 from .configs import LOAD_CONNECTIONS, LOW_LOAD_CONNECTIONS, SCENARIO, SCENARIOS, Scenario
 from .probe import Paths, probe
 from .figures import LATENCY, LOADS, THROUGHPUT, Results
-from .report import markdown
+from .instructions import InstructionRun, InstructionsFailed, measure_instructions
+from .report import counts_markdown, markdown
 from .stack import PLACEMENTS, BenchStack, Layout
 from .trino_row import TrinoRowFailed, TrinoRows, real_trino_rows
 from .variants import FILTERED, VARIANTS, FloorMismatch, marker_prefix
@@ -57,6 +63,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                         "none: no pinning)")
     p.add_argument("--no-trino", action="store_true", help="skip the real-Trino row (quick never runs it)")
     p.add_argument("--trino-reps", type=int, default=5, help="times each real-Trino query runs per variant")
+    p.add_argument("--no-instructions", action="store_true",
+                   help="skip the instruction table (each variant under valgrind's callgrind, ~20 minutes; "
+                        "quick never runs it)")
+    p.add_argument("--instructions-only", action="store_true",
+                   help="only the instruction table: no wrk, no real Trino, so no wall-clock CPU to convert the "
+                        "microsecond targets with (report in target/bench/instructions/)")
     p.add_argument("--out", type=Path,
                    help=f"report directory (default {OUT_DIR}, quick: {OUT_DIR / 'quick'}, so a quick run "
                         "never replaces a full report)")
@@ -66,8 +78,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (0 if args.quick else 1)
     args.idle_seconds = args.idle_seconds if args.idle_seconds is not None else (1.0 if args.quick else 5.0)
-    args.trino = not (args.quick or args.no_trino)
-    args.out = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
+    if args.instructions_only and (args.quick or args.no_instructions):
+        p.error("--instructions-only runs only what --quick and --no-instructions leave out")
+    args.trino = not (args.quick or args.no_trino or args.instructions_only)
+    args.instructions = not (args.quick or args.no_instructions)
+    args.out = args.out or (OUT_DIR / "quick" if args.quick else
+                            OUT_DIR / "instructions" if args.instructions_only else OUT_DIR)
     return args
 
 
@@ -161,13 +177,55 @@ class ProbeFailed(RuntimeError):
     pass
 
 
+def _check_tools(args: argparse.Namespace) -> None:
+    """Fails before anything starts when a tool or a build the run needs is missing."""
+    if not args.instructions_only:
+        wrk_binary()
+    if args.instructions:
+        callgrind_tools()
+    require_file(WASM_MODULE, "wasm")
+    require_file(NOOP_MODULE, "noop")
+
+
+def _instructions(args: argparse.Namespace, logs: Path, found: List[str]) -> Tuple[Optional[InstructionRun], str]:
+    """The instruction table when asked for, and the line the report gives about it."""
+    if not args.instructions:
+        return None, "Not counted in this run (--quick or --no-instructions)."
+    try:
+        run = measure_instructions(logs / "callgrind")
+    except InstructionsFailed as exc:
+        found.append(f"instruction table: {exc}")
+        return None, f"Not counted: failed: {exc}"
+    return run, run.describe()
+
+
+def _instructions_only(args: argparse.Namespace, argv: List[str], logs: Path, started: float) -> int:
+    found: List[str] = []
+    run, facts = _instructions(args, logs, found)
+    if run is None:
+        print("bench: FAILED\n  " + "\n  ".join(found), file=sys.stderr)
+        return 1
+    settings = {"command": "python -m tests.bench " + " ".join(argv),
+                "Envoy": "--concurrency 1, shipped envoy/envoy.yaml without access log, log level warning"}
+    report = counts_markdown(run.counts, settings, facts)
+    _write(args.out, report, {"instructions": run.counts.to_json()}, started)
+    return 0
+
+
+def _write(out: Path, report: str, results: dict, started: float) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(report)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print()
+    print(report)
+    print(f"written to {out / 'report.md'} in {time.monotonic() - started:.0f} s")
+
+
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
     try:
-        wrk_binary()
-        require_file(WASM_MODULE, "wasm")
-        require_file(NOOP_MODULE, "noop")
-    except (WrkMissing, RuntimeError) as exc:
+        _check_tools(args)
+    except (WrkMissing, CallgrindMissing, RuntimeError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()
@@ -175,6 +233,8 @@ def main(argv: List[str]) -> int:
     logs = args.out / "logs"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir(parents=True)
+    if args.instructions_only:
+        return _instructions_only(args, argv, logs, started)
     layout = Layout.choose(args.placement)
     found: List[str] = []
     trino: TrinoRows = TrinoRows.skipped("--quick" if args.quick else "--no-trino")
@@ -190,6 +250,7 @@ def main(argv: List[str]) -> int:
         return 1
     found += [p for (load, key, variant), runs in results.items() for r in runs
               for p in problems(SCENARIO[key], variant, r)]
+    counted, counts_facts = _instructions(args, logs, found)
     if args.trino:
         try:
             trino = real_trino_rows(logs / "trino", layout, args.trino_reps)
@@ -207,15 +268,11 @@ def main(argv: List[str]) -> int:
         "load average (1/5/15 min) before": " / ".join(f"{x:.2f}" for x in load_before),
         "load average (1/5/15 min) after": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-    report = markdown(results, trino, settings, quick=args.quick)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.md").write_text(report)
-    (args.out / "results.json").write_text(json.dumps(
-        {"/".join(k): [r.to_json() for r in runs] for k, runs in results.items()} | {"trino": trino.to_json()},
-        indent=1))
-    print()
-    print(report)
-    print(f"written to {args.out / 'report.md'} in {time.monotonic() - started:.0f} s")
+    counts = counted.counts if counted else None
+    report = markdown(results, trino, settings, quick=args.quick, counts=counts, counts_facts=counts_facts)
+    _write(args.out, report,
+           {"/".join(k): [r.to_json() for r in runs] for k, runs in results.items()}
+           | {"trino": trino.to_json(), "instructions": counts.to_json() if counts else None}, started)
     if found:
         print("bench: FAILED\n  " + "\n  ".join(found), file=sys.stderr)
         print("\n".join(envoy_logs), file=sys.stderr)

@@ -30,7 +30,7 @@ class Envoy:
 
     def __init__(self, config: Optional[dict] = None, config_path: Optional[Path] = None,
                  log_dir: Optional[Path] = None, concurrency: int = 2, log_level: str = "info",
-                 extra_args: Sequence[str] = ()):
+                 extra_args: Sequence[str] = (), wrapper: Sequence[str] = ()):
         if (config is None) == (config_path is None):
             raise ValueError("give exactly one of config or config_path")
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="envoy-"))
@@ -45,6 +45,8 @@ class Envoy:
         self.concurrency = concurrency
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        # A command Envoy runs under (the benchmark's valgrind); never for `--mode validate`.
+        self.wrapper = list(wrapper)
         self.process: Optional[ManagedProcess] = None
 
     @property
@@ -66,7 +68,10 @@ class Envoy:
     def argv(self, mode: Optional[str] = None) -> list:
         argv = [str(envoy_binary()), "-c", str(self.config_path), "--concurrency", str(self.concurrency),
                 "--disable-hot-restart", "--base-id", str(self.base_id), "-l", self.log_level]
-        return argv + self.extra_args + (["--mode", mode] if mode else [])
+        argv += self.extra_args
+        if mode:
+            return argv + ["--mode", mode]
+        return self.wrapper + argv
 
     def validate(self) -> subprocess.CompletedProcess:
         """`envoy --mode validate`: checks the config; it also loads the wasm and runs the filter's config check."""
