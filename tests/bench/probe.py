@@ -27,7 +27,8 @@ class Paths:
     large_page: str
 
 
-def _path(uri: str) -> str:
+def path_of(uri: str) -> str:
+    """The path and query of a nextUri, as a request line names it."""
     parts = urlsplit(uri)
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
@@ -38,7 +39,7 @@ def probe(url: str, marker: Optional[str]) -> Paths:
         pages = [_checked(_post_as_clients_do(http, url), "POST /v1/statement")]
         next_paths: List[str] = []
         while "nextUri" in pages[-1]:
-            path = _path(pages[-1]["nextUri"])
+            path = path_of(pages[-1]["nextUri"])
             pinned = marker is not None and path.startswith(marker)
             if pinned != (marker is not None):
                 raise AssertionError(f"nextUri {path!r} through {url}: expected "

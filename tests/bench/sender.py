@@ -8,10 +8,9 @@ instruction table needs an exact count of the requests between two dumps.
 import http.client
 import json
 from typing import Callable, Optional
-from urllib.parse import urlsplit
 
 from .configs import STATEMENT_SQL
-from .probe import CLIENT_HEADERS, Paths
+from .probe import CLIENT_HEADERS, Paths, path_of
 
 _TIMEOUT_S = 120.0  # one request to an Envoy under valgrind
 LIFECYCLE_MAX_PAGES = 20
@@ -61,8 +60,7 @@ class Sender:
         page = json.loads(self._post())
         sent = 1
         while "nextUri" in page:
-            parts = urlsplit(page["nextUri"])
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            path = path_of(page["nextUri"])
             pinned = self.marker is not None and path.startswith(self.marker)
             if pinned != (self.marker is not None):
                 raise RequestFailed(f"nextUri {path!r}: expected {'a ' + self.marker if self.marker else 'no'} "
