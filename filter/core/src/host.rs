@@ -105,8 +105,9 @@ pub trait Host {
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>>;
 
     // Bodies.
-    /// The first `max` bytes of the body (of the chunk Envoy holds now, for responses).
-    fn body(&self, which: Body, max: usize) -> HostResult<Option<Vec<u8>>>;
+    /// Up to `max` bytes of the body from byte `start` (of the chunk Envoy holds now, for
+    /// responses): a page is read only as far as its URIs, never copied whole.
+    fn body(&self, which: Body, start: usize, max: usize) -> HostResult<Option<Vec<u8>>>;
     /// Replaces the first `size` bytes of the response chunk Envoy holds now with `data`
     /// (Envoy supports replacing from offset 0, which is all the filter needs).
     fn replace_response_body(&self, size: usize, data: &[u8]) -> HostResult<()>;

@@ -73,12 +73,26 @@ impl UriRewriter {
     /// continues in the next chunk are held back; `end` flushes everything.
     pub fn feed(&mut self, chunk: &[u8], end: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len().saturating_add(self.insert.len()));
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut rest = chunk;
+        while let Some((&b, after)) = rest.split_first() {
             if self.done {
-                out.extend_from_slice(chunk.get(i..).unwrap_or_default());
+                out.extend_from_slice(rest);
                 break;
             }
-            self.step(b, &mut out);
+            // Most of a page's head is string bytes: those up to the next quote or backslash
+            // go as one run, not byte by byte.
+            let run = if self.in_string && !self.escaped {
+                rest.iter().position(|&c| c == b'"' || c == b'\\').unwrap_or(rest.len())
+            } else {
+                0
+            };
+            if let Some((plain, tail)) = rest.split_at_checked(run).filter(|_| run > 0) {
+                self.string_run(plain, &mut out);
+                rest = tail;
+            } else {
+                self.step(b, &mut out);
+                rest = after;
+            }
         }
         if end {
             out.append(&mut self.held);
@@ -147,6 +161,21 @@ impl UriRewriter {
         } else {
             Capture::None
         };
+    }
+
+    /// Bytes inside a string that neither close it nor escape: copied, or held while the
+    /// string is captured (as `string_byte` does for each, in one go).
+    fn string_run(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        match self.capture {
+            Capture::None => out.extend_from_slice(bytes),
+            _ if self.held.len().saturating_add(bytes.len()) > MAX_CAPTURE => {
+                // Too long to be ours: give up on this string, keep the bytes flowing.
+                out.append(&mut self.held);
+                out.extend_from_slice(bytes);
+                self.capture = Capture::None;
+            }
+            _ => self.held.extend_from_slice(bytes),
+        }
     }
 
     fn string_byte(&mut self, b: u8, out: &mut Vec<u8>) {

@@ -162,6 +162,56 @@ fn in_rewrite_mode_stock_trino_sees_no_forwarded_header_and_the_client_sees_pinn
     }
 }
 
+/// Runs a whole query and checks what the client saw of every page: URIs pinned, rows as
+/// the coordinator wrote them. Returns the number of pages.
+fn run_pinned_query(envoy: &FakeEnvoy, worker: &Plugin, row_bytes: usize) -> usize {
+    let pin = format!("http://{AUTHORITY}/trino-router/");
+    let mut answer = envoy.send(worker, Request::query("SELECT 1"));
+    let mut pages = 1;
+    loop {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let page = answer.json();
+        assert!(page["infoUri"].as_str().unwrap().starts_with(&pin), "infoUri: {}", page["infoUri"]);
+        let rows = page["data"].as_array().unwrap();
+        assert!(rows[0][0].as_str().unwrap().contains("/v1/statement/executing/"), "row data untouched");
+        if row_bytes > 0 {
+            assert_eq!(rows[1][0].as_str().unwrap().len(), row_bytes, "the large row arrives whole");
+        }
+        let Some(next) = answer.next_path() else { return pages };
+        assert!(next.starts_with("/trino-router/"), "nextUri pinned: {next}");
+        answer = envoy.send(worker, Request::get(&next));
+        pages += 1;
+    }
+}
+
+#[test]
+fn in_rewrite_mode_a_large_page_is_read_only_as_far_as_its_uris() {
+    let envoy = rewrite_envoy();
+    let worker = envoy.worker();
+    envoy.chunk_bytes.set(2 << 20);
+    for c in ["trino_adhoc_1", "trino_adhoc_2"] {
+        envoy.coordinator(c).row_bytes = 1 << 20;
+    }
+    let pages = run_pinned_query(&envoy, &worker, 1 << 20);
+    let read = envoy.response_bytes_read.get();
+    assert!(pages >= 3 && read < pages * 16 * 1024, "{pages} pages of over 1 MB each, {read} bytes read into the VM");
+}
+
+#[test]
+fn in_rewrite_mode_a_uri_across_two_reads_of_one_chunk_is_pinned() {
+    // The filter reads a chunk a window at a time: with the page shifted by every offset,
+    // some window boundary falls inside each URI and each key.
+    let envoy = rewrite_envoy();
+    let worker = envoy.worker();
+    envoy.chunk_bytes.set(1 << 20);
+    for offset in (0..9000).step_by(23) {
+        for c in ["trino_adhoc_1", "trino_adhoc_2"] {
+            envoy.coordinator(c).leading_spaces = offset;
+        }
+        run_pinned_query(&envoy, &worker, 0);
+    }
+}
+
 #[test]
 fn a_page_compressed_anyway_is_passed_through_unrewritten() {
     let envoy = rewrite_envoy();

@@ -141,8 +141,8 @@ impl Host for Envoy {
         abi::get_property(path).map_err(err)
     }
 
-    fn body(&self, which: Body, max: usize) -> HostResult<Option<Vec<u8>>> {
-        abi::get_buffer(buffer(which), 0, max).map_err(err)
+    fn body(&self, which: Body, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {
+        abi::get_buffer(buffer(which), start, max).map_err(err)
     }
 
     fn replace_response_body(&self, size: usize, data: &[u8]) -> HostResult<()> {

@@ -107,6 +107,6 @@ fn sql_facts(host: &impl Host, config: &Config, incoming: &Incoming, body_size: 
     if body_size > config.max_body_bytes {
         return SqlFacts::too_large(body_size, config.max_body_bytes);
     }
-    let body = host.body(Body::Request, body_size).ok().flatten().unwrap_or_default();
+    let body = host.body(Body::Request, 0, body_size).ok().flatten().unwrap_or_default();
     SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
 }

@@ -118,7 +118,7 @@ impl Poller {
     pub fn on_response(&mut self, host: &impl Host, token: u32, body_size: usize, config: &Config, metrics: &Metrics) {
         let Some((cluster, kind)) = self.in_flight.remove(&token) else { return };
         let body = match parse_status(host.call_response_header(":status").ok().flatten()) {
-            Some(200) => host.body(Body::CallResponse, body_size).ok().flatten(),
+            Some(200) => host.body(Body::CallResponse, 0, body_size).ok().flatten(),
             _ => None,
         };
         match kind {

@@ -465,7 +465,7 @@ pub fn on_call_response(
     let Some(mut done) = queue.borrow_mut().submitted.remove(&token) else { return false };
     let first_page = done.first_page.take();
     let status = crate::host::parse_status(host.call_response_header(":status").ok().flatten());
-    let body = host.body(Body::CallResponse, body_size).ok().flatten().unwrap_or_default();
+    let body = host.body(Body::CallResponse, 0, body_size).ok().flatten().unwrap_or_default();
     let (status, body) = match first_page {
         // The registering poll: its page if it was answered, else the first page (the client
         // then polls the same URI itself, which Trino allows).

@@ -254,7 +254,7 @@ impl Exchange {
         if sql.status == crate::inspect::SqlStatus::TooLarge {
             return Err("its body is over sql_inspection.max_body_bytes");
         }
-        let body = host.body(Body::Request, config.max_body_bytes).ok().flatten().unwrap_or_default();
+        let body = host.body(Body::Request, 0, config.max_body_bytes).ok().flatten().unwrap_or_default();
         let (Ok(body), Some(headers)) = (String::from_utf8(body), queue::session_headers(&incoming.head.headers))
         else {
             return Err("its body or a session header is not UTF-8");

@@ -102,3 +102,20 @@ fn garbage_and_huge_strings_never_panic_and_lose_nothing() {
         assert!(out.len() >= bytes.len(), "no byte lost");
     }
 }
+
+#[test]
+fn a_uri_near_the_capture_limit_is_treated_alike_in_any_chunking() {
+    // Runs of string bytes are held in one go: the limit must fall where byte by byte puts it.
+    for len in [MAX_CAPTURE - 30, MAX_CAPTURE - 29, MAX_CAPTURE - 28, MAX_CAPTURE, MAX_CAPTURE + 1] {
+        let uri = format!("http://127.0.0.1:8080/{}", "a".repeat(len - 22));
+        let page = format!(r#"{{"nextUri":"{uri}","data":[["x"]]}}"#);
+        let whole = rewrite_whole(&page);
+        for size in [1, 7, 4096] {
+            assert_eq!(rewrite_chunked(&page, size), whole, "URI of {len} bytes, chunks of {size}");
+        }
+    }
+    let fits = format!("http://127.0.0.1:8080/{}", "a".repeat(MAX_CAPTURE - 22));
+    assert!(rewrite_whole(&format!(r#"{{"nextUri":"{fits}"}}"#)).contains("TOKEN"), "a URI of the limit is ours");
+    let over = format!("http://127.0.0.1:8080/{}", "a".repeat(MAX_CAPTURE - 21));
+    assert!(!rewrite_whole(&format!(r#"{{"nextUri":"{over}"}}"#)).contains("TOKEN"), "one byte over is not");
+}

@@ -43,6 +43,10 @@ pub struct Coordinator {
     pub transaction_page: u32,
     /// Transactions this coordinator started and has not ended.
     pub transactions: Vec<String>,
+    /// Spaces before a page's JSON, to put its URIs at any offset of a chunk.
+    pub leading_spaces: usize,
+    /// Bytes of one more row on every page: a large page.
+    pub row_bytes: usize,
     /// Queries that start (Some(true)) or end (Some(false)) a transaction, by query id.
     transaction_effects: Vec<(String, String, bool)>,
     queries: u32,
@@ -62,6 +66,8 @@ impl Coordinator {
             auth_flows: Vec::new(),
             transaction_page: 3,
             transactions: Vec::new(),
+            leading_spaces: 0,
+            row_bytes: 0,
             transaction_effects: Vec::new(),
             queries: 0,
         }
@@ -157,7 +163,7 @@ impl Coordinator {
         if !id.ends_with(&c.id) {
             return Response::new(410, "text/plain", "Error 410 Gone: unknown query");
         }
-        let body = page(&id, n, prefix);
+        let body = format!("{}{}", " ".repeat(c.leading_spaces), page(&id, n, prefix, c.row_bytes));
         let mut response = Response::new(200, "application/json", body.clone());
         response.headers.push(("content-length".into(), body.len().to_string().into_bytes()));
         if n == c.transaction_page {
@@ -267,7 +273,7 @@ impl Coordinator {
 }
 
 /// Page `n` of a query, as a coordinator behind `prefix` (its X-Forwarded-Prefix) writes it.
-fn page(id: &str, n: u32, prefix: &str) -> String {
+fn page(id: &str, n: u32, prefix: &str, row_bytes: usize) -> String {
     let base = format!("http://{AUTHORITY}{prefix}");
     let mut page = serde_json::json!({
         "id": id,
@@ -277,6 +283,9 @@ fn page(id: &str, n: u32, prefix: &str) -> String {
         "data": [[format!("\"nextUri\":\"http://{AUTHORITY}/v1/statement/executing/{id}/row/1\"")]],
         "stats": {"state": if n < 3 { "RUNNING" } else { "FINISHED" }}
     });
+    if row_bytes > 0 {
+        page["data"].as_array_mut().unwrap().push(serde_json::json!(["x".repeat(row_bytes)]));
+    }
     if n < 3 {
         page["nextUri"] = format!("{base}/v1/statement/executing/{id}/y{n}/{n}").into();
     }

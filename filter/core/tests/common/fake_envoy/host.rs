@@ -109,14 +109,19 @@ impl Host for FakeEnvoy {
             _ => Ok(None),
         }
     }
-    fn body(&self, which: Body, max: usize) -> HostResult<Option<Vec<u8>>> {
+    fn body(&self, which: Body, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {
         self.check("body")?;
         let whole = match which {
             Body::Request => self.stream.borrow().request_body.clone(),
             Body::Response => self.stream.borrow().chunk.clone(),
             Body::CallResponse => self.call_answer.borrow().as_ref().map(|(_, b)| b.clone()).unwrap_or_default(),
         };
-        Ok(Some(whole[..max.min(whole.len())].to_vec()))
+        let from = start.min(whole.len());
+        let bytes = whole[from..from.saturating_add(max).min(whole.len())].to_vec();
+        if which == Body::Response {
+            self.response_bytes_read.set(self.response_bytes_read.get() + bytes.len());
+        }
+        Ok(Some(bytes))
     }
     fn replace_response_body(&self, size: usize, data: &[u8]) -> HostResult<()> {
         self.check("replace_response_body")?;

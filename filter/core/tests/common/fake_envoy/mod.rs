@@ -19,7 +19,8 @@ use trino_router_core::request::Headers;
 
 pub const AUTHORITY: &str = "router.test";
 const CLUSTER_HEADER: &str = "x-trino-router-cluster";
-/// Pages come back in chunks of this many bytes, so rewriting across chunks is exercised.
+/// Pages come back in chunks of this many bytes unless a test says otherwise
+/// (`FakeEnvoy::chunk_bytes`), so rewriting across chunks is exercised.
 const CHUNK: usize = 40;
 
 /// What the coordinator received.
@@ -103,6 +104,10 @@ pub struct FakeEnvoy {
     failing: RefCell<HashSet<&'static str>>,
     tick_period: Cell<Option<Duration>>,
     cas_conflicts: Cell<bool>,
+    /// Size of the chunks a response body comes in (0: `CHUNK`).
+    pub chunk_bytes: Cell<usize>,
+    /// Response body bytes the filter copied into its VM, over all requests.
+    pub response_bytes_read: Cell<usize>,
 }
 
 impl FakeEnvoy {
@@ -274,6 +279,13 @@ impl FakeEnvoy {
         self.respond(exchange, response, Some(upstream))
     }
 
+    fn chunk_size(&self) -> usize {
+        match self.chunk_bytes.get() {
+            0 => CHUNK,
+            n => n,
+        }
+    }
+
     /// Runs the response side of the filter over an answer, chunk by chunk.
     fn respond(&self, exchange: &mut Exchange, response: Response, upstream: Option<Upstream>) -> Answer {
         let Response { status, mut headers, body, details } = response;
@@ -285,7 +297,7 @@ impl FakeEnvoy {
         }
         assert_eq!(exchange.on_response_headers(self), Flow::Continue);
         let mut out = Vec::new();
-        let chunks: Vec<&[u8]> = if body.is_empty() { vec![&[][..]] } else { body.chunks(CHUNK).collect() };
+        let chunks: Vec<&[u8]> = if body.is_empty() { vec![&[][..]] } else { body.chunks(self.chunk_size()).collect() };
         for (i, chunk) in chunks.iter().enumerate() {
             self.stream.borrow_mut().chunk = chunk.to_vec();
             assert_eq!(exchange.on_response_body(self, chunk.len(), i + 1 == chunks.len()), Flow::Continue);
