@@ -95,6 +95,14 @@ def test_queries_the_router_submits_get_and_honour_the_affinity_cookie(stack):
         release(held)
     wait_until(lambda: adhoc1.state()["queries"]["running"] + adhoc2.state()["queries"]["running"] == 0, 10,
                "the held queries to go")
+    # The waiting query is admitted at its client's next poll, to a member the router has
+    # seen with room, and each member's figures come from its own poll. Two more polls of
+    # each, after both were freed, before the client polls: both have room in the router's
+    # view, so only the cookie can send the query to adhoc-2 (and a member that the router
+    # saw freed first cannot take it).
+    polls = {c: stack.envoy.answered_polls(c) for c in ("adhoc-1", "adhoc-2")}
+    wait_until(lambda: all(stack.envoy.answered_polls(c) >= n + 2 for c, n in polls.items()), 10,
+               "the router to poll both members after they were freed")
     # Admitted: weighted 100:1 for adhoc-1, but the client's cookie names adhoc-2.
     set_cookies = []
     while page["id"].startswith("router_queued_"):
