@@ -18,7 +18,7 @@ from harness import Envoy, envoys
 from harness.envoy_config import build_config, filter_config, http_filter, shipped_config
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
-from harness.trino_http import post_statement
+from harness.trino_http import coordinator_of, post_statement
 
 from .configs import ENVOY_CLUSTER, SIGNING_KEY
 
@@ -137,7 +137,11 @@ def test_the_group_is_the_one_the_rules_choose_even_from_the_sql(standins, modul
         # Three etl queries, each by another user: by source (a rule), by user, by the SQL.
         assert post(router.url, unique("a"), **{"X-Trino-Source": "airflow"}).status_code == 200
         assert post(router.url, "etl").status_code == 200
-        assert post(router.url, unique("b"), "SELECT * FROM hive.finance.ledger").status_code == 200
+        by_sql = post(router.url, unique("b"), "SELECT * FROM hive.finance.ledger")
+        assert by_sql.status_code == 200, by_sql.text
+        # The router after the stage places it by the same SQL (it reuses the stage's reading).
+        owner = coordinator_of(by_sql.json()["id"])
+        assert owner == standins["etl-1"].state()["coordinatorId"], f"routed by its SQL to etl-1: {by_sql.json()['id']}"
         fourth = post(router.url, unique("c"), "SELECT * FROM hive.finance.payroll")
         assert fourth.status_code == 429, f"the 4th etl query (named etl from its SQL) is over the group limit: {fourth.text}"
         assert post(router.url, unique("d"), "SELECT * FROM hive.sales.orders").status_code == 200, "adhoc is not"

@@ -5,12 +5,13 @@
 //!
 //!   cargo build --release -p trino-router-core --example request_cost
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/examples/request_cost CONFIG.json SQL.sql post|get|headers N
+//!     target/release/examples/request_cost CONFIG.json SQL.sql post|get|headers|identify|chain N
 //!
 //! `post` sends the SQL as a new query, `headers` a new query that header rules place
 //! (the same SQL, user `etl`), `get` a pinned follow-up of one query, `identify` the new
 //! query through the identify stage alone (`{"stage":"identify"}`, what a rate-limit chain
-//! adds in front of the router: it names the user and picks the group, routes nothing).
+//! adds in front of the router: it names the user and picks the group, routes nothing), and
+//! `chain` the new query through the stage and then the router, as that chain runs it.
 // Example code: a panic here ends a measurement, not an Envoy worker.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
@@ -23,7 +24,7 @@ use common::fake_envoy::{FakeEnvoy, Request};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, config, sql, kind, n] = &args[..] else {
-        eprintln!("usage: request_cost CONFIG.json SQL.sql post|get|headers|identify N");
+        eprintln!("usage: request_cost CONFIG.json SQL.sql post|get|headers|identify|chain N");
         std::process::exit(2);
     };
     let config: serde_json::Value = serde_json::from_slice(&std::fs::read(config).unwrap()).unwrap();
@@ -47,6 +48,11 @@ fn main() {
                 continue;
             }
             "post" => envoy.send(&worker, Request::query(&sql)),
+            // A rate-limit chain: the stage, then the router, on the same query.
+            "chain" => {
+                assert_eq!(envoy.send(&identify, Request::query(&sql)).status, 404);
+                envoy.send(&worker, Request::query(&sql))
+            }
             "headers" => envoy.send(&worker, Request::query(&sql).header("x-trino-user", "etl")),
             "get" => envoy.send(&worker, Request::get(&next)),
             other => panic!("unknown kind {other}"),

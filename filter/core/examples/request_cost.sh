@@ -27,7 +27,7 @@ for name, config in [("config", full), ("headers", headers), ("text", text), ("t
 PY
 ir() { valgrind --tool=callgrind --callgrind-out-file="$dir/out" target/release/examples/request_cost \
          "$dir/$1.json" tests/bench/statement.sql "$2" "$3" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
-for run in "config get" "headers headers" "text post" "typed post" "config post" "config identify"; do
+for run in "config get" "headers headers" "text post" "typed post" "config post" "config identify" "config chain"; do
   set -- $run
   one=$(ir "$1" "$2" 1); many=$(ir "$1" "$2" 201)
   echo "$2 ($1.json): $(( (many - one) / 200 )) instructions per request"

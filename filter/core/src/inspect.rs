@@ -137,7 +137,8 @@ impl SqlFacts {
 
 /// The session a statement runs in, from X-Trino-Catalog, X-Trino-Schema and every
 /// X-Trino-Prepared-Statement line.
-fn session_of(head: &RequestHead) -> Result<SessionContext, String> {
+/// The session the analysis resolves names in, from the request's headers.
+pub(crate) fn session_of(head: &RequestHead) -> Result<SessionContext, String> {
     let facts = TrinoFacts::new(&head.headers);
     let mut prepared = Vec::new();
     for value in head.headers.get_all("x-trino-prepared-statement") {

@@ -1,6 +1,8 @@
 //! A new query whose rules need its SQL: its headers are held until the body decides. The
-//! router and the identify stage both go through here, so they read a body the same way.
+//! router and the identify stage both go through here, so they read a body the same way,
+//! and the router reuses the facts the stage worked out for the same query (`sql_memo`).
 
+use super::sql_memo;
 use crate::config::Config;
 use crate::host::{Body, Host};
 use crate::inspect::SqlFacts;
@@ -22,7 +24,11 @@ pub(super) enum BodyOutcome {
 
 /// The new query held on one stream, if any.
 #[derive(Default)]
-pub(super) struct HeldBody(Option<Waiting>);
+pub(super) struct HeldBody {
+    waiting: Option<Waiting>,
+    /// In the identify stage, whose facts are kept for the router (`sql_memo`).
+    in_stage: bool,
+}
 
 /// A new query whose headers are held until its body is in.
 struct Waiting {
@@ -47,6 +53,10 @@ enum BodyStep {
 }
 
 impl HeldBody {
+    pub(super) fn for_identify_stage() -> HeldBody {
+        HeldBody { waiting: None, in_stage: true }
+    }
+
     /// At the request headers: decide at once when no rule needs the body, the body is empty
     /// or declared over the limit; else hold the headers.
     pub(super) fn at_headers(
@@ -60,7 +70,7 @@ impl HeldBody {
             return BodyOutcome::Decide(incoming, SqlFacts::not_read());
         }
         if end_of_stream {
-            let facts = sql_facts(host, config, &incoming, 0);
+            let facts = sql_facts(host, config, &incoming, 0, self.in_stage);
             return BodyOutcome::Decide(incoming, facts);
         }
         // A body declared longer than the limit is never held: once a filter has buffered
@@ -68,23 +78,23 @@ impl HeldBody {
         // limit before the upstream connection takes it.
         let declared = incoming.declared_body_length();
         if let Some(length) = declared.filter(|n| *n > config.max_body_bytes) {
-            let facts = sql_facts(host, config, &incoming, length);
+            let facts = sql_facts(host, config, &incoming, length, self.in_stage);
             return BodyOutcome::Decide(incoming, facts);
         }
-        self.0 = Some(Waiting { incoming, length_declared: declared.is_some() });
+        self.waiting = Some(Waiting { incoming, length_declared: declared.is_some() });
         BodyOutcome::Hold
     }
 
     /// At a piece of the body, `body_size` bytes buffered so far.
     pub(super) fn at_body(&mut self, host: &impl Host, config: &Config, body_size: usize, end: bool) -> BodyOutcome {
-        let Some(waiting) = &self.0 else { return BodyOutcome::NotHeld };
+        let Some(waiting) = &self.waiting else { return BodyOutcome::NotHeld };
         let step = waiting.step(body_size, end, config.max_body_bytes);
-        let Some(Waiting { incoming, .. }) = self.0.take_if(|_| step != BodyStep::Wait) else {
+        let Some(Waiting { incoming, .. }) = self.waiting.take_if(|_| step != BodyStep::Wait) else {
             return BodyOutcome::Hold;
         };
         let facts = match step {
             BodyStep::LeaveUnread => SqlFacts::length_not_declared(config.max_body_bytes),
-            BodyStep::Read | BodyStep::Wait => sql_facts(host, config, &incoming, body_size),
+            BodyStep::Read | BodyStep::Wait => sql_facts(host, config, &incoming, body_size, self.in_stage),
         };
         BodyOutcome::Decide(incoming, facts)
     }
@@ -102,11 +112,15 @@ impl Waiting {
 }
 
 /// What a new query's body of `body_size` bytes reveals: too large for the limit, or its SQL
-/// worked out as far as the rules need.
-fn sql_facts(host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize) -> SqlFacts {
+/// worked out as far as the rules need (once per request in a rate-limit chain).
+fn sql_facts(host: &impl Host, config: &Config, incoming: &Incoming, body_size: usize, in_stage: bool) -> SqlFacts {
     if body_size > config.max_body_bytes {
         return SqlFacts::too_large(body_size, config.max_body_bytes);
     }
     let body = host.body(Body::Request, 0, body_size).ok().flatten().unwrap_or_default();
-    SqlFacts::from_body(&body, &incoming.head, config.sql_depth)
+    if in_stage {
+        sql_memo::facts_for_stage(&body, &incoming.head, config.sql_depth)
+    } else {
+        sql_memo::facts_for_router(&body, &incoming.head, config.sql_depth)
+    }
 }

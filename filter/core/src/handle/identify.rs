@@ -20,10 +20,15 @@ const NO_MAIN_CONFIG: &str = "the trino-router identify stage has no router conf
 /// A header the identify stage never reaches Trino with; removed from a request it cannot name.
 const DEFAULT_CLUSTER_HEADER: &str = "x-trino-router-cluster";
 
-#[derive(Default)]
 pub struct Identify {
     /// A new query held while its body arrives, for SQL rules.
     held: HeldBody,
+}
+
+impl Default for Identify {
+    fn default() -> Self {
+        Identify { held: HeldBody::for_identify_stage() }
+    }
 }
 
 impl Identify {

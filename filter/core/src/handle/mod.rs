@@ -2,7 +2,7 @@
 //! under test: `plugin` (config, ticks, polls), `request` and `response` (one exchange),
 //! `held_body` (a new query held until its SQL is in), `lookup` (a request held while the
 //! owner of its query id is looked up), `identify` (the identify stage for Envoy's rate-limit
-//! filters).
+//! filters), `sql_memo` (its SQL facts kept for the router).
 //!
 //! It carries out what `route::decide` planned and records what it observed in `state`;
 //! the proxy-wasm cdylib only forwards Envoy's callbacks here.
@@ -17,6 +17,7 @@ mod poll;
 mod queue;
 mod request;
 mod response;
+mod sql_memo;
 mod state;
 mod state_cache;
 
