@@ -91,3 +91,23 @@ def test_type_only_and_table_configs_agree_on_ordinary_statements(stack, start_e
         for url in (stack.url, router.url):
             decision = send(stack, url, sql)
             assert stack.receivers() == [expected], f"{sql!r} via {url}: {decision}"
+
+
+def test_with_only_statement_and_query_type_rules_a_query_is_typed_from_its_first_word(stack, start_envoy):
+    """No sql_inspection rule: a query is typed from its first word and the rest is not read,
+    so a malformed query still goes where queries go (its coordinator refuses it with
+    Trino's own syntax error); every other statement is analysed whole."""
+    router = start_envoy(config([
+        {"name": "writes", "when": {"query_type": {"in": ["INSERT", "UPDATE", "DELETE", "MERGE"]}},
+         "route_to": "etl"},
+        {"name": "selects", "when": {"statement_type": {"exact": "SELECT"}}, "route_to": "second"},
+    ]))
+    for sql, expected in [("SELECT * FROM hive.web.clicks", "adhoc-2"),
+                          ("-- a report\nWITH x AS (SELECT 1) SELECT * FROM x", "adhoc-2"),
+                          ("SELECT 'never closed", "adhoc-2"),
+                          ("/* SELECT */ DELETE FROM hive.web.clicks WHERE id = 1", "etl-1"),
+                          ("EXECUTE IMMEDIATE 'INSERT INTO t VALUES (1)'", "etl-1"),
+                          ("SHOW TABLES", "adhoc-1")]:
+        decision = send(stack, router.url, sql)
+        assert stack.receivers() == [expected], f"{sql!r}: {decision}"
+        assert "sql=analysed" in decision, decision

@@ -22,12 +22,16 @@ def keys(when):
     return set()
 typed = c.filter_json("forwarded_prefix", [r for r in c.bench_rules() if keys(r["when"]) & c.SQL_CONDITIONS
                                            <= {"statement_type", "query_type", "sql_inspection"}])
-for name, config in [("config", full), ("headers", headers), ("text", text), ("typed", typed)]:
+# types.json: as typed.json without the sql_inspection rules: a query is typed from its first
+# word (SqlDepth::Type).
+types = c.filter_json("forwarded_prefix", [r for r in c.bench_rules() if keys(r["when"]) & c.SQL_CONDITIONS
+                                           <= {"statement_type", "query_type"}])
+for name, config in [("config", full), ("headers", headers), ("text", text), ("typed", typed), ("types", types)]:
     open(f"{sys.argv[1]}/{name}.json", "w").write(json.dumps(config))
 PY
 ir() { valgrind --tool=callgrind --callgrind-out-file="$dir/out" target/release/examples/request_cost \
          "$dir/$1.json" tests/bench/statement.sql "$2" "$3" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
-for run in "config get" "headers headers" "text post" "typed post" "config post" "config identify" "config chain"; do
+for run in "config get" "headers headers" "text post" "typed post" "types post" "config post" "config identify" "config chain"; do
   set -- $run
   one=$(ir "$1" "$2" 1); many=$(ir "$1" "$2" 201)
   echo "$2 ($1.json): $(( (many - one) / 200 )) instructions per request"

@@ -70,7 +70,8 @@ pub fn explain(config: Option<&Config>, head: &RequestHead, sql: &SqlFacts) -> E
 /// Explains a new query from its body. What the SQL is, is worked out in full for the
 /// reader; where it goes, from the SQL worked out only as far as the config needs, as the
 /// filter does: a statement naming more tables than the analyser keeps is unparseable in
-/// full, yet routed by its type when no rule needs a name.
+/// full, yet routed by its type when no rule needs a name; so is a malformed query typed
+/// from its first word when only type rules read the SQL.
 pub fn explain_body(config: Option<&Config>, head: &RequestHead, body: &[u8]) -> Explanation {
     let limit = config.map_or(usize::MAX, |c| c.max_body_bytes);
     let facts = |depth| {
@@ -89,7 +90,7 @@ pub fn explain_body(config: Option<&Config>, head: &RequestHead, body: &[u8]) ->
         let routed = facts(c.sql_depth);
         let mut r = routing(c, head, &routed);
         if let (None, Some(a)) = (&out.statement_type, &routed.analysis) {
-            // Over the table cap in full, typed without names: show the type routed on.
+            // Unparseable in full, typed with less: show the type routed on.
             out.statement_type = Some(a.statement_type.to_string());
             out.query_type = a.query_type.map(|q| q.to_string());
             out.inner_statement_type = a.inner_statement_type.map(|s| s.to_string());

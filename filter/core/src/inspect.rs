@@ -3,7 +3,7 @@
 //! as a status, and then only header rules can match.
 
 use crate::request::{RequestHead, TrinoFacts};
-use crate::sql::{analyze_with, decode_prepared_statements, Analysis, Names, SessionContext};
+use crate::sql::{analyze_with, decode_prepared_statements, query_from_first_word, Analysis, Names, SessionContext};
 
 /// How far a new query's SQL is worked out: no further than the config needs, since
 /// analysing a statement costs far more than reading its text.
@@ -11,6 +11,9 @@ use crate::sql::{analyze_with, decode_prepared_statements, Analysis, Names, Sess
 pub enum SqlDepth {
     /// The text only: `sql` searches, `body_size`, the queue's tickets.
     Text,
+    /// Statement and query type only: a query is typed from its first word
+    /// (`sql::query_from_first_word`), any other statement analysed as for `Statement`.
+    Type,
     /// The analyser runs without names (`Names::Skip`): statement and query type,
     /// `kill_query`'s id, `sql_inspection`. No name is resolved or kept, so no statement is
     /// unparseable for naming too many tables.
@@ -117,7 +120,8 @@ impl SqlFacts {
             Err(problem) => return unparseable(Some(text.to_string()), problem),
         };
         let names = if depth >= SqlDepth::Analysis { Names::Keep } else { Names::Skip };
-        match analyze_with(text, &ctx, names) {
+        let first_word = if depth == SqlDepth::Type { query_from_first_word(text, &ctx) } else { None };
+        match first_word.map_or_else(|| analyze_with(text, &ctx, names), Ok) {
             Ok(analysis) => SqlFacts {
                 status: SqlStatus::Analysed,
                 tables: if depth == SqlDepth::TableNames {
@@ -137,7 +141,6 @@ impl SqlFacts {
 
 /// The session a statement runs in, from X-Trino-Catalog, X-Trino-Schema and every
 /// X-Trino-Prepared-Statement line.
-/// The session the analysis resolves names in, from the request's headers.
 pub(crate) fn session_of(head: &RequestHead) -> Result<SessionContext, String> {
     let facts = TrinoFacts::new(&head.headers);
     let mut prepared = Vec::new();

@@ -16,7 +16,9 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use trino_router_core::sql::{analyze, analyze_with, Access, Analysis, Names, SessionContext, SqlError, MAX_TABLES};
+use trino_router_core::sql::{
+    analyze, analyze_with, query_from_first_word, Access, Analysis, Names, SessionContext, SqlError, MAX_TABLES,
+};
 
 struct Case {
     name: String,
@@ -268,4 +270,65 @@ fn statement_facts_are_the_same_whether_names_are_kept_or_not() {
     assert_eq!((a.statement_type.as_str(), a.query_type.map(|q| q.as_str())), ("INSERT", Some("INSERT")));
     assert!(a.tables.is_empty());
     assert!(cases.len() >= 150, "corpus has only {} statements", cases.len());
+}
+
+/// Routing by statement or query type reads a query's first word only
+/// (`query_from_first_word`). Over the whole corpus, plus statements that start in ways a
+/// first-word reader could get wrong, it must give exactly what the whole analysis without
+/// names gives for every statement that analysis accepts, and stand aside (None) for every
+/// statement that is not a query. Where the whole analysis refuses a malformed query, the
+/// first word still says query: that is the one difference, and it is allowed.
+#[test]
+fn a_query_typed_from_its_first_word_is_what_the_whole_analysis_says() {
+    let mut cases = corpus();
+    for (name, sql) in [
+        ("comment-then-select", "-- a comment\n/* another */ SELECT 1"),
+        ("parenthesised", "  (SELECT 1) UNION (SELECT 2)"),
+        ("with-then-select", "WITH x AS (SELECT 1) SELECT * FROM x"),
+        ("values", "VALUES 1, 2"),
+        ("table", "TABLE hive.web.t"),
+        ("upper-and-lower", "sElEcT 1"),
+        ("select-prefix-of-a-word", "selection 1"),
+        ("word-going-on-in-another-script", "selectñ 1"),
+        ("quoted-first-word", "\"select\" 1"),
+        ("comment-hiding-a-write", "/* SELECT */ INSERT INTO t VALUES 1"),
+        ("line-comment-hiding-a-write", "-- SELECT\nDELETE FROM t"),
+        ("unterminated-comment", "/* SELECT 1"),
+        ("explain-of-a-write", "EXPLAIN ANALYZE INSERT INTO t SELECT 1"),
+        ("ctas", "CREATE TABLE t AS SELECT 1"),
+        ("execute", "EXECUTE q"),
+    ] {
+        let ctx = SessionContext::new(Some("hive"), Some("web"));
+        cases.push(("generated".into(), Case { name: name.into(), sql: sql.into(), ctx, expect: Map::new() }));
+    }
+    let (mut typed, mut failures) = (0, Vec::new());
+    for (file, case) in &cases {
+        let whole = analyze_with(&case.sql, &case.ctx, Names::Skip);
+        match (query_from_first_word(&case.sql, &case.ctx), whole) {
+            (Some(first), Ok(whole)) if first != whole => {
+                failures.push(format!("{file}/{}:\n    first word: {first:?}\n    whole: {whole:?}", case.name))
+            }
+            (Some(_), Ok(_)) => typed += 1,
+            // A malformed query: the allowed difference.
+            (Some(first), Err(_)) if first.statement_type.as_str() == "SELECT" => {}
+            (Some(first), Err(e)) => failures.push(format!("{file}/{}: {first:?}, whole analysis: {e}", case.name)),
+            (None, Ok(whole)) if whole.statement_type.as_str() == "SELECT" && whole.inner_statement_type.is_none() => {
+                // Queries the reader does not recognise are analysed whole: fine, but the
+                // plain ones of the corpus should all be recognised.
+                let start = case.sql.trim_start().to_ascii_lowercase();
+                if ["select", "with", "values", "table", "("].iter().any(|k| start.starts_with(k)) {
+                    failures.push(format!("{file}/{}: a plain query not typed from its first word", case.name));
+                }
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} statements differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(typed >= 40, "only {typed} corpus queries typed from their first word");
+    let ctx = SessionContext::new(None, None);
+    for not_a_query in ["selection 1", "selectñ 1", "\"select\" 1", "/* SELECT 1", "-- SELECT\nDELETE FROM t"] {
+        assert_eq!(query_from_first_word(not_a_query, &ctx), None, "{not_a_query}");
+    }
+    let malformed = query_from_first_word("SELECT (1; DROP TABLE t", &ctx).unwrap();
+    assert_eq!(malformed.statement_type.as_str(), "SELECT", "the allowed difference: Trino refuses it itself");
 }

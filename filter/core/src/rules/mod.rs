@@ -123,9 +123,9 @@ impl Condition {
             Condition::All(cs) | Condition::Any(cs) => cs.iter().filter_map(Condition::sql_depth).max(),
             Condition::Not(c) => c.sql_depth(),
             Condition::SqlText(_) | Condition::BodySize { .. } => Some(SqlDepth::Text),
-            Condition::StatementType(_) | Condition::QueryType(_) | Condition::SqlInspection(_) => {
-                Some(SqlDepth::Statement)
-            }
+            Condition::StatementType(_) | Condition::QueryType(_) => Some(SqlDepth::Type),
+            // Whether the SQL analyses at all needs the whole statement read.
+            Condition::SqlInspection(_) => Some(SqlDepth::Statement),
             Condition::Sql(SqlSet::Catalogs | SqlSet::Schemas, ..) => Some(SqlDepth::Analysis),
             Condition::Sql(SqlSet::Tables, ..) => Some(SqlDepth::TableNames),
             _ => None,

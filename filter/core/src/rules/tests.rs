@@ -154,7 +154,7 @@ fn the_sql_is_worked_out_only_as_far_as_the_rules_need() {
     );
     assert_eq!(
         depth(vec![json!({"sql": {"search": "x"}}), json!({"any": [{"query_type": {"exact": "SELECT"}}]})]),
-        Some(SqlDepth::Statement)
+        Some(SqlDepth::Type)
     );
     assert_eq!(
         depth(vec![json!({"statement_type": {"exact": "INSERT"}}), json!({"sql_inspection": {"exact": "analysed"}})]),

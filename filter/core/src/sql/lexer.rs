@@ -415,6 +415,40 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// The statement's first word, or `(`, after whitespace and complete comments, found
+/// without lexing the rest (`sql::query_from_first_word`). None when the text starts with
+/// anything else: a quoted or non-ASCII word, a literal, an unterminated comment.
+pub(crate) fn leading_word(sql: &str) -> Option<&str> {
+    let bytes = sql.as_bytes();
+    let mut pos = 0usize;
+    loop {
+        let rest = bytes.get(pos..)?;
+        match (rest.first()?, rest.get(1)) {
+            (&b, _) if is_space(b) => pos = pos.saturating_add(1),
+            (b'-', Some(b'-')) => {
+                let end = rest.iter().position(|&c| c == b'\n' || c == b'\r')?;
+                pos = pos.saturating_add(end);
+            }
+            (b'/', Some(b'*')) => {
+                // As the lexer reads them: the first `*/` ends the comment.
+                let end = sql.get(pos.saturating_add(2)..)?.find("*/")?;
+                pos = pos.saturating_add(end).saturating_add(4);
+            }
+            (b'(', _) => return sql.get(pos..pos.saturating_add(1)),
+            (b'a'..=b'z' | b'A'..=b'Z' | b'_', _) => {
+                let len = rest.iter().position(|&c| !is_ident_byte(c)).unwrap_or(rest.len());
+                // A non-ASCII byte after it may continue the word (the lexer reads letters
+                // of any script): not a plain ASCII word then.
+                if rest.get(len).is_some_and(|&c| c >= 0x80) {
+                    return None;
+                }
+                return sql.get(pos..pos.saturating_add(len));
+            }
+            _ => return None,
+        }
+    }
+}
+
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
 }

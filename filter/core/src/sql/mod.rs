@@ -84,6 +84,23 @@ pub fn analyze_with(sql: &str, ctx: &SessionContext, names: Names) -> Result<Ana
     Ok(out.finish(outcome))
 }
 
+/// A query's facts from its first word alone, for routing by statement or query type
+/// (`SqlDepth::Type`): a text that starts, after whitespace and comments, with `SELECT`,
+/// `VALUES`, `WITH`, `TABLE` or `(` is a query whatever follows, so the rest is not read.
+/// Any other statement gives None and is analysed whole: its type may depend on words
+/// further on (`CREATE TABLE ... AS SELECT`, `EXPLAIN ANALYZE`, `EXECUTE`). The facts are
+/// those `analyze_with(.., Names::Skip)` gives a valid query; a malformed one (unbalanced
+/// brackets, a second statement) is a query here where the whole analysis calls it
+/// unparseable, and Trino refuses it with its own syntax error.
+pub fn query_from_first_word(sql: &str, ctx: &SessionContext) -> Option<Analysis> {
+    if sql.len() > MAX_SQL_BYTES {
+        return None;
+    }
+    let word = lexer::leading_word(sql)?;
+    let query = word == "(" || ["select", "values", "with", "table"].iter().any(|kw| word.eq_ignore_ascii_case(kw));
+    query.then(|| Collector::new(ctx, Names::Skip).finish(Outcome::of(StatementType::Select)))
+}
+
 /// Reads a whole SQL text (the request, a prepared statement, EXECUTE IMMEDIATE's
 /// string) as one statement, at `depth` levels of statement nesting.
 pub(crate) fn analyze_text(sql: &str, out: &mut Collector<'_>, depth: usize) -> Result<Outcome, SqlError> {
