@@ -4,6 +4,7 @@ at one connection, the targets, instructions per request under callgrind and the
 judged on them, the real-Trino row, and every round's figures.
 """
 
+import functools
 import hashlib
 import os
 import platform
@@ -152,7 +153,10 @@ def rounds_table(f: Figures) -> str:
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=None)
 def machine() -> Dict[str, str]:
+    """What ran, read once: `run.py` asks at the start, so a commit made or a module
+    rebuilt while the benchmark runs does not pass for the code it measured."""
     cpu = _cpuinfo()
     model = (f"{cpu.get('model name', 'unknown')} (family {cpu.get('cpu family', '?')}, model {cpu.get('model', '?')}, "
              f"{float(cpu.get('cpu MHz', 0)):.0f} MHz)")
@@ -161,7 +165,7 @@ def machine() -> Dict[str, str]:
     if _git("status", "--porcelain", "--untracked-files=no"):
         commit += " + uncommitted changes"
     return {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpus": f"{os.cpu_count()} (nproc), {model}",
         "kernel": platform.release(),
         "envoy": envoy.split("version:", 1)[-1].strip(),

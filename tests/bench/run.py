@@ -37,7 +37,7 @@ from .configs import LOAD_CONNECTIONS, LOW_LOAD_CONNECTIONS, SCENARIO, SCENARIOS
 from .probe import Paths, probe
 from .figures import LATENCY, LOADS, THROUGHPUT, Results
 from .instructions import InstructionRun, InstructionsFailed, measure_instructions
-from .report import counts_markdown, markdown
+from .report import counts_markdown, machine, markdown
 from .stack import PLACEMENTS, BenchStack, Layout
 from .trino_row import TrinoRowFailed, TrinoRows, real_trino_rows
 from .variants import FILTERED, VARIANTS, FloorMismatch, marker_prefix
@@ -229,6 +229,7 @@ def main(argv: List[str]) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()
+    machine()  # the commit and modules measured, before a long run gives time to change them
     load_before = os.getloadavg()
     logs = args.out / "logs"
     shutil.rmtree(logs, ignore_errors=True)
