@@ -44,6 +44,10 @@ pub struct UriRewriter {
     spooled_depth: Option<u32>,
     /// Waiting for the first byte of the top-level `data` value.
     data_value_next: bool,
+    /// The last `feed` pinned a URI.
+    pinned: bool,
+    /// The last `feed` gave back other bytes than it took (`changed_last_feed`).
+    changed: bool,
 }
 
 impl UriRewriter {
@@ -61,6 +65,8 @@ impl UriRewriter {
             key: Vec::new(),
             spooled_depth: None,
             data_value_next: false,
+            pinned: false,
+            changed: false,
         }
     }
 
@@ -73,6 +79,8 @@ impl UriRewriter {
     /// continues in the next chunk are held back; `end` flushes everything.
     pub fn feed(&mut self, chunk: &[u8], end: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len().saturating_add(self.insert.len()));
+        let carried_in = !self.held.is_empty();
+        self.pinned = false;
         let mut rest = chunk;
         while let Some((&b, after)) = rest.split_first() {
             if self.done {
@@ -98,7 +106,16 @@ impl UriRewriter {
             out.append(&mut self.held);
             self.done = true;
         }
+        self.changed = carried_in || self.pinned || !self.held.is_empty();
         out
+    }
+
+    /// Whether the last `feed` gave back other bytes than it took: it pinned a URI, or
+    /// held bytes back into the next chunk or gave back bytes held from the last one.
+    /// Cheaper than comparing the bytes (a byte loop in wasm, where `memcmp` has no
+    /// instruction), and exact: every other byte goes out as it came, in place.
+    pub fn changed_last_feed(&self) -> bool {
+        self.changed
     }
 
     fn step(&mut self, b: u8, out: &mut Vec<u8>) {
@@ -204,7 +221,13 @@ impl UriRewriter {
             }
             Capture::Uri { segment } => {
                 let value = std::mem::take(&mut self.held);
-                out.extend_from_slice(&self.rewrite(&value, segment));
+                match self.rewrite(&value, segment) {
+                    Some(pinned) => {
+                        self.pinned = true;
+                        out.extend_from_slice(&pinned);
+                    }
+                    None => out.extend_from_slice(&value),
+                }
             }
         }
         self.capture = Capture::None;
@@ -224,9 +247,9 @@ impl UriRewriter {
         }
     }
 
-    /// `scheme://authority/path` -> `scheme://authority<insert>/path`; anything else as is.
-    fn rewrite(&self, uri: &[u8], segment: bool) -> Vec<u8> {
-        let Some(scheme_end) = find(uri, b"://").and_then(|i| i.checked_add(3)) else { return uri.to_vec() };
+    /// `scheme://authority/path` -> `scheme://authority<insert>/path`; None: left as is.
+    fn rewrite(&self, uri: &[u8], segment: bool) -> Option<Vec<u8>> {
+        let scheme_end = find(uri, b"://").and_then(|i| i.checked_add(3))?;
         let rest = uri.get(scheme_end..).unwrap_or_default();
         let authority_len = rest.iter().position(|b| *b == b'/').unwrap_or(rest.len());
         let (authority, path) =
@@ -234,9 +257,9 @@ impl UriRewriter {
         let ours = authority.eq_ignore_ascii_case(&self.authority);
         // Segments served elsewhere (a worker, pre-signed storage) are not the coordinator's.
         if segment && !(ours && path.starts_with(b"/v1/spooled/")) {
-            return uri.to_vec();
+            return None;
         }
-        insert_pin(uri, &self.insert).unwrap_or_else(|| uri.to_vec())
+        insert_pin(uri, &self.insert)
     }
 }
 

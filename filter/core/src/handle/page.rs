@@ -95,7 +95,7 @@ impl PageWork {
                 self.learn(host, &window, end_of_stream && last_window);
             }
             let piece = rewriter.feed(&window, end_of_stream && last_window);
-            changed |= piece != window;
+            changed |= rewriter.changed_last_feed();
             out.extend_from_slice(&piece);
             if last_window || rewriter.is_done() {
                 break;

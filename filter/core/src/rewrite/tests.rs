@@ -119,3 +119,21 @@ fn a_uri_near_the_capture_limit_is_treated_alike_in_any_chunking() {
     let over = format!("http://127.0.0.1:8080/{}", "a".repeat(MAX_CAPTURE - 21));
     assert!(!rewrite_whole(&format!(r#"{{"nextUri":"{over}"}}"#)).contains("TOKEN"), "one byte over is not");
 }
+
+#[test]
+fn a_feed_says_it_changed_its_bytes_exactly_when_it_did() {
+    // The glue replaces a chunk only when told it changed: a wrong "unchanged" would send
+    // the coordinator's bytes unpinned, or lose bytes held back.
+    let spooled = r#"{"id":"q","nextUri":"http://127.0.0.1:8080/v1/statement/executing/q/y/1","data":{"encoding":"json","segments":[{"type":"spooled","uri":"http://127.0.0.1:8080/v1/spooled/download/a","ackUri":"http://127.0.0.1:8080/v1/spooled/ack/a"},{"type":"spooled","uri":"https://s3.example/b"}]},"stats":{}}"#;
+    let unpinned = r#"{"id":"q","infoUri":"/relative","data":[["http://127.0.0.1:8080/v1/x"]]}"#;
+    for page in [EXECUTING, spooled, unpinned] {
+        for size in 1..=64 {
+            let mut r = UriRewriter::new(b"127.0.0.1:8080", INSERT);
+            let chunks: Vec<&[u8]> = page.as_bytes().chunks(size).collect();
+            for (i, c) in chunks.iter().enumerate() {
+                let out = r.feed(c, i + 1 == chunks.len());
+                assert_eq!(r.changed_last_feed(), out != *c, "chunks of {size}, chunk {i}");
+            }
+        }
+    }
+}
